@@ -18,8 +18,8 @@ fn fail(msg: &str) -> ! {
 }
 
 fn deps_dir() -> PathBuf {
-    let workspace = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap()).join("..");
-    let link = workspace.join(".deps");
+    let crate_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
+    let link = crate_dir.parent().unwrap_or(&crate_dir).join(".deps");
     println!("cargo:rerun-if-changed={}", link.display());
     let dir = link.canonicalize().unwrap_or_else(|_| {
         fail(&format!("the dependency cache is not set up ({} is missing)", link.display()))
