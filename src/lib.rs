@@ -3,6 +3,7 @@
 pub mod assets;
 pub mod bench;
 pub mod doctor;
+pub mod envs;
 pub mod paths;
 pub mod sim;
 pub mod suggest;

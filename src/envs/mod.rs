@@ -1,0 +1,3 @@
+//! Environments and their task families (DESIGN.md, Environments).
+
+pub mod np_random;
