@@ -41,16 +41,13 @@ pub fn step_rate(path: &Path, steps: usize, seed: u64) -> Result<StepRate> {
     let model = Model::from_xml_path(path)?;
     let mut data = Data::new(&model);
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let nu = model.nu();
     let ranges = model.actuator_ctrlrange().to_vec();
-    let controls: Vec<f64> = (0..steps * model.nu())
-        .map(|i| {
-            let a = (i % model.nu().max(1)) * 2;
-            rng.gen_range(ranges[a]..=ranges[a + 1])
-        })
-        .collect();
+    let controls: Vec<f64> =
+        (0..steps * nu).map(|i| rng.gen_range(ranges[2 * (i % nu)]..=ranges[2 * (i % nu) + 1])).collect();
     let start = Instant::now();
-    for ctrl in controls.chunks(model.nu().max(1)).take(steps) {
-        data.ctrl_mut().copy_from_slice(&ctrl[..model.nu()]);
+    for t in 0..steps {
+        data.ctrl_mut().copy_from_slice(&controls[t * nu..(t + 1) * nu]);
         data.step(&model, 1)?;
     }
     let seconds = start.elapsed().as_secs_f64();

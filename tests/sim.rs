@@ -125,3 +125,21 @@ fn data_refuses_a_model_it_was_not_made_from() {
     copy.body_mass_mut()[1] = 9.0;
     assert_ne!(pendulum.body_mass()[1], 9.0);
 }
+
+#[test]
+fn bench_rollouts_are_seeded_and_step_models_without_actuators() {
+    let dir = tempfile::tempdir().unwrap();
+    let passive = dir.path().join("passive.xml");
+    std::fs::write(&passive, PENDULUM.replace("<body name=\"pole\" pos=\"0 0 1\">", "<body name=\"pole\" pos=\"0 0 1\" euler=\"0 60 0\">")
+        .replace("<actuator><motor name=\"torque\" joint=\"hinge\" gear=\"2\" ctrlrange=\"-1 1\"/></actuator>", "")).unwrap();
+    let swing = metarl::bench::step_rate(&passive, 300, 0).unwrap();
+    assert_eq!((swing.nu, swing.steps), (0, 300));
+    assert!(swing.final_mean_abs_qvel > 0.1, "the tilted pole must swing");
+
+    let cheetah = paths::gymnasium_assets().join("half_cheetah.xml");
+    let a = metarl::bench::step_rate(&cheetah, 500, 3).unwrap();
+    let b = metarl::bench::step_rate(&cheetah, 500, 3).unwrap();
+    let c = metarl::bench::step_rate(&cheetah, 500, 4).unwrap();
+    assert_eq!(a.final_mean_abs_qvel, b.final_mean_abs_qvel);
+    assert_ne!(a.final_mean_abs_qvel, c.final_mean_abs_qvel);
+}

@@ -31,21 +31,20 @@ struct Sizes {
 
 impl Sizes {
     fn of(m: &ffi::mjModel) -> Self {
-        let n = |v: i64| v as usize;
         Sizes {
-            nq: n(m.nq as i64),
-            nv: n(m.nv as i64),
-            nu: n(m.nu as i64),
-            na: n(m.na as i64),
-            nbody: n(m.nbody as i64),
-            njnt: n(m.njnt as i64),
-            ngeom: n(m.ngeom as i64),
-            nsite: n(m.nsite as i64),
-            nmocap: n(m.nmocap as i64),
-            neq: n(m.neq as i64),
-            nsensordata: n(m.nsensordata as i64),
-            nuserdata: n(m.nuserdata as i64),
-            neq_data: n(m.neq as i64) * ffi::mjNEQDATA as usize,
+            nq: m.nq as usize,
+            nv: m.nv as usize,
+            nu: m.nu as usize,
+            na: m.na as usize,
+            nbody: m.nbody as usize,
+            njnt: m.njnt as usize,
+            ngeom: m.ngeom as usize,
+            nsite: m.nsite as usize,
+            nmocap: m.nmocap as usize,
+            neq: m.neq as usize,
+            nsensordata: m.nsensordata as usize,
+            nuserdata: m.nuserdata as usize,
+            neq_data: m.neq as usize * ffi::mjNEQDATA as usize,
         }
     }
 }
@@ -141,7 +140,7 @@ fn error_text(buffer: &[c_char]) -> String {
 }
 
 impl Model {
-    /// Load and compile an MJCF (or MJB-free XML) file; includes and meshes resolve relative to it.
+    /// Load and compile an MJCF file; its includes and meshes resolve relative to it.
     pub fn from_xml_path(path: impl AsRef<Path>) -> Result<Self, SimError> {
         let path = path.as_ref();
         let source_name = path.display().to_string();
