@@ -1,9 +1,13 @@
 //! metarl: a meta-RL benchmark harness. Layout and conventions: DESIGN.md; commands: README.md.
 
+// `sim` is the only safe layer over mujoco-sys; nothing else may use `unsafe`.
+#![deny(unsafe_code)]
+
 pub mod assets;
 pub mod bench;
 pub mod doctor;
 pub mod envs;
 pub mod paths;
+#[allow(unsafe_code)]
 pub mod sim;
 pub mod suggest;

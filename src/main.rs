@@ -1,4 +1,5 @@
 //! The `metarl` command line: one binary for every algorithm, suite and workflow (DESIGN.md, CLI).
+#![forbid(unsafe_code)]
 
 use std::path::PathBuf;
 use std::process::ExitCode;
