@@ -126,7 +126,7 @@ fn libtorch(deps: &Path) -> Vec<Check> {
 
 fn metaworld_assets() -> Check {
     let dir = paths::metaworld_assets();
-    match assets::verify(&dir, &paths::metaworld_manifest()) {
+    match assets::verify_metaworld(&dir) {
         Ok(n) => Check::ok("Meta-World assets", format!("{n} files in {} match the manifest", dir.display())),
         Err(e) => Check::fail("Meta-World assets", e.to_string(), FIX_DEPS),
     }

@@ -20,11 +20,6 @@ pub fn metaworld_assets() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("metaworld_xml"))
 }
 
-/// The committed manifest of the Meta-World assets.
-pub fn metaworld_manifest() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("metaworld_xml").join("MANIFEST.sha256")
-}
-
 /// Gymnasium's MuJoCo models (half_cheetah.xml, ant.xml, ...).
 pub fn gymnasium_assets() -> PathBuf {
     deps_dir().join("gymnasium_assets")
