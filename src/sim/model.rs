@@ -356,6 +356,16 @@ impl Data {
         Ok(())
     }
 
+    /// `mj_rnePostConstraint`: fills `cacc`, `cfc_int` and `cfrc_ext` (contact and constraint
+    /// forces on each body). MuJoCo ≥ 2 computes them only for models with force sensors; MuJoCo
+    /// 1.5, which the Controls references ran on, computed them in every forward pass.
+    pub fn rne_post_constraint(&mut self, model: &Model) -> Result<(), SimError> {
+        self.check_model(model)?;
+        // SAFETY: model and data belong together.
+        unsafe { ffi::mj_rnePostConstraint(model.as_ptr(), self.as_mut_ptr()) };
+        Ok(())
+    }
+
     /// `mj_resetData`: qpos = qpos0, everything else zero; then `mj_forward`.
     pub fn reset(&mut self, model: &Model) -> Result<(), SimError> {
         self.check_model(model)?;
@@ -392,6 +402,7 @@ impl Data {
         xmat: f64 = nbody * 9;
         xipos: f64 = nbody * 3;
         subtree_com: f64 = nbody * 3;
+        cinert: f64 = nbody * 10;
         cvel: f64 = nbody * 6;
         cfrc_ext: f64 = nbody * 6;
         geom_xpos: f64 = ngeom * 3;

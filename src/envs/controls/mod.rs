@@ -1,0 +1,141 @@
+//! MuJoCo Controls (the PEARL suite: oyster `rlkit/envs/*.py`, rand_param_envs) and the MCAT
+//! dynamics tasks (papers/004 §5.2), on Gymnasium's model files from the dependency cache.
+//!
+//! [`Simulation`] is the part every one of them shares, as gym's `MujocoEnv` is: the model, the
+//! frame skip, `do_simulation`, and reset = `mj_resetData` + noise on `init_qpos`/`init_qvel`.
+//! After every simulation the contact forces `cfrc_ext` are recomputed (`mj_rnePostConstraint`):
+//! the references ran on MuJoCo 1.5, whose forward pass always filled them, and ant-goal and
+//! humanoid-dir observe them.
+
+mod ant;
+mod cheetah;
+mod humanoid;
+mod walker;
+
+pub use ant::{Ant, AntTask};
+pub use cheetah::{Cheetah, CheetahTask};
+pub use humanoid::HumanoidDir;
+pub use walker::{PlanarWalker, Walker};
+
+use std::path::PathBuf;
+
+use super::np_random::RandomState;
+use super::{BoxSpace, EnvError};
+use crate::paths;
+use crate::sim::{Data, Model, SimError};
+
+/// How `reset_model` perturbs `init_qpos` and `init_qvel`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum ResetNoise {
+    /// `qpos += uniform(-s, s, nq)`, then `qvel += s * randn(nv)` (gym HalfCheetah, rlkit Ant).
+    UniformThenNormal(f64),
+    /// `qpos += uniform(-s, s, nq)`, then `qvel += uniform(-s, s, nv)` (Humanoid, Walker2d, Hopper).
+    Uniform(f64),
+}
+
+/// A Gymnasium model file from the dependency cache.
+pub(crate) fn gymnasium_model(file: &str) -> PathBuf {
+    paths::gymnasium_assets().join(file)
+}
+
+pub(crate) struct Simulation {
+    pub model: Model,
+    pub data: Data,
+    /// The model as loaded, for tasks that scale its parameters.
+    pub pristine: Model,
+    pub frame_skip: usize,
+    init_qpos: Vec<f64>,
+    init_qvel: Vec<f64>,
+    noise: ResetNoise,
+    rng: RandomState,
+    pub action_space: BoxSpace,
+    pub was_reset: bool,
+}
+
+impl Simulation {
+    pub fn new(model: Model, frame_skip: usize, noise: ResetNoise) -> Result<Self, SimError> {
+        let data = Data::new(&model);
+        let (low, high) = model.actuator_ctrlrange().chunks(2).map(|r| (r[0], r[1])).unzip();
+        Ok(Simulation {
+            init_qpos: model.qpos0().to_vec(),
+            init_qvel: vec![0.0; model.nv()],
+            pristine: model.clone(),
+            model,
+            data,
+            frame_skip,
+            noise,
+            rng: RandomState::new(0),
+            action_space: BoxSpace { low, high },
+            was_reset: false,
+        })
+    }
+
+    pub fn load(file: &str, frame_skip: usize, noise: ResetNoise) -> Result<Self, SimError> {
+        Self::new(Model::from_xml_path(gymnasium_model(file))?, frame_skip, noise)
+    }
+
+    /// Seconds per env step: `timestep × frame_skip`.
+    pub fn dt(&self) -> f64 {
+        self.model.timestep() * self.frame_skip as f64
+    }
+
+    pub fn seed(&mut self, seed: u32) {
+        self.rng = RandomState::new(seed);
+    }
+
+    /// gym's `do_simulation`: `ctrl = action`, `frame_skip` × `mj_step`.
+    pub fn simulate(&mut self, ctrl: &[f64]) -> Result<(), EnvError> {
+        self.data.ctrl_mut().copy_from_slice(ctrl);
+        self.data.step(&self.model, self.frame_skip)?;
+        self.data.rne_post_constraint(&self.model)?;
+        Ok(())
+    }
+
+    /// gym's `reset`: `mj_resetData`, then `set_state(init_qpos + noise, init_qvel + noise)`,
+    /// drawing the qpos noise before the qvel noise as the references do.
+    pub fn reset(&mut self) -> Result<(), EnvError> {
+        self.data.reset(&self.model)?;
+        let (scale, normal_qvel) = match self.noise {
+            ResetNoise::UniformThenNormal(s) => (s, true),
+            ResetNoise::Uniform(s) => (s, false),
+        };
+        for (q, q0) in self.data.qpos_mut().iter_mut().zip(&self.init_qpos) {
+            *q = q0 + self.rng.uniform(-scale, scale);
+        }
+        for (v, v0) in self.data.qvel_mut().iter_mut().zip(&self.init_qvel) {
+            let noise = if normal_qvel { scale * self.rng.standard_normal() } else { self.rng.uniform(-scale, scale) };
+            *v = v0 + noise;
+        }
+        self.data.forward(&self.model)?;
+        self.data.rne_post_constraint(&self.model)?;
+        self.was_reset = true;
+        Ok(())
+    }
+
+    pub fn require_reset(&self) -> Result<(), EnvError> {
+        if self.was_reset { Ok(()) } else { Err(EnvError::NotReset) }
+    }
+
+    /// World position of a body (`get_body_com` in mujoco-py 1.5 returns `xpos`).
+    pub fn body_xpos(&self, body: usize) -> [f64; 3] {
+        let p = &self.data.xpos()[3 * body..3 * body + 3];
+        [p[0], p[1], p[2]]
+    }
+}
+
+/// Squared norm, `np.square(a).sum()`.
+pub(crate) fn sum_of_squares(values: &[f64]) -> f64 {
+    values.iter().map(|v| v * v).sum()
+}
+
+/// `np.sum(np.square(np.clip(cfrc_ext, -1, 1)))`.
+pub(crate) fn clipped_contact_cost(cfrc_ext: &[f64]) -> f64 {
+    cfrc_ext.iter().map(|f| f.clamp(-1.0, 1.0).powi(2)).sum()
+}
+
+/// Scales a model array from the pristine values: `target[i] = pristine[i] * scale`.
+pub(crate) fn scale_from(target: &mut [f64], pristine: &[f64], scale: f64) {
+    for (t, p) in target.iter_mut().zip(pristine) {
+        *t = p * scale;
+    }
+}

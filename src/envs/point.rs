@@ -1,0 +1,101 @@
+//! Point robot on the plane, position control (oyster and FOCAL-ICLR `point_robot.py`; FOCAL
+//! appendix D): point-robot (goals in the unit square, random start), sparse-point-robot (goals
+//! on the upper unit half-circle, start at the origin, sparse reward `1 - distance` inside the goal
+//! radius and 0 outside) and point-robot-wind (goal (1, 0), a per-task wind added to every move).
+
+use super::np_random::RandomState;
+use super::{BoxSpace, Env, EnvError, Step, Task, TaskParams};
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum PointVariant {
+    Dense,
+    Sparse,
+    Wind,
+}
+
+/// The radius inside which the sparse reward is paid (oyster `goal_radius=0.2`).
+pub const GOAL_RADIUS: f64 = 0.2;
+
+pub struct PointRobot {
+    name: &'static str,
+    variant: PointVariant,
+    action_space: BoxSpace,
+    goal: [f64; 2],
+    wind: [f64; 2],
+    state: [f64; 2],
+    rng: RandomState,
+    was_reset: bool,
+}
+
+impl PointRobot {
+    pub fn new(name: &'static str, variant: PointVariant) -> Self {
+        PointRobot {
+            name,
+            variant,
+            action_space: BoxSpace::uniform(2, -0.1, 0.1),
+            goal: [0.0; 2],
+            wind: [0.0; 2],
+            state: [0.0; 2],
+            rng: RandomState::new(0),
+            was_reset: false,
+        }
+    }
+}
+
+impl Env for PointRobot {
+    fn name(&self) -> &str {
+        self.name
+    }
+
+    fn observation_dim(&self) -> usize {
+        2
+    }
+
+    fn action_space(&self) -> &BoxSpace {
+        &self.action_space
+    }
+
+    fn set_task(&mut self, task: &Task) -> Result<(), EnvError> {
+        match (self.variant, &task.params) {
+            (PointVariant::Dense | PointVariant::Sparse, TaskParams::Goal { goal }) => self.goal = *goal,
+            (PointVariant::Wind, TaskParams::Wind { goal, wind }) => (self.goal, self.wind) = (*goal, *wind),
+            (_, params) => return Err(EnvError::WrongTask { env: self.name.into(), kind: params.kind() }),
+        }
+        Ok(())
+    }
+
+    fn seed(&mut self, seed: u32) {
+        self.rng = RandomState::new(seed);
+    }
+
+    fn reset(&mut self) -> Result<&[f64], EnvError> {
+        self.state = match self.variant {
+            // `np.random.uniform(-1., 1., size=(2,))`
+            PointVariant::Dense => [self.rng.uniform(-1.0, 1.0), self.rng.uniform(-1.0, 1.0)],
+            PointVariant::Sparse | PointVariant::Wind => [0.0, 0.0],
+        };
+        self.was_reset = true;
+        Ok(&self.state)
+    }
+
+    fn step(&mut self, action: &[f64]) -> Result<Step, EnvError> {
+        self.action_space.check(action)?;
+        if !self.was_reset {
+            return Err(EnvError::NotReset);
+        }
+        for i in 0..2 {
+            self.state[i] = self.state[i] + action[i] + self.wind[i];
+        }
+        let (x, y) = (self.state[0] - self.goal[0], self.state[1] - self.goal[1]);
+        let reward = -(x * x + y * y).sqrt();
+        let sparse_reward = match self.variant {
+            PointVariant::Dense => None,
+            PointVariant::Sparse | PointVariant::Wind => Some(if reward >= -GOAL_RADIUS { reward + 1.0 } else { 0.0 }),
+        };
+        Ok(Step { reward, sparse_reward, ..Step::default() })
+    }
+
+    fn observation(&self) -> &[f64] {
+        &self.state
+    }
+}

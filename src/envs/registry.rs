@@ -1,0 +1,265 @@
+//! Every environment by name: how to build it, its horizon, and its task family.
+//!
+//! Task lists are the references' numpy draws (oyster `sample_tasks`, FOCAL-ICLR, rand_param_envs)
+//! from `RandomState(seed)`. oyster seeds 1337 for cheetah-vel and the point robots and draws
+//! ant-dir, ant-goal, humanoid-dir and the rand-params tasks from numpy's unseeded global state;
+//! here every family takes the seed, 1337 by default. Counts are oyster's and FOCAL's configs.
+
+use std::f64::consts::PI;
+
+use super::controls::{Ant, AntTask, Cheetah, CheetahTask, HumanoidDir, PlanarWalker, Walker};
+use super::np_random::RandomState;
+use super::point::{PointRobot, PointVariant};
+use super::task::numbered;
+use super::wrappers::{DelayedReward, TimeLimit};
+use super::{Env, EnvError, TaskParams, TaskSet};
+use crate::suggest::closest_match;
+
+/// The task-list seed the references use (`np.random.seed(1337)`).
+pub const DEFAULT_TASK_SEED: u32 = 1337;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Suite {
+    /// MuJoCo Controls, the PEARL suite.
+    Controls,
+    /// The 2-D point robots (no physics engine).
+    Point,
+    /// MCAT's dynamics tasks.
+    Dynamics,
+}
+
+impl Suite {
+    pub fn label(self) -> &'static str {
+        match self {
+            Suite::Controls => "controls",
+            Suite::Point => "point",
+            Suite::Dynamics => "dynamics",
+        }
+    }
+}
+
+/// Family options beyond the name; the defaults are what the papers run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EnvOptions {
+    /// ant-dir's tasks are forward and backward (papers/001, FOCAL) rather than oyster's default
+    /// of two random directions.
+    pub forward_backward: bool,
+    /// oyster's `low_gear_ratio_ant.xml` (gear 30) instead of ant.xml (gear 150, oyster's default).
+    pub low_gear_ratio: bool,
+    /// Episode length; `None` is the entry's horizon.
+    pub horizon: Option<usize>,
+    /// Pay the reward every n steps (MCAT's 200/350/500); `None` is dense.
+    pub reward_delay: Option<usize>,
+}
+
+impl Default for EnvOptions {
+    fn default() -> Self {
+        EnvOptions { forward_backward: true, low_gear_ratio: false, horizon: None, reward_delay: None }
+    }
+}
+
+pub struct EnvEntry {
+    pub name: &'static str,
+    pub suite: Suite,
+    pub summary: &'static str,
+    pub horizon: usize,
+    /// The unwrapped env.
+    build: fn(&'static str, &EnvOptions) -> Result<Box<dyn Env>, EnvError>,
+    /// The family's train and test tasks for a seed.
+    family: fn(&'static str, &EnvOptions, u32) -> Result<TaskSet, EnvError>,
+}
+
+impl EnvEntry {
+    /// The env with its time limit and, if asked, its reward delay.
+    pub fn make(&self, options: &EnvOptions) -> Result<Box<dyn Env>, EnvError> {
+        let env = TimeLimit::new((self.build)(self.name, options)?, options.horizon.unwrap_or(self.horizon));
+        Ok(match options.reward_delay {
+            Some(delay) => Box::new(DelayedReward::new(Box::new(env), delay)),
+            None => Box::new(env),
+        })
+    }
+
+    pub fn tasks(&self, options: &EnvOptions, seed: u32) -> Result<TaskSet, EnvError> {
+        (self.family)(self.name, options, seed)
+    }
+}
+
+/// The entry for `name`, or an error naming the closest one.
+pub fn lookup(name: &str) -> Result<&'static EnvEntry, EnvError> {
+    REGISTRY.iter().find(|e| e.name == name).ok_or_else(|| EnvError::UnknownEnv {
+        name: name.to_owned(),
+        suggestion: closest_match(name, REGISTRY.iter().map(|e| e.name)),
+    })
+}
+
+/// `lookup(name)?.make(options)`.
+pub fn make(name: &str, options: &EnvOptions) -> Result<Box<dyn Env>, EnvError> {
+    lookup(name)?.make(options)
+}
+
+pub static REGISTRY: &[EnvEntry] = &[
+    EnvEntry { name: "cheetah-vel", suite: Suite::Controls, summary: "half-cheetah, target velocity U[0, 3)", horizon: 200,
+        build: |n, _| Ok(Box::new(Cheetah::new(n, CheetahTask::Velocity)?)), family: cheetah_vel_tasks },
+    EnvEntry { name: "cheetah-dir", suite: Suite::Controls, summary: "half-cheetah, run forward or backward", horizon: 200,
+        build: |n, _| Ok(Box::new(Cheetah::new(n, CheetahTask::Direction)?)), family: cheetah_dir_tasks },
+    EnvEntry { name: "ant-dir", suite: Suite::Controls, summary: "ant, run forward or backward", horizon: 200,
+        build: |n, o| Ok(Box::new(Ant::new(n, AntTask::Direction, o.low_gear_ratio)?)), family: ant_dir_tasks },
+    EnvEntry { name: "ant-goal", suite: Suite::Controls, summary: "ant, reach a goal in a disc of radius 3", horizon: 200,
+        build: |n, o| Ok(Box::new(Ant::new(n, AntTask::Goal, o.low_gear_ratio)?)), family: ant_goal_tasks },
+    EnvEntry { name: "humanoid-dir", suite: Suite::Controls, summary: "humanoid, run in a direction U[0, 2π)", horizon: 200,
+        build: |_, _| Ok(Box::new(HumanoidDir::new()?)), family: humanoid_dir_tasks },
+    EnvEntry { name: "walker-rand-params", suite: Suite::Controls, summary: "walker2d, randomised mass, inertia, damping, friction", horizon: 200,
+        build: |n, _| Ok(Box::new(Walker::rand_params(n, PlanarWalker::Walker)?)), family: rand_params_tasks },
+    EnvEntry { name: "hopper-rand-params", suite: Suite::Controls, summary: "hopper, randomised mass, inertia, damping, friction", horizon: 200,
+        build: |n, _| Ok(Box::new(Walker::rand_params(n, PlanarWalker::Hopper)?)), family: rand_params_tasks },
+    EnvEntry { name: "point-robot", suite: Suite::Point, summary: "2-D point, goal in the unit square, dense reward", horizon: 20,
+        build: |n, _| Ok(Box::new(PointRobot::new(n, PointVariant::Dense))), family: point_robot_tasks },
+    EnvEntry { name: "sparse-point-robot", suite: Suite::Point, summary: "2-D point, goal on the unit half-circle, sparse reward", horizon: 20,
+        build: |n, _| Ok(Box::new(PointRobot::new(n, PointVariant::Sparse))), family: sparse_point_robot_tasks },
+    EnvEntry { name: "point-robot-wind", suite: Suite::Point, summary: "2-D point, goal (1, 0), wind U[-0.05, 0.05]²", horizon: 25,
+        build: |n, _| Ok(Box::new(PointRobot::new(n, PointVariant::Wind))), family: point_robot_wind_tasks },
+    EnvEntry { name: "hopper-size", suite: Suite::Dynamics, summary: "hopper, geom sizes scaled", horizon: 1000,
+        build: |n, _| Ok(Box::new(Walker::hopper_size(n)?)), family: dynamics_tasks },
+    EnvEntry { name: "cheetah-armature", suite: Suite::Dynamics, summary: "half-cheetah, joint armature scaled", horizon: 1000,
+        build: |n, _| Ok(Box::new(Cheetah::new(n, CheetahTask::Armature)?)), family: dynamics_tasks },
+    EnvEntry { name: "cheetah-mass", suite: Suite::Dynamics, summary: "half-cheetah, body masses scaled", horizon: 1000,
+        build: |n, _| Ok(Box::new(Cheetah::new(n, CheetahTask::Mass)?)), family: dynamics_tasks },
+    EnvEntry { name: "ant-damp", suite: Suite::Dynamics, summary: "ant, joint damping scaled", horizon: 1000,
+        build: |n, o| Ok(Box::new(Ant::new(n, AntTask::Damping, o.low_gear_ratio)?)), family: dynamics_tasks },
+    EnvEntry { name: "ant-cripple", suite: Suite::Dynamics, summary: "ant, one leg's actuators zeroed", horizon: 1000,
+        build: |n, o| Ok(Box::new(Ant::new(n, AntTask::Cripple, o.low_gear_ratio)?)), family: cripple_tasks },
+];
+
+fn direction_vector(angle: f64) -> Vec<f64> {
+    vec![angle.cos(), angle.sin()]
+}
+
+/// Oracle vector of each kind of task (papers/001 Table 5).
+fn oracle(params: &TaskParams) -> Vec<f64> {
+    match params {
+        TaskParams::Velocity { velocity } => vec![*velocity],
+        // One-hot: backward, forward.
+        TaskParams::Direction { direction } => if *direction < 0.0 { vec![1.0, 0.0] } else { vec![0.0, 1.0] },
+        TaskParams::Angle { angle } => direction_vector(*angle),
+        TaskParams::Goal { goal } => goal.to_vec(),
+        TaskParams::Wind { wind, .. } => wind.to_vec(),
+        TaskParams::Physics { body_mass, body_inertia, dof_damping, geom_friction } => {
+            [body_mass, body_inertia, dof_damping, geom_friction].into_iter().flatten().copied().collect()
+        }
+        TaskParams::Scale { scale } => vec![*scale],
+        TaskParams::CrippledLeg { leg } => (0..4).map(|l| if l == *leg { 1.0 } else { 0.0 }).collect(),
+    }
+}
+
+/// oyster `half_cheetah_vel.py`: 130 velocities `uniform(0.0, 3.0)`, 100 train / 30 test.
+fn cheetah_vel_tasks(_: &str, _: &EnvOptions, seed: u32) -> Result<TaskSet, EnvError> {
+    let velocities = RandomState::new(seed).uniform_n(0.0, 3.0, 130);
+    let params = velocities.into_iter().map(|velocity| TaskParams::Velocity { velocity }).collect();
+    Ok(TaskSet::split(numbered(params, oracle), 100, 30))
+}
+
+/// oyster `half_cheetah_dir.py`: the fixed list [-1, 1], 2 train / 2 test (the same two).
+fn cheetah_dir_tasks(_: &str, _: &EnvOptions, _: u32) -> Result<TaskSet, EnvError> {
+    let params = [-1.0, 1.0].into_iter().map(|direction| TaskParams::Direction { direction }).collect();
+    Ok(TaskSet::split(numbered(params, oracle), 2, 2))
+}
+
+/// oyster `ant_dir.py`: [0, π] with `forward_backward` (oracle one-hot), else two angles
+/// `uniform(0, 2π)`; 2 train / 2 test.
+fn ant_dir_tasks(_: &str, options: &EnvOptions, seed: u32) -> Result<TaskSet, EnvError> {
+    let (angles, one_hot) = if options.forward_backward {
+        (vec![0.0, PI], true)
+    } else {
+        (RandomState::new(seed).uniform_n(0.0, 2.0 * PI, 2), false)
+    };
+    let mut tasks = numbered(angles.into_iter().map(|angle| TaskParams::Angle { angle }).collect(), oracle);
+    if one_hot {
+        tasks.iter_mut().for_each(|t| t.oracle = if t.index == 0 { vec![0.0, 1.0] } else { vec![1.0, 0.0] });
+    }
+    Ok(TaskSet::split(tasks, 2, 2))
+}
+
+/// oyster `ant_goal.py`: 180 goals, `a = random(n)·2π`, `r = 3·√random(n)`; 150 train / 30 test.
+fn ant_goal_tasks(_: &str, _: &EnvOptions, seed: u32) -> Result<TaskSet, EnvError> {
+    let n = 180;
+    let mut rng = RandomState::new(seed);
+    let angles: Vec<f64> = (0..n).map(|_| rng.random_sample() * 2.0 * PI).collect();
+    let radii: Vec<f64> = (0..n).map(|_| 3.0 * rng.random_sample().sqrt()).collect();
+    let params = angles.iter().zip(&radii).map(|(a, r)| TaskParams::Goal { goal: [r * a.cos(), r * a.sin()] }).collect();
+    Ok(TaskSet::split(numbered(params, oracle), 150, 30))
+}
+
+/// oyster `humanoid_dir.py`: 130 directions `uniform(0, 2π)`; 100 train / 30 test.
+fn humanoid_dir_tasks(_: &str, _: &EnvOptions, seed: u32) -> Result<TaskSet, EnvError> {
+    let angles = RandomState::new(seed).uniform_n(0.0, 2.0 * PI, 130);
+    Ok(TaskSet::split(numbered(angles.into_iter().map(|angle| TaskParams::Angle { angle }).collect(), oracle), 100, 30))
+}
+
+/// rand_param_envs `RandomEnv.sample_tasks`: per task, multipliers `1.5^U(-3, 3)` for the body
+/// masses and inertias, `1.3^U(-3, 3)` for the joint damping and `1.5^U(-3, 3)` for the geom
+/// friction, drawn in that order and applied to the loaded model's values; 50 tasks, 40 train /
+/// 10 test (oyster's configs).
+fn rand_params_tasks(name: &'static str, _: &EnvOptions, seed: u32) -> Result<TaskSet, EnvError> {
+    let body = if name.starts_with("walker") { PlanarWalker::Walker } else { PlanarWalker::Hopper };
+    let defaults = Walker::rand_params(name, body)?.default_physics();
+    let log_scale_limit = 3.0;
+    let mut rng = RandomState::new(seed);
+    let mut scaled = |values: &[f64], base: f64| -> Vec<f64> {
+        let exponents = rng.uniform_n(-log_scale_limit, log_scale_limit, values.len());
+        values.iter().zip(exponents).map(|(v, e)| v * base.powf(e)).collect()
+    };
+    let params = (0..50)
+        .map(|_| TaskParams::Physics {
+            body_mass: scaled(&defaults[0], 1.5),
+            body_inertia: scaled(&defaults[1], 1.5),
+            dof_damping: scaled(&defaults[2], 1.3),
+            geom_friction: scaled(&defaults[3], 1.5),
+        })
+        .collect();
+    Ok(TaskSet::split(numbered(params, oracle), 40, 10))
+}
+
+/// oyster `point_robot.py` (`randomize_tasks=True`): 100 goals `[uniform(-1, 1), uniform(-1, 1)]`;
+/// 80 train / 20 test.
+fn point_robot_tasks(_: &str, _: &EnvOptions, seed: u32) -> Result<TaskSet, EnvError> {
+    let mut rng = RandomState::new(seed);
+    let params = (0..100).map(|_| TaskParams::Goal { goal: [rng.uniform(-1.0, 1.0), rng.uniform(-1.0, 1.0)] }).collect();
+    Ok(TaskSet::split(numbered(params, oracle), 80, 20))
+}
+
+/// oyster `SparsePointEnv`: 100 goals at `linspace(0, π, 100)` on the unit circle, rows shuffled;
+/// 80 train / 20 test.
+fn sparse_point_robot_tasks(_: &str, _: &EnvOptions, seed: u32) -> Result<TaskSet, EnvError> {
+    let n = 100;
+    let step = PI / (n - 1) as f64;
+    let mut goals: Vec<[f64; 2]> = (0..n)
+        .map(|i| if i == n - 1 { PI } else { i as f64 * step })
+        .map(|angle| [angle.cos(), angle.sin()])
+        .collect();
+    RandomState::new(seed).shuffle(&mut goals);
+    Ok(TaskSet::split(numbered(goals.into_iter().map(|goal| TaskParams::Goal { goal }).collect(), oracle), 80, 20))
+}
+
+/// FOCAL-ICLR `PointWindEnv`: goal (1, 0), 50 winds `uniform(-0.05, 0.05, n)` for x then for y;
+/// 40 train / 10 test.
+fn point_robot_wind_tasks(_: &str, _: &EnvOptions, seed: u32) -> Result<TaskSet, EnvError> {
+    let n = 50;
+    let mut rng = RandomState::new(seed);
+    let wind_x = rng.uniform_n(-0.05, 0.05, n);
+    let wind_y = rng.uniform_n(-0.05, 0.05, n);
+    let params = wind_x.into_iter().zip(wind_y).map(|(x, y)| TaskParams::Wind { goal: [1.0, 0.0], wind: [x, y] }).collect();
+    Ok(TaskSet::split(numbered(params, oracle), 40, 10))
+}
+
+/// MCAT's fixed physics tables (papers/004 §5.2 gives none; these keep the default 1.0 among
+/// the train scales and put the unseen test scales outside their range).
+fn dynamics_tasks(_: &str, _: &EnvOptions, _: u32) -> Result<TaskSet, EnvError> {
+    let scales = |values: &[f64]| values.iter().map(|&scale| TaskParams::Scale { scale }).collect();
+    Ok(TaskSet::from_lists(scales(&[0.5, 0.75, 1.0, 1.25, 1.5]), scales(&[0.25, 1.75]), oracle))
+}
+
+/// ant-cripple: legs 0-2 crippled in training, leg 3 at test.
+fn cripple_tasks(_: &str, _: &EnvOptions, _: u32) -> Result<TaskSet, EnvError> {
+    let legs = |legs: &[usize]| legs.iter().map(|&leg| TaskParams::CrippledLeg { leg }).collect();
+    Ok(TaskSet::from_lists(legs(&[0, 1, 2]), legs(&[3]), oracle))
+}
