@@ -1,5 +1,6 @@
 //! `metarl bench mujoco`: raw `mj_step` throughput of each model through our bindings, the
-//! hardware limit every env-stepping number is compared with (DESIGN.md, performance targets).
+//! hardware limit every env-stepping number is compared with (DESIGN.md, performance targets);
+//! `metarl bench envs`: env steps/s and the share of it spent in `mj_step`.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -9,8 +10,9 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
+use crate::envs::{self, np_random::RandomState};
 use crate::paths;
-use crate::sim::{Data, Model};
+use crate::sim::{self, Data, Model};
 
 /// One model's measurement, one CSV row.
 #[derive(Debug, Serialize)]
@@ -64,7 +66,65 @@ pub fn step_rate(path: &Path, steps: usize, seed: u64) -> Result<StepRate> {
     })
 }
 
-pub fn write_csv(rows: &[StepRate], out: &Path) -> Result<()> {
+/// One env's measurement, one CSV row of `metarl bench envs`.
+#[derive(Debug, Serialize)]
+pub struct EnvRate {
+    pub env: String,
+    pub steps: usize,
+    pub seconds: f64,
+    pub steps_per_s: f64,
+    /// Share of the time spent inside `mj_step` (0 for the point robots).
+    pub physics_share: f64,
+    /// Steps/s of the Python reference (tools/reference_envs.py) on the same machine, if measured.
+    pub reference_steps_per_s: Option<f64>,
+}
+
+/// Step env `name` (train task 0) `steps` times under seeded uniform random actions, resetting
+/// when an episode ends; resets are timed too, as a sampler pays for them.
+pub fn env_rate(name: &str, steps: usize, seed: u32) -> Result<EnvRate> {
+    let entry = envs::registry::lookup(name)?;
+    let options = envs::EnvOptions::default();
+    let mut env = entry.make(&options)?;
+    env.set_task(&entry.tasks(&options, envs::registry::DEFAULT_TASK_SEED)?.train[0])?;
+    env.seed(seed);
+    let mut rng = RandomState::new(seed);
+    let space = env.action_space().clone();
+    let actions: Vec<Vec<f64>> =
+        (0..1000).map(|_| space.low.iter().zip(&space.high).map(|(l, h)| rng.uniform(*l, *h)).collect()).collect();
+    env.reset()?;
+    let physics_before = sim::physics_time();
+    let start = Instant::now();
+    for t in 0..steps {
+        if env.step(&actions[t % actions.len()])?.done() {
+            env.reset()?;
+        }
+    }
+    let seconds = start.elapsed().as_secs_f64();
+    let physics = (sim::physics_time() - physics_before).as_secs_f64();
+    Ok(EnvRate {
+        env: name.to_owned(),
+        steps,
+        seconds,
+        steps_per_s: steps as f64 / seconds,
+        physics_share: physics / seconds,
+        reference_steps_per_s: None,
+    })
+}
+
+/// The Python reference's steps/s for `names` (`tools/reference_envs.py bench`, cache venv).
+pub fn reference_rates(names: &[String], steps: usize) -> Result<serde_json::Map<String, serde_json::Value>> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tools/reference_envs.py");
+    let out = std::process::Command::new(paths::reference_python())
+        .arg(&script)
+        .args(["bench", "--steps", &steps.to_string()])
+        .args(names)
+        .output()
+        .with_context(|| format!("cannot run {}; {}", paths::reference_python().display(), paths::FIX_DEPS))?;
+    anyhow::ensure!(out.status.success(), "{} bench failed: {}", script.display(), String::from_utf8_lossy(&out.stderr));
+    Ok(serde_json::from_slice(&out.stdout)?)
+}
+
+pub fn write_csv<T: Serialize>(rows: &[T], out: &Path) -> Result<()> {
     if let Some(dir) = out.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }

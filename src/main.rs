@@ -1,14 +1,18 @@
 //! The `metarl` command line: one binary for every algorithm, suite and workflow (DESIGN.md, CLI).
 #![forbid(unsafe_code)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use metarl::{bench, doctor};
+use metarl::envs::np_random::RandomState;
+use metarl::envs::registry::{self, DEFAULT_TASK_SEED};
+use metarl::envs::rollout::{self, Policy};
+use metarl::envs::{npy, EnvError, EnvOptions, Suite, REGISTRY};
+use metarl::{bench, doctor, suggest};
 
 #[derive(Parser)]
 #[command(name = "metarl", version, about = "Meta-RL benchmark harness: train and evaluate the papers' baselines on MuJoCo Controls and Meta-World ML1")]
@@ -88,9 +92,55 @@ enum DeviceArg {
 
 #[derive(Subcommand)]
 enum EnvsCommand {
-    List,
-    Show { env: String },
-    Rollout { env: String },
+    /// Every env: suite, observation and action sizes, horizon, train/test task counts.
+    List {
+        /// Only this suite (controls, point, dynamics).
+        #[arg(long)]
+        suite: Option<String>,
+    },
+    /// An env's train and test tasks for a task seed, as JSON.
+    Show {
+        env: String,
+        #[arg(long, default_value_t = DEFAULT_TASK_SEED)]
+        seed: u32,
+    },
+    /// Roll an env out on one task and write every step (obs, action, reward, flags) to JSON.
+    Rollout(RolloutArgs),
+}
+
+#[derive(Args)]
+struct RolloutArgs {
+    env: String,
+    /// Task index in the family's list (`metarl envs show ENV`).
+    #[arg(long, default_value_t = 0)]
+    task: usize,
+    /// Seeds the reset noise and the random policy.
+    #[arg(long, default_value_t = 0)]
+    seed: u32,
+    /// Seed of the task list.
+    #[arg(long, default_value_t = DEFAULT_TASK_SEED)]
+    task_seed: u32,
+    /// Actions to replay, a JSON array of arrays or a 2-D float64 .npy; episodes follow one
+    /// another until the actions run out.
+    #[arg(long)]
+    actions: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t = PolicyArg::Random)]
+    policy: PolicyArg,
+    #[arg(long, default_value_t = 1)]
+    episodes: usize,
+    #[arg(long)]
+    horizon: Option<usize>,
+    /// Pay the summed reward every N steps (MCAT's delayed rewards).
+    #[arg(long)]
+    reward_delay: Option<usize>,
+    #[arg(long)]
+    out: PathBuf,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum PolicyArg {
+    Random,
+    Zero,
 }
 
 #[derive(Subcommand)]
@@ -108,8 +158,21 @@ enum OfflineCommand {
 
 #[derive(Subcommand)]
 enum BenchCommand {
-    /// Env steps/s against the raw mj_step limit and the Python reference.
-    Envs,
+    /// Env steps/s, the share spent in mj_step, and (with --reference) the Python reference's rate.
+    Envs {
+        /// Envs to measure; default: all.
+        #[arg(long = "env")]
+        envs: Vec<String>,
+        #[arg(long, default_value_t = 20_000)]
+        steps: usize,
+        #[arg(long, default_value_t = 0)]
+        seed: u32,
+        /// Also time tools/reference_envs.py on the same envs (cache venv).
+        #[arg(long)]
+        reference: bool,
+        #[arg(long, default_value = "results/bench/env_step.csv")]
+        out: PathBuf,
+    },
     /// Gradient steps/s of an algorithm's update at the papers' sizes.
     Train,
     /// Raw mj_step throughput per model through our bindings (seeded random controls).
@@ -124,6 +187,108 @@ enum BenchCommand {
         #[arg(long, default_value = "results/bench/mujoco_step.csv")]
         out: PathBuf,
     },
+}
+
+fn bench_envs(names: Vec<String>, steps: usize, seed: u32, reference: bool, out: PathBuf) -> Result<ExitCode> {
+    let names = if names.is_empty() { REGISTRY.iter().map(|e| e.name.to_owned()).collect() } else { names };
+    let mut rows = names.iter().map(|name| bench::env_rate(name, steps, seed)).collect::<Result<Vec<_>>>()?;
+    if reference {
+        let rates = bench::reference_rates(&names, steps)?;
+        for row in &mut rows {
+            row.reference_steps_per_s = rates.get(&row.env).and_then(|v| v.as_f64());
+        }
+    }
+    println!("{:<20} {:>12} {:>9} {:>14} {:>8}", "env", "steps/s", "mj_step", "reference/s", "speedup");
+    for r in &rows {
+        let (reference, speedup) = match r.reference_steps_per_s {
+            Some(p) => (format!("{p:.0}"), format!("{:.1}x", r.steps_per_s / p)),
+            None => ("-".into(), "-".into()),
+        };
+        println!("{:<20} {:>12.0} {:>8.1}% {:>14} {:>8}", r.env, r.steps_per_s, 100.0 * r.physics_share, reference, speedup);
+    }
+    bench::write_csv(&rows, &out)?;
+    println!("wrote {}", out.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn envs_list(suite: Option<String>) -> Result<ExitCode> {
+    let suites = [Suite::Controls, Suite::Point, Suite::Dynamics];
+    if let Some(wanted) = &suite {
+        if !suites.iter().any(|s| s.label() == wanted) {
+            let hint = suggest::closest_match(wanted, suites.iter().map(|s| s.label()));
+            anyhow::bail!("unknown suite {wanted:?}{}; suites: controls, point, dynamics",
+                hint.map(|h| format!(" (did you mean {h:?}?)")).unwrap_or_default());
+        }
+    }
+    println!("{:<20} {:<9} {:>4} {:>4} {:>7} {:>6} {:>5}  summary", "env", "suite", "obs", "act", "horizon", "train", "test");
+    for entry in REGISTRY.iter().filter(|e| suite.as_deref().map_or(true, |s| s == e.suite.label())) {
+        let options = EnvOptions::default();
+        let env = entry.make(&options)?;
+        let tasks = entry.tasks(&options, DEFAULT_TASK_SEED)?;
+        println!("{:<20} {:<9} {:>4} {:>4} {:>7} {:>6} {:>5}  {}", entry.name, entry.suite.label(), env.observation_dim(),
+            env.action_space().dim(), entry.horizon, tasks.train.len(), tasks.test.len(), entry.summary);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn envs_show(env: &str, seed: u32) -> Result<ExitCode> {
+    let tasks = registry::lookup(env)?.tasks(&EnvOptions::default(), seed)?;
+    println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "env": env, "task_seed": seed, "train": tasks.train, "test": tasks.test }))?);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn read_actions(path: &Path) -> Result<Vec<Vec<f64>>> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read actions from {}", path.display()))?;
+    if path.extension().is_some_and(|e| e == "npy") {
+        npy::read_f64_rows(&bytes).with_context(|| format!("{}", path.display()))
+    } else {
+        serde_json::from_slice(&bytes).with_context(|| format!("{}: expected a JSON array of action arrays", path.display()))
+    }
+}
+
+fn envs_rollout(args: RolloutArgs) -> Result<ExitCode> {
+    let entry = registry::lookup(&args.env)?;
+    let options = EnvOptions { horizon: args.horizon, reward_delay: args.reward_delay, ..EnvOptions::default() };
+    let tasks = entry.tasks(&options, args.task_seed)?;
+    let all = tasks.all();
+    let task = tasks.get(args.task).ok_or(EnvError::TaskOutOfRange {
+        env: args.env.clone(), index: args.task, count: all.len(), train: tasks.train.len(), test: tasks.test.len(),
+    })?;
+    let mut env = entry.make(&options)?;
+    env.seed(args.seed);
+    env.set_task(task)?;
+    let mut episodes = Vec::new();
+    match &args.actions {
+        Some(path) => {
+            let mut policy = Policy::Replay(read_actions(path)?.into_iter());
+            loop {
+                let episode = rollout::run_episode(env.as_mut(), &mut policy)?;
+                if episode.steps.is_empty() {
+                    break;
+                }
+                episodes.push(episode);
+            }
+        }
+        None => {
+            let mut policy = match args.policy {
+                PolicyArg::Random => Policy::Random(RandomState::new(args.seed)),
+                PolicyArg::Zero => Policy::Zero,
+            };
+            for _ in 0..args.episodes {
+                episodes.push(rollout::run_episode(env.as_mut(), &mut policy)?);
+            }
+        }
+    }
+    let report = serde_json::json!({ "env": args.env, "task": task, "seed": args.seed, "task_seed": args.task_seed, "episodes": episodes });
+    if let Some(parent) = args.out.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)?;
+    }
+    std::fs::write(&args.out, serde_json::to_string(&report)?).with_context(|| format!("cannot write {}", args.out.display()))?;
+    for (i, episode) in episodes.iter().enumerate() {
+        println!("episode {i}: {} steps, return {:.3}", episode.steps.len(), episode.total_reward());
+    }
+    println!("wrote {}", args.out.display());
+    Ok(ExitCode::SUCCESS)
 }
 
 /// A subcommand whose machinery has not landed yet: say where it will come from, and fail.
@@ -159,14 +324,16 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(if report.healthy() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
         Command::Bench { command: BenchCommand::Mujoco { models, steps, seed, out } } => bench_mujoco(models, steps, seed, out),
-        Command::Bench { command: BenchCommand::Envs } => not_yet("bench envs", "the env ports and the performance work"),
+        Command::Bench { command: BenchCommand::Envs { envs, steps, seed, reference, out } } => bench_envs(envs, steps, seed, reference, out),
         Command::Bench { command: BenchCommand::Train } => not_yet("bench train", "the learning core and the performance work"),
         Command::Train(args) => not_yet(
             &format!("train {} --env {}", args.algo, args.env),
             "the learning core (PEARL, oracle SAC) and each algorithm after it",
         ),
         Command::Eval { .. } => not_yet("eval", "the learning core's run folders and checkpoints"),
-        Command::Envs { .. } => not_yet("envs", "the environment ports (MuJoCo Controls, point robot, Meta-World ML1)"),
+        Command::Envs { command: EnvsCommand::List { suite } } => envs_list(suite),
+        Command::Envs { command: EnvsCommand::Show { env, seed } } => envs_show(&env, seed),
+        Command::Envs { command: EnvsCommand::Rollout(args) } => envs_rollout(args),
         Command::Campaign { .. } => not_yet("campaign", "the campaign work (plan, local pool, Slurm, collection)"),
         Command::Regress { .. } => not_yet("regress", "the regression-baseline work"),
         Command::Offline { .. } => not_yet("offline", "FOCAL's offline datasets"),

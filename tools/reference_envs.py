@@ -20,6 +20,7 @@ import json
 import math
 import pathlib
 import sys
+import time
 
 import mujoco
 import numpy as np
@@ -473,6 +474,25 @@ def golden(name):
             "full_obs_every": FULL_OBS_EVERY, "episodes": episodes}
 
 
+def bench(name, steps):
+    make, horizon = ENVS[name]
+    env = make()
+    env.set_task(tasks_for(name, TASK_SEED)["train"][0])
+    env.seed(0)
+    low, high = env.action_bounds()
+    rng = np.random.RandomState(0)
+    actions = [rng.uniform(low, high) for _ in range(1000)]
+    env.reset()
+    t, start = 0, time.perf_counter()
+    for i in range(steps):
+        _, _, done, _ = env.step(actions[i % len(actions)])
+        t += 1
+        if done or t == horizon:
+            env.reset()
+            t = 0
+    return steps / (time.perf_counter() - start)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -482,7 +502,13 @@ def main():
     g = sub.add_parser("goldens", help="write golden trajectories")
     g.add_argument("--env", action="append", choices=sorted(ENVS), help="default: all")
     g.add_argument("--out", type=pathlib.Path, default=REPO / "tests" / "goldens" / "controls")
+    b = sub.add_parser("bench", help="print steps/s per env as JSON (random actions, resets timed)")
+    b.add_argument("env", nargs="*", help="default: all")
+    b.add_argument("--steps", type=int, default=20000)
     args = parser.parse_args()
+    if args.command == "bench":
+        json.dump({name: bench(name, args.steps) for name in args.env or sorted(ENVS)}, sys.stdout)
+        return
     if args.command == "tasks":
         seeds = args.seed or [TASK_SEED]
         json.dump({name: {str(seed): tasks_for(name, seed) for seed in seeds} for name in args.env or sorted(ENVS)}, sys.stdout)

@@ -7,6 +7,7 @@
 
 pub mod controls;
 pub mod np_random;
+pub mod npy;
 pub mod point;
 pub mod registry;
 pub mod rollout;

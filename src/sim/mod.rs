@@ -11,7 +11,9 @@ mod state;
 pub use model::{Data, Model, ObjType};
 pub use state::State;
 
+use std::cell::Cell;
 use std::ffi::CStr;
+use std::time::Duration;
 use std::sync::Once;
 
 use mujoco_sys as ffi;
@@ -36,6 +38,20 @@ pub enum SimError {
 
 fn suggestion_text(suggestion: &Option<String>) -> String {
     suggestion.as_ref().map(|s| format!(" (did you mean {s:?}?)")).unwrap_or_default()
+}
+
+thread_local! {
+    static PHYSICS_TIME: Cell<Duration> = const { Cell::new(Duration::ZERO) };
+}
+
+/// Time this thread has spent inside `mj_step` (through [`Data::step`]): what `metarl bench envs`
+/// compares an env step's cost with.
+pub fn physics_time() -> Duration {
+    PHYSICS_TIME.with(Cell::get)
+}
+
+fn add_physics_time(elapsed: Duration) {
+    PHYSICS_TIME.with(|t| t.set(t.get() + elapsed));
 }
 
 /// The version of the MuJoCo library actually loaded, `mj_version()`.

@@ -4,6 +4,7 @@ use std::ffi::{CStr, CString};
 use std::os::raw::{c_char, c_int};
 use std::path::Path;
 use std::ptr::NonNull;
+use std::time::Instant;
 
 use mujoco_sys as ffi;
 
@@ -338,13 +339,16 @@ impl Data {
         if std::ptr::eq(self.model, model.as_ptr()) { Ok(()) } else { Err(SimError::ModelMismatch) }
     }
 
-    /// `n` calls of `mj_step` (the frame skip of an env step).
+    /// `n` calls of `mj_step` (the frame skip of an env step); the time they take is added to
+    /// this thread's [`physics_time`](super::physics_time).
     pub fn step(&mut self, model: &Model, n: usize) -> Result<(), SimError> {
         self.check_model(model)?;
+        let start = Instant::now();
         for _ in 0..n {
             // SAFETY: model and data belong together (checked above).
             unsafe { ffi::mj_step(model.as_ptr(), self.as_mut_ptr()) }
         }
+        super::add_physics_time(start.elapsed());
         Ok(())
     }
 
