@@ -7,7 +7,7 @@
 
 use std::f64::consts::PI;
 
-use super::controls::{Ant, AntTask, Cheetah, CheetahTask, HumanoidDir, PlanarWalker, Walker};
+use super::controls::{physics_parameters, Ant, AntTask, Cheetah, CheetahTask, HumanoidDir, PlanarWalker, Walker};
 use super::np_random::RandomState;
 use super::point::{PointRobot, PointVariant};
 use super::task::numbered;
@@ -99,15 +99,15 @@ pub fn make(name: &str, options: &EnvOptions) -> Result<Box<dyn Env>, EnvError> 
 
 pub static REGISTRY: &[EnvEntry] = &[
     EnvEntry { name: "cheetah-vel", suite: Suite::Controls, summary: "half-cheetah, target velocity U[0, 3)", horizon: 200,
-        build: |n, _| Ok(Box::new(Cheetah::new(n, CheetahTask::Velocity)?)), family: cheetah_vel_tasks },
+        build: |n, _| Ok(Box::new(Cheetah::env(n, CheetahTask::Velocity)?)), family: cheetah_vel_tasks },
     EnvEntry { name: "cheetah-dir", suite: Suite::Controls, summary: "half-cheetah, run forward or backward", horizon: 200,
-        build: |n, _| Ok(Box::new(Cheetah::new(n, CheetahTask::Direction)?)), family: cheetah_dir_tasks },
+        build: |n, _| Ok(Box::new(Cheetah::env(n, CheetahTask::Direction)?)), family: cheetah_dir_tasks },
     EnvEntry { name: "ant-dir", suite: Suite::Controls, summary: "ant, run forward or backward", horizon: 200,
-        build: |n, o| Ok(Box::new(Ant::new(n, AntTask::Direction, o.low_gear_ratio)?)), family: ant_dir_tasks },
+        build: |n, o| Ok(Box::new(Ant::env(n, AntTask::Direction, o.low_gear_ratio)?)), family: ant_dir_tasks },
     EnvEntry { name: "ant-goal", suite: Suite::Controls, summary: "ant, reach a goal in a disc of radius 3", horizon: 200,
-        build: |n, o| Ok(Box::new(Ant::new(n, AntTask::Goal, o.low_gear_ratio)?)), family: ant_goal_tasks },
+        build: |n, o| Ok(Box::new(Ant::env(n, AntTask::Goal, o.low_gear_ratio)?)), family: ant_goal_tasks },
     EnvEntry { name: "humanoid-dir", suite: Suite::Controls, summary: "humanoid, run in a direction U[0, 2π)", horizon: 200,
-        build: |_, _| Ok(Box::new(HumanoidDir::new()?)), family: humanoid_dir_tasks },
+        build: |n, _| Ok(Box::new(HumanoidDir::env(n)?)), family: humanoid_dir_tasks },
     EnvEntry { name: "walker-rand-params", suite: Suite::Controls, summary: "walker2d, randomised mass, inertia, damping, friction", horizon: 200,
         build: |n, _| Ok(Box::new(Walker::rand_params(n, PlanarWalker::Walker)?)), family: rand_params_tasks },
     EnvEntry { name: "hopper-rand-params", suite: Suite::Controls, summary: "hopper, randomised mass, inertia, damping, friction", horizon: 200,
@@ -121,13 +121,13 @@ pub static REGISTRY: &[EnvEntry] = &[
     EnvEntry { name: "hopper-size", suite: Suite::Dynamics, summary: "hopper, geom sizes scaled", horizon: 1000,
         build: |n, _| Ok(Box::new(Walker::hopper_size(n)?)), family: dynamics_tasks },
     EnvEntry { name: "cheetah-armature", suite: Suite::Dynamics, summary: "half-cheetah, joint armature scaled", horizon: 1000,
-        build: |n, _| Ok(Box::new(Cheetah::new(n, CheetahTask::Armature)?)), family: dynamics_tasks },
+        build: |n, _| Ok(Box::new(Cheetah::env(n, CheetahTask::Armature)?)), family: dynamics_tasks },
     EnvEntry { name: "cheetah-mass", suite: Suite::Dynamics, summary: "half-cheetah, body masses scaled", horizon: 1000,
-        build: |n, _| Ok(Box::new(Cheetah::new(n, CheetahTask::Mass)?)), family: dynamics_tasks },
+        build: |n, _| Ok(Box::new(Cheetah::env(n, CheetahTask::Mass)?)), family: dynamics_tasks },
     EnvEntry { name: "ant-damp", suite: Suite::Dynamics, summary: "ant, joint damping scaled", horizon: 1000,
-        build: |n, o| Ok(Box::new(Ant::new(n, AntTask::Damping, o.low_gear_ratio)?)), family: dynamics_tasks },
+        build: |n, o| Ok(Box::new(Ant::env(n, AntTask::Damping, o.low_gear_ratio)?)), family: dynamics_tasks },
     EnvEntry { name: "ant-cripple", suite: Suite::Dynamics, summary: "ant, one leg's actuators zeroed", horizon: 1000,
-        build: |n, o| Ok(Box::new(Ant::new(n, AntTask::Cripple, o.low_gear_ratio)?)), family: cripple_tasks },
+        build: |n, o| Ok(Box::new(Ant::env(n, AntTask::Cripple, o.low_gear_ratio)?)), family: cripple_tasks },
 ];
 
 fn direction_vector(angle: f64) -> Vec<f64> {
@@ -201,7 +201,7 @@ fn humanoid_dir_tasks(_: &str, _: &EnvOptions, seed: u32) -> Result<TaskSet, Env
 /// 10 test (oyster's configs).
 fn rand_params_tasks(name: &'static str, _: &EnvOptions, seed: u32) -> Result<TaskSet, EnvError> {
     let body = if name.starts_with("walker") { PlanarWalker::Walker } else { PlanarWalker::Hopper };
-    let defaults = Walker::rand_params(name, body)?.default_physics();
+    let defaults = physics_parameters(Walker::rand_params(name, body)?.pristine_model());
     let log_scale_limit = 3.0;
     let mut rng = RandomState::new(seed);
     let mut scaled = |values: &[f64], base: f64| -> Vec<f64> {

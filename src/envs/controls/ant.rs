@@ -3,10 +3,10 @@
 //!
 //! Model: Gymnasium's ant.xml, the same bodies, joints and gear 150 as oyster's `assets/ant.xml`
 //! (which only adds two visual sites). oyster's `low_gear_ratio_ant.xml` is that file with every
-//! motor's gear set to 30; [`Ant::new`] builds it from Gymnasium's file with `low_gear_ratio`.
+//! motor's gear set to 30; [`Ant::env`] builds it from Gymnasium's file with `low_gear_ratio`.
 
-use super::{clipped_contact_cost, gymnasium_model, scale_from, sum_of_squares, ResetNoise, Simulation};
-use crate::envs::{BoxSpace, Env, EnvError, Step, Task, TaskParams};
+use super::{clipped_contact_cost, gymnasium_model, scale_from, sum_of_squares, MujocoEnv, ResetNoise, Robot, Simulation};
+use crate::envs::{EnvError, Step, TaskParams};
 use crate::sim::{Model, SimError};
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -26,9 +26,7 @@ pub enum AntTask {
 const LEG_ACTUATORS: [[usize; 2]; 4] = [[2, 3], [4, 5], [6, 7], [0, 1]];
 
 pub struct Ant {
-    name: &'static str,
     kind: AntTask,
-    sim: Simulation,
     torso: usize,
     /// Unit vector of the running direction (cos, sin).
     direction: [f64; 2],
@@ -36,7 +34,6 @@ pub struct Ant {
     crippled: Option<usize>,
     /// The action after crippling, reused every step.
     applied: Vec<f64>,
-    obs: Vec<f64>,
 }
 
 fn ant_model(low_gear_ratio: bool) -> Result<Model, SimError> {
@@ -50,7 +47,7 @@ fn ant_model(low_gear_ratio: bool) -> Result<Model, SimError> {
 }
 
 impl Ant {
-    pub fn new(name: &'static str, kind: AntTask, low_gear_ratio: bool) -> Result<Self, EnvError> {
+    pub fn env(name: &'static str, kind: AntTask, low_gear_ratio: bool) -> Result<MujocoEnv<Ant>, EnvError> {
         // rlkit AntEnv: frame_skip 5, qpos ± U(0.1), qvel + 0.1·N(0, 1).
         let sim = Simulation::new(ant_model(low_gear_ratio)?, 5, ResetNoise::UniformThenNormal(0.1))?;
         let (nq, nv, nbody) = (sim.model.nq(), sim.model.nv(), sim.model.nbody());
@@ -59,113 +56,77 @@ impl Ant {
             AntTask::Goal => nq + nv + 6 * nbody,
             _ => nq - 2 + nv,
         };
-        let torso = sim.model.body_id("torso")?;
-        let nu = sim.model.nu();
-        Ok(Ant {
-            name,
+        let ant = Ant {
             kind,
-            sim,
-            torso,
+            torso: sim.model.body_id("torso")?,
             direction: [1.0, 0.0],
             goal: [0.0, 0.0],
             crippled: None,
-            applied: vec![0.0; nu],
-            obs: vec![0.0; obs_dim],
-        })
-    }
-
-    fn write_observation(&mut self) {
-        let data = &self.sim.data;
-        match self.kind {
-            AntTask::Goal => {
-                let clipped = data.cfrc_ext().iter().map(|f| f.clamp(-1.0, 1.0));
-                let values = data.qpos().iter().chain(data.qvel()).copied().chain(clipped);
-                self.obs.iter_mut().zip(values).for_each(|(o, v)| *o = v);
-            }
-            _ => {
-                let values = data.qpos()[2..].iter().chain(data.qvel());
-                self.obs.iter_mut().zip(values).for_each(|(o, v)| *o = *v);
-            }
-        }
-    }
-
-    /// `state_vector()` finite and the torso height within [0.2, 1.0].
-    fn healthy(&self) -> bool {
-        let data = &self.sim.data;
-        let finite = data.qpos().iter().chain(data.qvel()).all(|v| v.is_finite());
-        let z = data.qpos()[2];
-        finite && (0.2..=1.0).contains(&z)
+            applied: vec![0.0; sim.model.nu()],
+        };
+        Ok(MujocoEnv::new(name, sim, ant, obs_dim))
     }
 }
 
-impl Env for Ant {
-    fn name(&self) -> &str {
-        self.name
-    }
+/// `state_vector()` finite and the torso height within [0.2, 1.0].
+fn healthy(sim: &Simulation) -> bool {
+    let data = &sim.data;
+    let finite = data.qpos().iter().chain(data.qvel()).all(|v| v.is_finite());
+    finite && (0.2..=1.0).contains(&data.qpos()[2])
+}
 
-    fn observation_dim(&self) -> usize {
-        self.obs.len()
-    }
-
-    fn action_space(&self) -> &BoxSpace {
-        &self.sim.action_space
-    }
-
-    fn set_task(&mut self, task: &Task) -> Result<(), EnvError> {
-        let sim = &mut self.sim;
-        match (self.kind, &task.params) {
+impl Robot for Ant {
+    fn set_task(&mut self, sim: &mut Simulation, params: &TaskParams) -> bool {
+        match (self.kind, params) {
             (AntTask::Direction, TaskParams::Angle { angle }) => self.direction = [angle.cos(), angle.sin()],
             (AntTask::Goal, TaskParams::Goal { goal }) => self.goal = *goal,
             (AntTask::Damping, TaskParams::Scale { scale }) => {
                 scale_from(sim.model.dof_damping_mut(), sim.pristine.dof_damping(), *scale)
             }
             (AntTask::Cripple, TaskParams::CrippledLeg { leg }) if *leg < LEG_ACTUATORS.len() => self.crippled = Some(*leg),
-            (_, params) => return Err(EnvError::WrongTask { env: self.name.into(), kind: params.kind() }),
+            _ => return false,
         }
-        Ok(())
+        true
     }
 
-    fn seed(&mut self, seed: u32) {
-        self.sim.seed(seed);
-    }
-
-    fn reset(&mut self) -> Result<&[f64], EnvError> {
-        self.sim.reset()?;
-        self.write_observation();
-        Ok(&self.obs)
-    }
-
-    fn step(&mut self, action: &[f64]) -> Result<Step, EnvError> {
-        self.sim.action_space.check(action)?;
-        self.sim.require_reset()?;
+    fn step(&mut self, sim: &mut Simulation, action: &[f64]) -> Result<Step, EnvError> {
         self.applied.copy_from_slice(action);
         if let Some(leg) = self.crippled {
             LEG_ACTUATORS[leg].iter().for_each(|&i| self.applied[i] = 0.0);
         }
-        let before = self.sim.body_xpos(self.torso);
-        self.sim.simulate(&self.applied)?;
-        let after = self.sim.body_xpos(self.torso);
-        let contact_cost = 0.5 * 1e-3 * clipped_contact_cost(self.sim.data.cfrc_ext());
-        let step = match self.kind {
+        let before = sim.body_xpos(self.torso);
+        sim.simulate(&self.applied)?;
+        let after = sim.body_xpos(self.torso);
+        let contact_cost = 0.5 * 1e-3 * clipped_contact_cost(sim.data.cfrc_ext());
+        Ok(match self.kind {
             AntTask::Goal => {
                 let goal_reward = -((after[0] - self.goal[0]).abs() + (after[1] - self.goal[1]).abs());
                 let reward = goal_reward - 0.1 * sum_of_squares(&self.applied) - contact_cost;
                 Step { reward, ..Step::default() }
             }
             _ => {
-                let dt = self.sim.dt();
+                let dt = sim.dt();
                 let velocity = [(after[0] - before[0]) / dt, (after[1] - before[1]) / dt];
                 let forward_reward = velocity[0] * self.direction[0] + velocity[1] * self.direction[1];
                 let survive_reward = 1.0;
                 let reward = forward_reward - 0.5 * sum_of_squares(&self.applied) - contact_cost + survive_reward;
-                Step { reward, terminated: !self.healthy(), ..Step::default() }
+                Step { reward, terminated: !healthy(sim), ..Step::default() }
             }
-        };
-        self.write_observation();
-        Ok(step)
+        })
     }
 
-    fn observation(&self) -> &[f64] {
-        &self.obs
+    fn observe(&self, sim: &Simulation, obs: &mut [f64]) {
+        let data = &sim.data;
+        match self.kind {
+            AntTask::Goal => {
+                let clipped = data.cfrc_ext().iter().map(|f| f.clamp(-1.0, 1.0));
+                let values = data.qpos().iter().chain(data.qvel()).copied().chain(clipped);
+                obs.iter_mut().zip(values).for_each(|(o, v)| *o = v);
+            }
+            _ => {
+                let values = data.qpos()[2..].iter().chain(data.qvel());
+                obs.iter_mut().zip(values).for_each(|(o, v)| *o = *v);
+            }
+        }
     }
 }

@@ -1,8 +1,10 @@
 //! MuJoCo Controls (the PEARL suite: oyster `rlkit/envs/*.py`, rand_param_envs) and the MCAT
 //! dynamics tasks (papers/004 §5.2), on Gymnasium's model files from the dependency cache.
 //!
-//! [`Simulation`] is the part every one of them shares, as gym's `MujocoEnv` is: the model, the
-//! frame skip, `do_simulation`, and reset = `mj_resetData` + noise on `init_qpos`/`init_qvel`.
+//! [`MujocoEnv`] is the part every one of them shares, as gym's `MujocoEnv` is: the model, the
+//! frame skip, `do_simulation`, and reset = `mj_resetData` + noise on `init_qpos`/`init_qvel`;
+//! each body ([`Cheetah`], [`Ant`], [`HumanoidDir`], [`Walker`]) is a [`Robot`]: its tasks, its
+//! reward and termination, its observation.
 //! After every simulation the contact forces `cfrc_ext` are recomputed (`mj_rnePostConstraint`):
 //! the references ran on MuJoCo 1.5, whose forward pass always filled them, and ant-goal and
 //! humanoid-dir observe them.
@@ -15,7 +17,9 @@ mod walker;
 pub use ant::{Ant, AntTask};
 pub use cheetah::{Cheetah, CheetahTask};
 pub use humanoid::HumanoidDir;
-pub use walker::{PlanarWalker, Walker};
+pub use walker::{physics_parameters, PlanarWalker, Walker};
+
+use super::{Env, Step, Task, TaskParams};
 
 use std::path::PathBuf;
 
@@ -38,7 +42,82 @@ pub(crate) fn gymnasium_model(file: &str) -> PathBuf {
     paths::gymnasium_assets().join(file)
 }
 
-pub(crate) struct Simulation {
+/// What one MuJoCo env adds to the shared [`Simulation`].
+pub trait Robot: Send {
+    /// Apply a task's parameters; `false` when the task belongs to another family.
+    fn set_task(&mut self, sim: &mut Simulation, params: &TaskParams) -> bool;
+    /// Simulate one env step with `action` (already checked) and score it.
+    fn step(&mut self, sim: &mut Simulation, action: &[f64]) -> Result<Step, EnvError>;
+    /// Write the observation of the current state.
+    fn observe(&self, sim: &Simulation, obs: &mut [f64]);
+}
+
+/// A MuJoCo env: the shared simulation, one robot, and the observation buffer.
+pub struct MujocoEnv<R> {
+    name: &'static str,
+    sim: Simulation,
+    robot: R,
+    obs: Vec<f64>,
+}
+
+impl<R: Robot> MujocoEnv<R> {
+    pub(crate) fn new(name: &'static str, sim: Simulation, robot: R, obs_dim: usize) -> Self {
+        MujocoEnv { name, sim, robot, obs: vec![0.0; obs_dim] }
+    }
+
+    /// The model as loaded, before any task changed it.
+    pub fn pristine_model(&self) -> &Model {
+        &self.sim.pristine
+    }
+}
+
+impl<R: Robot> Env for MujocoEnv<R> {
+    fn name(&self) -> &str {
+        self.name
+    }
+
+    fn observation_dim(&self) -> usize {
+        self.obs.len()
+    }
+
+    fn action_space(&self) -> &BoxSpace {
+        &self.sim.action_space
+    }
+
+    fn set_task(&mut self, task: &Task) -> Result<(), EnvError> {
+        if self.robot.set_task(&mut self.sim, &task.params) {
+            Ok(())
+        } else {
+            Err(EnvError::WrongTask { env: self.name.into(), kind: task.params.kind() })
+        }
+    }
+
+    fn seed(&mut self, seed: u32) {
+        self.sim.rng = RandomState::new(seed);
+    }
+
+    fn reset(&mut self) -> Result<&[f64], EnvError> {
+        self.sim.reset()?;
+        self.robot.observe(&self.sim, &mut self.obs);
+        Ok(&self.obs)
+    }
+
+    fn step(&mut self, action: &[f64]) -> Result<Step, EnvError> {
+        self.sim.action_space.check(action)?;
+        if !self.sim.was_reset {
+            return Err(EnvError::NotReset);
+        }
+        let step = self.robot.step(&mut self.sim, action)?;
+        self.robot.observe(&self.sim, &mut self.obs);
+        Ok(step)
+    }
+
+    fn observation(&self) -> &[f64] {
+        &self.obs
+    }
+}
+
+pub struct Simulation {
     pub model: Model,
     pub data: Data,
     /// The model as loaded, for tasks that scale its parameters.
@@ -48,12 +127,12 @@ pub(crate) struct Simulation {
     init_qvel: Vec<f64>,
     noise: ResetNoise,
     rng: RandomState,
-    pub action_space: BoxSpace,
-    pub was_reset: bool,
+    action_space: BoxSpace,
+    was_reset: bool,
 }
 
 impl Simulation {
-    pub fn new(model: Model, frame_skip: usize, noise: ResetNoise) -> Result<Self, SimError> {
+    pub(crate) fn new(model: Model, frame_skip: usize, noise: ResetNoise) -> Result<Self, SimError> {
         let data = Data::new(&model);
         let (low, high) = model.actuator_ctrlrange().chunks(2).map(|r| (r[0], r[1])).unzip();
         Ok(Simulation {
@@ -70,7 +149,7 @@ impl Simulation {
         })
     }
 
-    pub fn load(file: &str, frame_skip: usize, noise: ResetNoise) -> Result<Self, SimError> {
+    pub(crate) fn load(file: &str, frame_skip: usize, noise: ResetNoise) -> Result<Self, SimError> {
         Self::new(Model::from_xml_path(gymnasium_model(file))?, frame_skip, noise)
     }
 
@@ -79,12 +158,8 @@ impl Simulation {
         self.model.timestep() * self.frame_skip as f64
     }
 
-    pub fn seed(&mut self, seed: u32) {
-        self.rng = RandomState::new(seed);
-    }
-
     /// gym's `do_simulation`: `ctrl = action`, `frame_skip` × `mj_step`.
-    pub fn simulate(&mut self, ctrl: &[f64]) -> Result<(), EnvError> {
+    pub(crate) fn simulate(&mut self, ctrl: &[f64]) -> Result<(), EnvError> {
         self.data.ctrl_mut().copy_from_slice(ctrl);
         self.data.step(&self.model, self.frame_skip)?;
         self.data.rne_post_constraint(&self.model)?;
@@ -93,7 +168,7 @@ impl Simulation {
 
     /// gym's `reset`: `mj_resetData`, then `set_state(init_qpos + noise, init_qvel + noise)`,
     /// drawing the qpos noise before the qvel noise as the references do.
-    pub fn reset(&mut self) -> Result<(), EnvError> {
+    fn reset(&mut self) -> Result<(), EnvError> {
         self.data.reset(&self.model)?;
         let (scale, normal_qvel) = match self.noise {
             ResetNoise::UniformThenNormal(s) => (s, true),
@@ -110,10 +185,6 @@ impl Simulation {
         self.data.rne_post_constraint(&self.model)?;
         self.was_reset = true;
         Ok(())
-    }
-
-    pub fn require_reset(&self) -> Result<(), EnvError> {
-        if self.was_reset { Ok(()) } else { Err(EnvError::NotReset) }
     }
 
     /// World position of a body (`get_body_com` in mujoco-py 1.5 returns `xpos`).

@@ -6,8 +6,9 @@
 //! and hopper.xml are the same bodies in local coordinates with timestep 0.002, so the
 //! rand-params envs set the timestep back to 0.004. hopper-size keeps gym Hopper-v2's 0.002.
 
-use super::{scale_from, sum_of_squares, ResetNoise, Simulation};
-use crate::envs::{BoxSpace, Env, EnvError, Step, Task, TaskParams};
+use super::{scale_from, sum_of_squares, MujocoEnv, ResetNoise, Robot, Simulation};
+use crate::envs::{EnvError, Step, TaskParams};
+use crate::sim::Model;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum PlanarWalker {
@@ -25,25 +26,22 @@ enum Randomised {
 }
 
 pub struct Walker {
-    name: &'static str,
     body: PlanarWalker,
     randomised: Randomised,
-    sim: Simulation,
-    obs: Vec<f64>,
 }
 
 impl Walker {
     /// walker-rand-params / hopper-rand-params.
-    pub fn rand_params(name: &'static str, body: PlanarWalker) -> Result<Self, EnvError> {
-        Self::new(name, body, Randomised::Physics, Some(0.004))
+    pub fn rand_params(name: &'static str, body: PlanarWalker) -> Result<MujocoEnv<Walker>, EnvError> {
+        Self::env(name, body, Randomised::Physics, Some(0.004))
     }
 
     /// hopper-size.
-    pub fn hopper_size(name: &'static str) -> Result<Self, EnvError> {
-        Self::new(name, PlanarWalker::Hopper, Randomised::Size, None)
+    pub fn hopper_size(name: &'static str) -> Result<MujocoEnv<Walker>, EnvError> {
+        Self::env(name, PlanarWalker::Hopper, Randomised::Size, None)
     }
 
-    fn new(name: &'static str, body: PlanarWalker, randomised: Randomised, timestep: Option<f64>) -> Result<Self, EnvError> {
+    fn env(name: &'static str, body: PlanarWalker, randomised: Randomised, timestep: Option<f64>) -> Result<MujocoEnv<Walker>, EnvError> {
         let file = match body {
             PlanarWalker::Walker => "walker2d.xml",
             PlanarWalker::Hopper => "hopper.xml",
@@ -54,97 +52,61 @@ impl Walker {
             sim.pristine.set_timestep(dt);
         }
         let obs_dim = sim.model.nq() - 1 + sim.model.nv();
-        Ok(Walker { name, body, randomised, sim, obs: vec![0.0; obs_dim] })
+        Ok(MujocoEnv::new(name, sim, Walker { body, randomised }, obs_dim))
     }
+}
 
-    /// The parameters a rand-params task sets, in the order `sample_tasks` draws them.
-    pub fn physics_sizes(&self) -> [usize; 4] {
-        let m = &self.sim.model;
-        [m.nbody(), 3 * m.nbody(), m.nv(), 3 * m.ngeom()]
-    }
+/// A model's body masses, inertias, joint damping and geom friction, in the order rand_param_envs'
+/// `sample_tasks` draws multipliers for them.
+pub fn physics_parameters(model: &Model) -> [Vec<f64>; 4] {
+    [model.body_mass().to_vec(), model.body_inertia().to_vec(), model.dof_damping().to_vec(), model.geom_friction().to_vec()]
+}
 
-    /// The loaded model's mass, inertia, damping and friction (`init_params`).
-    pub fn default_physics(&self) -> [Vec<f64>; 4] {
-        let m = &self.sim.pristine;
-        [m.body_mass().to_vec(), m.body_inertia().to_vec(), m.dof_damping().to_vec(), m.geom_friction().to_vec()]
-    }
-
-    fn write_observation(&mut self) {
-        let d = &self.sim.data;
-        let values = d.qpos()[1..].iter().copied().chain(d.qvel().iter().map(|v| v.clamp(-10.0, 10.0)));
-        self.obs.iter_mut().zip(values).for_each(|(o, v)| *o = v);
-    }
-
-    fn terminated(&self) -> bool {
-        let q = self.sim.data.qpos();
-        let (height, angle) = (q[1], q[2]);
-        match self.body {
-            PlanarWalker::Walker => !(height > 0.8 && height < 2.0 && angle > -1.0 && angle < 1.0),
-            PlanarWalker::Hopper => {
-                let state = q.iter().chain(self.sim.data.qvel());
-                let sane = state.clone().all(|v| v.is_finite()) && state.skip(2).all(|v| v.abs() < 100.0);
-                !(sane && height > 0.7 && angle.abs() < 0.2)
-            }
+fn terminated(body: PlanarWalker, sim: &Simulation) -> bool {
+    let q = sim.data.qpos();
+    let (height, angle) = (q[1], q[2]);
+    match body {
+        PlanarWalker::Walker => !(height > 0.8 && height < 2.0 && angle > -1.0 && angle < 1.0),
+        PlanarWalker::Hopper => {
+            let state = q.iter().chain(sim.data.qvel());
+            let sane = state.clone().all(|v| v.is_finite()) && state.skip(2).all(|v| v.abs() < 100.0);
+            !(sane && height > 0.7 && angle.abs() < 0.2)
         }
     }
 }
 
-impl Env for Walker {
-    fn name(&self) -> &str {
-        self.name
-    }
-
-    fn observation_dim(&self) -> usize {
-        self.obs.len()
-    }
-
-    fn action_space(&self) -> &BoxSpace {
-        &self.sim.action_space
-    }
-
-    fn set_task(&mut self, task: &Task) -> Result<(), EnvError> {
-        let sizes = self.physics_sizes();
-        let m = &mut self.sim.model;
-        match (self.randomised, &task.params) {
-            (Randomised::Physics, TaskParams::Physics { body_mass, body_inertia, dof_damping, geom_friction })
-                if [body_mass.len(), body_inertia.len(), dof_damping.len(), geom_friction.len()] == sizes =>
-            {
+impl Robot for Walker {
+    fn set_task(&mut self, sim: &mut Simulation, params: &TaskParams) -> bool {
+        let m = &mut sim.model;
+        match (self.randomised, params) {
+            (Randomised::Physics, TaskParams::Physics { body_mass, body_inertia, dof_damping, geom_friction }) => {
+                let sizes = [m.body_mass().len(), m.body_inertia().len(), m.dof_damping().len(), m.geom_friction().len()];
+                if sizes != [body_mass.len(), body_inertia.len(), dof_damping.len(), geom_friction.len()] {
+                    return false;
+                }
                 m.body_mass_mut().copy_from_slice(body_mass);
                 m.body_inertia_mut().copy_from_slice(body_inertia);
                 m.dof_damping_mut().copy_from_slice(dof_damping);
                 m.geom_friction_mut().copy_from_slice(geom_friction);
             }
-            (Randomised::Size, TaskParams::Scale { scale }) => {
-                // geom 0 is the floor.
-                scale_from(&mut m.geom_size_mut()[3..], &self.sim.pristine.geom_size()[3..], *scale)
-            }
-            (_, params) => return Err(EnvError::WrongTask { env: self.name.into(), kind: params.kind() }),
+            // geom 0 is the floor.
+            (Randomised::Size, TaskParams::Scale { scale }) => scale_from(&mut m.geom_size_mut()[3..], &sim.pristine.geom_size()[3..], *scale),
+            _ => return false,
         }
-        Ok(())
+        true
     }
 
-    fn seed(&mut self, seed: u32) {
-        self.sim.seed(seed);
-    }
-
-    fn reset(&mut self) -> Result<&[f64], EnvError> {
-        self.sim.reset()?;
-        self.write_observation();
-        Ok(&self.obs)
-    }
-
-    fn step(&mut self, action: &[f64]) -> Result<Step, EnvError> {
-        self.sim.action_space.check(action)?;
-        self.sim.require_reset()?;
-        let x_before = self.sim.data.qpos()[0];
-        self.sim.simulate(action)?;
+    fn step(&mut self, sim: &mut Simulation, action: &[f64]) -> Result<Step, EnvError> {
+        let x_before = sim.data.qpos()[0];
+        sim.simulate(action)?;
         let alive_bonus = 1.0;
-        let reward = (self.sim.data.qpos()[0] - x_before) / self.sim.dt() + alive_bonus - 1e-3 * sum_of_squares(action);
-        self.write_observation();
-        Ok(Step { reward, terminated: self.terminated(), ..Step::default() })
+        let reward = (sim.data.qpos()[0] - x_before) / sim.dt() + alive_bonus - 1e-3 * sum_of_squares(action);
+        Ok(Step { reward, terminated: terminated(self.body, sim), ..Step::default() })
     }
 
-    fn observation(&self) -> &[f64] {
-        &self.obs
+    fn observe(&self, sim: &Simulation, obs: &mut [f64]) {
+        let d = &sim.data;
+        let values = d.qpos()[1..].iter().copied().chain(d.qvel().iter().map(|v| v.clamp(-10.0, 10.0)));
+        obs.iter_mut().zip(values).for_each(|(o, v)| *o = v);
     }
 }
