@@ -3,11 +3,15 @@
 // `sim` is the only safe layer over mujoco-sys; nothing else may use `unsafe`.
 #![deny(unsafe_code)]
 
+pub mod algos;
 pub mod assets;
 pub mod bench;
 pub mod doctor;
 pub mod envs;
+pub mod nn;
 pub mod paths;
+pub mod protocol;
+pub mod results;
 #[allow(unsafe_code)]
 pub mod sim;
 pub mod suggest;

@@ -12,6 +12,8 @@ use metarl::envs::np_random::RandomState;
 use metarl::envs::registry::{self, DEFAULT_TASK_SEED};
 use metarl::envs::rollout::{self, Policy};
 use metarl::envs::{npy, EnvError, EnvOptions, Suite, REGISTRY};
+use metarl::protocol::config::Config;
+use metarl::protocol::meta_train::{Algorithm, RunSpec, Trainer};
 use metarl::{bench, doctor, suggest};
 
 #[derive(Parser)]
@@ -62,32 +64,43 @@ enum Command {
     Doctor,
 }
 
-/// The train contract of DESIGN.md, parsed now so scripts written against it keep working.
 #[derive(Args)]
-#[allow(dead_code)]
 struct TrainArgs {
+    /// pearl or oracle-sac.
     algo: String,
     #[arg(long)]
     env: String,
+    /// JSON config; default configs/<algo>/<env>.json, else oyster's defaults.
     #[arg(long)]
     config: Option<PathBuf>,
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Stop after the iteration that reaches this many env steps.
     #[arg(long)]
     steps: Option<u64>,
     #[arg(long, value_enum, default_value_t = DeviceArg::Cpu)]
     device: DeviceArg,
+    /// Run folder; default results/<suite>/<env>/<algo>/seed<k>.
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Continue the run in the folder from its checkpoint.
     #[arg(long)]
     resume: bool,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
-#[allow(dead_code)]
 enum DeviceArg {
     Cpu,
     Cuda,
+}
+
+impl DeviceArg {
+    fn name(self) -> &'static str {
+        match self {
+            DeviceArg::Cpu => "cpu",
+            DeviceArg::Cuda => "cuda",
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -187,6 +200,28 @@ enum BenchCommand {
         #[arg(long, default_value = "results/bench/mujoco_step.csv")]
         out: PathBuf,
     },
+}
+
+fn train(args: TrainArgs) -> Result<ExitCode> {
+    let algorithm = Algorithm::parse(&args.algo)?;
+    let entry = registry::lookup(&args.env)?;
+    let config = match &args.config {
+        Some(path) => Config::from_file(path)?,
+        None => Config::shipped(algorithm.name(), &args.env)?,
+    };
+    let dir = args.out.clone().unwrap_or_else(|| {
+        PathBuf::from("results").join(entry.suite.label()).join(&args.env).join(algorithm.name()).join(format!("seed{}", args.seed))
+    });
+    let spec = RunSpec { algorithm, env: args.env.clone(), seed: args.seed, max_env_steps: args.steps, device: args.device.name().into(), config };
+    let mut trainer = Trainer::open(spec, &dir, args.resume)?;
+    let bar = ProgressBar::new_spinner().with_style(ProgressStyle::with_template("{spinner} {elapsed_precise} {msg}")?);
+    bar.enable_steady_tick(std::time::Duration::from_millis(500));
+    let report = trainer.run(|r| bar.set_message(format!("iteration {} · {} env steps · test return {:.2}", r.iteration, r.env_steps, r.test_return)))?;
+    bar.finish_and_clear();
+    println!("iteration {}: {} env steps, {} gradient steps, test return {:.3}{}", report.iteration, report.env_steps, report.train_steps, report.test_return,
+        report.test_success.map(|s| format!(", success {:.0}%", 100.0 * s)).unwrap_or_default());
+    println!("wrote {}", dir.display());
+    Ok(ExitCode::SUCCESS)
 }
 
 fn bench_envs(names: Vec<String>, steps: usize, seed: u32, reference: bool, out: PathBuf) -> Result<ExitCode> {
@@ -326,10 +361,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Bench { command: BenchCommand::Mujoco { models, steps, seed, out } } => bench_mujoco(models, steps, seed, out),
         Command::Bench { command: BenchCommand::Envs { envs, steps, seed, reference, out } } => bench_envs(envs, steps, seed, reference, out),
         Command::Bench { command: BenchCommand::Train } => not_yet("bench train", "the learning core and the performance work"),
-        Command::Train(args) => not_yet(
-            &format!("train {} --env {}", args.algo, args.env),
-            "the learning core (PEARL, oracle SAC) and each algorithm after it",
-        ),
+        Command::Train(args) => train(args),
         Command::Eval { .. } => not_yet("eval", "the learning core's run folders and checkpoints"),
         Command::Envs { command: EnvsCommand::List { suite } } => envs_list(suite),
         Command::Envs { command: EnvsCommand::Show { env, seed } } => envs_show(&env, seed),

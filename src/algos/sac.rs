@@ -1,0 +1,243 @@
+//! The soft actor-critic every SAC-family learner shares (PEARL, oracle SAC, and the contrastive
+//! variants built on PEARL): oyster's `PEARLSoftActorCritic._take_step`, i.e. SAC with twin Q
+//! networks, a state-value network and its target (Haarnoja et al. 2018, v1), all conditioned on
+//! a task variable z. Where z comes from is the caller's business: PEARL infers it from context
+//! through the [`ContextEncoder`](super::pearl::ContextEncoder); oracle SAC is handed the task's
+//! ground-truth vector.
+
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, StandardNormal};
+use tch::nn::{self, Module};
+use tch::{Device, Kind, Tensor};
+
+use super::pearl::ContextEncoder;
+use crate::nn::{soft_update, Adam, Mlp, PolicyOutput, TanhGaussianPolicy};
+use crate::protocol::buffer::Batch;
+
+/// Sizes and coefficients of the learner (oyster `configs/default.py` names).
+#[derive(Debug, Clone)]
+pub struct SacSettings {
+    pub obs_dim: i64,
+    pub action_dim: i64,
+    /// Width of z: PEARL's latent size, or the oracle vector's length.
+    pub z_dim: i64,
+    pub net_size: i64,
+    pub discount: f64,
+    pub reward_scale: f64,
+    pub soft_target_tau: f64,
+    pub policy_lr: f64,
+    pub qf_lr: f64,
+    pub vf_lr: f64,
+    /// rlkit's `policy_mean_reg_weight` and `policy_std_reg_weight`.
+    pub policy_reg_weight: f64,
+}
+
+/// One gradient step's losses, for progress.csv and the NaN guard.
+#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+pub struct Losses {
+    pub qf_loss: f64,
+    pub vf_loss: f64,
+    pub policy_loss: f64,
+    /// KL(q(z|c) ‖ N(0, I)) summed over the meta-batch; 0 without an encoder.
+    pub kl_divergence: f64,
+}
+
+impl Losses {
+    /// The first non-finite loss, by name.
+    pub fn first_non_finite(&self) -> Option<(&'static str, f64)> {
+        [("qf_loss", self.qf_loss), ("vf_loss", self.vf_loss), ("policy_loss", self.policy_loss), ("kl_divergence", self.kl_divergence)]
+            .into_iter()
+            .find(|(_, v)| !v.is_finite())
+    }
+}
+
+/// The context encoder's settings (PEARL only).
+#[derive(Debug, Clone)]
+pub struct ContextSettings {
+    /// Width of one context transition: |o| + |a| + 1 (+ |o'| with `use_next_obs_in_context`).
+    pub input_dim: i64,
+    pub hidden: Vec<i64>,
+    pub lr: f64,
+    pub kl_lambda: f64,
+}
+
+/// Where a gradient step's z comes from.
+pub enum TaskVariable {
+    /// PEARL: context `[tasks, n, width]`, encoded into q(z|c) and sampled.
+    Context(Tensor),
+    /// Oracle SAC: one given vector per task, `[tasks, z_dim]`.
+    Given(Tensor),
+}
+
+pub struct Sac {
+    pub settings: SacSettings,
+    pub device: Device,
+    pub vars: nn::VarStore,
+    pub policy: TanhGaussianPolicy,
+    pub encoder: Option<ContextEncoder>,
+    qf1: Mlp,
+    qf2: Mlp,
+    vf: Mlp,
+    target_vf: Mlp,
+    kl_lambda: f64,
+    optimizers: Vec<(&'static str, Adam)>,
+}
+
+/// Variables of `vars` under `prefix`, in a fixed (sorted) order.
+fn params(vars: &nn::VarStore, prefix: &str) -> Vec<Tensor> {
+    let prefix = format!("{prefix}.");
+    let mut named: Vec<(String, Tensor)> = vars.variables().into_iter().filter(|(n, _)| n.starts_with(&prefix)).collect();
+    named.sort_by(|a, b| a.0.cmp(&b.0));
+    named.into_iter().map(|(_, t)| t).collect()
+}
+
+/// `[n, d]` standard normal draws from `rng`, on `device`.
+pub fn standard_normal(rng: &mut ChaCha8Rng, n: i64, d: i64, device: Device) -> Tensor {
+    let values: Vec<f32> = (0..n * d).map(|_| StandardNormal.sample(rng)).collect();
+    Tensor::from_slice(&values).view([n, d]).to_device(device)
+}
+
+fn mean_square(t: &Tensor) -> Tensor {
+    t.square().mean(Kind::Float)
+}
+
+fn scalar(t: &Tensor) -> f64 {
+    t.double_value(&[])
+}
+
+impl Sac {
+    /// Networks initialised from torch's generator (seed it first), in one variable store so one
+    /// file checkpoints them all.
+    pub fn new(settings: SacSettings, device: Device, context: Option<ContextSettings>) -> Self {
+        let vars = nn::VarStore::new(device);
+        let root = vars.root();
+        let s = &settings;
+        let hidden = [s.net_size; 3];
+        let policy = TanhGaussianPolicy::new(&(&root / "policy"), s.obs_dim + s.z_dim, &hidden, s.action_dim);
+        let q_input = s.obs_dim + s.action_dim + s.z_dim;
+        let qf1 = Mlp::new(&(&root / "qf1"), q_input, &hidden, 1, 3e-3);
+        let qf2 = Mlp::new(&(&root / "qf2"), q_input, &hidden, 1, 3e-3);
+        let vf = Mlp::new(&(&root / "vf"), s.obs_dim + s.z_dim, &hidden, 1, 3e-3);
+        let target_vf = Mlp::new(&(&root / "target_vf"), s.obs_dim + s.z_dim, &hidden, 1, 3e-3);
+        let encoder = context.as_ref().map(|c| ContextEncoder::new(&(&root / "context_encoder"), c.input_dim, &c.hidden, s.z_dim));
+        let target = params(&vars, "target_vf");
+        for t in &target {
+            let _ = t.shallow_clone().set_requires_grad(false);
+        }
+        soft_update(&target, &params(&vars, "vf"), 1.0);
+        let mut optimizers = vec![
+            ("policy", Adam::new(params(&vars, "policy"), s.policy_lr)),
+            ("qf1", Adam::new(params(&vars, "qf1"), s.qf_lr)),
+            ("qf2", Adam::new(params(&vars, "qf2"), s.qf_lr)),
+            ("vf", Adam::new(params(&vars, "vf"), s.vf_lr)),
+        ];
+        if let Some(c) = &context {
+            optimizers.push(("context", Adam::new(params(&vars, "context_encoder"), c.lr)));
+        }
+        let kl_lambda = context.map_or(0.0, |c| c.kl_lambda);
+        Sac { settings, device, vars, policy, encoder, qf1, qf2, vf, target_vf, kl_lambda, optimizers }
+    }
+
+    fn optimizer(&mut self, name: &str) -> &mut Adam {
+        &mut self.optimizers.iter_mut().find(|(n, _)| *n == name).expect("optimizer exists").1
+    }
+
+    fn optimizers_named<'a>(&'a mut self, names: &'a [&str]) -> impl Iterator<Item = &'a mut Adam> {
+        self.optimizers.iter_mut().filter(move |(n, _)| names.contains(n)).map(|(_, o)| o)
+    }
+
+    /// One step of `_take_step` on a meta-batch: `batch` is `[tasks, b, ·]`.
+    pub fn train_step(&mut self, batch: &Batch, task: TaskVariable, rng: &mut ChaCha8Rng) -> Losses {
+        let dev = self.device;
+        let size = batch.obs.size();
+        let (tasks, b) = (size[0], size[1]);
+        let flat = |t: &Tensor| t.to_device(dev).view([tasks * b, -1]);
+        let (obs, actions, next_obs) = (flat(&batch.obs), flat(&batch.actions), flat(&batch.next_obs));
+        let (rewards, terminals) = (flat(&batch.rewards), flat(&batch.terminals));
+
+        // z per task, then one row per transition.
+        let (z, kl) = match task {
+            TaskVariable::Context(context) => {
+                let encoder = self.encoder.as_ref().expect("a context step needs the encoder");
+                let (mean, var) = encoder.posterior(&context.to_device(dev));
+                let z = ContextEncoder::sample(&mean, &var, &standard_normal(rng, tasks, self.settings.z_dim, dev));
+                (z, Some(ContextEncoder::kl_to_prior(&mean, &var)))
+            }
+            TaskVariable::Given(z) => (z.to_device(dev), None),
+        };
+        let task_z = z.unsqueeze(1).expand([tasks, b, self.settings.z_dim], false).reshape([tasks * b, self.settings.z_dim]);
+        let z_fixed = task_z.detach();
+
+        let noise = standard_normal(rng, tasks * b, self.settings.action_dim, dev);
+        let PolicyOutput { action: new_actions, mean, log_std, log_prob } = self.policy.forward(&Tensor::cat(&[&obs, &z_fixed], 1), Some(&noise));
+        let log_pi = log_prob.expect("sampled actions carry their log-probability");
+
+        // Critics: the Q loss also trains the encoder (z is not detached there), with the KL term.
+        let q1_pred = self.qf1.forward(&Tensor::cat(&[&obs, &actions, &task_z], 1));
+        let q2_pred = self.qf2.forward(&Tensor::cat(&[&obs, &actions, &task_z], 1));
+        let v_pred = self.vf.forward(&Tensor::cat(&[&obs, &z_fixed], 1));
+        let target_v = tch::no_grad(|| self.target_vf.forward(&Tensor::cat(&[&next_obs, &z_fixed], 1)));
+        let q_target = rewards * self.settings.reward_scale + (1.0 - terminals) * self.settings.discount * target_v;
+        let qf_loss = mean_square(&(&q1_pred - &q_target)) + mean_square(&(&q2_pred - &q_target));
+        let kl_divergence = kl.as_ref().map_or(0.0, scalar);
+        let critic_names = ["qf1", "qf2", "context"];
+        self.optimizers_named(&critic_names).for_each(Adam::zero_grad);
+        match &kl {
+            Some(kl) => (&qf_loss + kl * self.kl_lambda).backward(),
+            None => qf_loss.backward(),
+        }
+        self.optimizers_named(&critic_names).for_each(Adam::step);
+
+        // State value towards min Q - log π under the updated critics.
+        let policy_input = Tensor::cat(&[&obs, &new_actions, &z_fixed], 1);
+        let min_q_new = self.qf1.forward(&policy_input).minimum(&self.qf2.forward(&policy_input));
+        let vf_loss = mean_square(&(&v_pred - (&min_q_new - &log_pi).detach()));
+        self.optimizer("vf").zero_grad();
+        vf_loss.backward();
+        self.optimizer("vf").step();
+        soft_update(&params(&self.vars, "target_vf"), &params(&self.vars, "vf"), self.settings.soft_target_tau);
+
+        // Policy: E[log π - min Q] plus rlkit's small penalties on the mean and log σ.
+        let reg = self.settings.policy_reg_weight;
+        let policy_loss = (&log_pi - &min_q_new).mean(Kind::Float) + mean_square(&mean) * reg + mean_square(&log_std) * reg;
+        self.optimizer("policy").zero_grad();
+        policy_loss.backward();
+        self.optimizer("policy").step();
+
+        Losses { qf_loss: scalar(&qf_loss), vf_loss: scalar(&vf_loss), policy_loss: scalar(&policy_loss), kl_divergence }
+    }
+
+    /// One action for `obs` under task variable `z` (`[1, z_dim]`): `tanh(μ)` when deterministic.
+    pub fn act(&self, obs: &[f64], z: &Tensor, deterministic: bool, rng: &mut ChaCha8Rng) -> Vec<f64> {
+        tch::no_grad(|| {
+            let obs: Vec<f32> = obs.iter().map(|&v| v as f32).collect();
+            let input = Tensor::cat(&[Tensor::from_slice(&obs).view([1, -1]).to_device(self.device), z.to_device(self.device)], 1);
+            let noise = (!deterministic).then(|| standard_normal(rng, 1, self.settings.action_dim, self.device));
+            let action = self.policy.forward(&input, noise.as_ref()).action;
+            Vec::<f32>::try_from(action.view([-1]).to_device(Device::Cpu)).expect("float actions").into_iter().map(f64::from).collect()
+        })
+    }
+
+    /// Every variable and optimiser moment, named, for a checkpoint.
+    pub fn state(&self) -> Vec<(String, Tensor)> {
+        let mut named: Vec<(String, Tensor)> = self.vars.variables().into_iter().map(|(n, t)| (format!("net.{n}"), t)).collect();
+        for (name, optimizer) in &self.optimizers {
+            named.extend(optimizer.state(&format!("adam.{name}")));
+        }
+        named
+    }
+
+    pub fn load_state(&mut self, saved: &std::collections::HashMap<String, Tensor>) -> Result<(), String> {
+        tch::no_grad(|| {
+            for (name, var) in self.vars.variables() {
+                let key = format!("net.{name}");
+                var.shallow_clone().copy_(saved.get(&key).ok_or(key)?);
+            }
+            Ok::<(), String>(())
+        })?;
+        for (name, optimizer) in &mut self.optimizers {
+            optimizer.load_state(&format!("adam.{name}"), saved)?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,182 @@
+//! Networks as rlkit (oyster) builds them, on tch: MLPs with rlkit's initialisation, the
+//! tanh-Gaussian policy, target-network updates and an Adam whose state can be checkpointed.
+//!
+//! All networks of one learner live in one `VarStore` under their own prefix, so a checkpoint is
+//! one file of named tensors.
+
+use tch::nn::{self, Init, LinearConfig, Module};
+use tch::{Kind, Tensor};
+
+/// `LOG_SIG_MIN`, `LOG_SIG_MAX` of rlkit's TanhGaussianPolicy.
+const LOG_STD_MIN: f64 = -20.0;
+const LOG_STD_MAX: f64 = 2.0;
+
+/// rlkit `Mlp`: ReLU hidden layers initialised by `fanin_init` (uniform ±1/√size[0], which for
+/// a `[out, in]` weight is the *output* width — rlkit's quirk, kept) with biases 0.1, and a last
+/// layer uniform ±`init_w`.
+#[derive(Debug)]
+pub struct Mlp {
+    hidden: Vec<nn::Linear>,
+    last: nn::Linear,
+}
+
+fn rlkit_hidden(path: nn::Path, input: i64, output: i64) -> nn::Linear {
+    let bound = 1.0 / (output as f64).sqrt();
+    let config = LinearConfig { ws_init: Init::Uniform { lo: -bound, up: bound }, bs_init: Some(Init::Const(0.1)), bias: true };
+    nn::linear(path, input, output, config)
+}
+
+fn rlkit_last(path: nn::Path, input: i64, output: i64, init_w: f64) -> nn::Linear {
+    let uniform = Init::Uniform { lo: -init_w, up: init_w };
+    nn::linear(path, input, output, LinearConfig { ws_init: uniform, bs_init: Some(uniform), bias: true })
+}
+
+impl Mlp {
+    pub fn new(path: &nn::Path, input: i64, hidden: &[i64], output: i64, init_w: f64) -> Self {
+        let mut width = input;
+        let layers = hidden
+            .iter()
+            .enumerate()
+            .map(|(i, &next)| {
+                let layer = rlkit_hidden(path / format!("fc{i}"), width, next);
+                width = next;
+                layer
+            })
+            .collect();
+        Mlp { hidden: layers, last: rlkit_last(path / "last_fc", width, output, init_w) }
+    }
+
+    /// The last hidden layer's activations.
+    pub fn features(&self, x: &Tensor) -> Tensor {
+        self.hidden.iter().fold(x.shallow_clone(), |h, layer| layer.forward(&h).relu())
+    }
+
+    pub fn last_width(&self) -> i64 {
+        self.last.ws.size()[1]
+    }
+}
+
+impl Module for Mlp {
+    fn forward(&self, x: &Tensor) -> Tensor {
+        self.last.forward(&self.features(x))
+    }
+}
+
+/// The outputs of a policy pass (rlkit's `policy_outputs`).
+pub struct PolicyOutput {
+    pub action: Tensor,
+    pub mean: Tensor,
+    pub log_std: Tensor,
+    /// `log π(a|s)` with the tanh correction, `[batch, 1]`; `None` for deterministic actions.
+    pub log_prob: Option<Tensor>,
+}
+
+/// rlkit `TanhGaussianPolicy`: `a = tanh(μ + σ·ε)`, log σ from its own head clamped to [-20, 2].
+#[derive(Debug)]
+pub struct TanhGaussianPolicy {
+    mlp: Mlp,
+    log_std: nn::Linear,
+}
+
+impl TanhGaussianPolicy {
+    pub fn new(path: &nn::Path, input: i64, hidden: &[i64], action_dim: i64) -> Self {
+        let init_w = 1e-3;
+        let mlp = Mlp::new(path, input, hidden, action_dim, init_w);
+        let log_std = rlkit_last(path / "last_fc_log_std", mlp.last_width(), action_dim, init_w);
+        TanhGaussianPolicy { mlp, log_std }
+    }
+
+    /// With `noise` (standard normal, `[batch, action_dim]`): a reparameterised sample and its
+    /// log-probability, `log N(u; μ, σ) - Σ log(1 - tanh(u)² + 1e-6)`. Without: `tanh(μ)`.
+    pub fn forward(&self, input: &Tensor, noise: Option<&Tensor>) -> PolicyOutput {
+        let h = self.mlp.features(input);
+        let mean = self.mlp.last.forward(&h);
+        let log_std = self.log_std.forward(&h).clamp(LOG_STD_MIN, LOG_STD_MAX);
+        let Some(noise) = noise else {
+            return PolicyOutput { action: mean.tanh(), mean, log_std, log_prob: None };
+        };
+        let pre_tanh = &mean + log_std.exp() * noise;
+        let action = pre_tanh.tanh();
+        let gaussian = noise.square() * -0.5 - &log_std - 0.5 * (2.0 * std::f64::consts::PI).ln();
+        let correction = (action.square().neg() + (1.0 + 1e-6)).log();
+        let log_prob = (gaussian - correction).sum_dim_intlist(-1, true, Kind::Float);
+        PolicyOutput { action, mean, log_std, log_prob: Some(log_prob) }
+    }
+}
+
+/// `target ← τ·source + (1 - τ)·target` for every pair of parameters.
+pub fn soft_update(target: &[Tensor], source: &[Tensor], tau: f64) {
+    tch::no_grad(|| {
+        for (t, s) in target.iter().zip(source) {
+            t.shallow_clone().copy_(&(t * (1.0 - tau) + s * tau));
+        }
+    });
+}
+
+/// Adam (Kingma & Ba 2015) as `torch.optim.Adam` computes it, with its moments kept as tensors so
+/// a checkpoint can hold them.
+pub struct Adam {
+    lr: f64,
+    params: Vec<Tensor>,
+    first: Vec<Tensor>,
+    second: Vec<Tensor>,
+    steps: i64,
+}
+
+impl Adam {
+    const BETA1: f64 = 0.9;
+    const BETA2: f64 = 0.999;
+    const EPS: f64 = 1e-8;
+
+    pub fn new(params: Vec<Tensor>, lr: f64) -> Self {
+        let zeros = |ps: &[Tensor]| ps.iter().map(|p| p.zeros_like().detach()).collect();
+        Adam { lr, first: zeros(&params), second: zeros(&params), params, steps: 0 }
+    }
+
+    pub fn zero_grad(&mut self) {
+        for p in &mut self.params {
+            p.zero_grad();
+        }
+    }
+
+    pub fn step(&mut self) {
+        self.steps += 1;
+        let bias1 = 1.0 - Self::BETA1.powi(self.steps as i32);
+        let bias2 = 1.0 - Self::BETA2.powi(self.steps as i32);
+        tch::no_grad(|| {
+            for ((p, m), v) in self.params.iter().zip(&mut self.first).zip(&mut self.second) {
+                let grad = p.grad();
+                if !grad.defined() {
+                    continue;
+                }
+                let _ = m.g_mul_scalar_(Self::BETA1).g_add_(&(&grad * (1.0 - Self::BETA1)));
+                let _ = v.g_mul_scalar_(Self::BETA2).g_add_(&(grad.square() * (1.0 - Self::BETA2)));
+                let denom = v.sqrt() / bias2.sqrt() + Self::EPS;
+                let _ = p.shallow_clone().g_sub_(&(&*m / &denom * (self.lr / bias1)));
+            }
+        });
+    }
+
+    /// Named state tensors for a checkpoint: the step count and both moments.
+    pub fn state(&self, prefix: &str) -> Vec<(String, Tensor)> {
+        let mut named = vec![(format!("{prefix}.steps"), Tensor::from(self.steps))];
+        for (i, (m, v)) in self.first.iter().zip(&self.second).enumerate() {
+            named.push((format!("{prefix}.m{i}"), m.shallow_clone()));
+            named.push((format!("{prefix}.v{i}"), v.shallow_clone()));
+        }
+        named
+    }
+
+    /// Restore what `state` saved; missing entries are an error naming them.
+    pub fn load_state(&mut self, prefix: &str, saved: &std::collections::HashMap<String, Tensor>) -> Result<(), String> {
+        let get = |name: String| saved.get(&name).ok_or(name);
+        self.steps = get(format!("{prefix}.steps"))?.int64_value(&[]);
+        tch::no_grad(|| {
+            for (i, (m, v)) in self.first.iter_mut().zip(&mut self.second).enumerate() {
+                m.copy_(get(format!("{prefix}.m{i}"))?);
+                v.copy_(get(format!("{prefix}.v{i}"))?);
+            }
+            Ok(())
+        })
+    }
+}

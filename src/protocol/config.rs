@@ -1,0 +1,150 @@
+//! Run configuration: oyster's `configs/default.py` values as defaults, a JSON file on top
+//! (`configs/<algo>/<env>.json`), unknown fields rejected by name.
+
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+
+use crate::suggest::closest_match;
+
+/// The algorithms `metarl train` runs.
+pub const ALGORITHMS: &[&str] = &["pearl", "oracle-sac"];
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Train/test task counts; `None` keeps the env family's (oyster's configs).
+    pub n_train_tasks: Option<usize>,
+    pub n_eval_tasks: Option<usize>,
+    /// Seed of the task list (numpy draws, as the references).
+    pub task_seed: u32,
+    /// PEARL's latent z size.
+    pub latent_size: i64,
+    /// Units per hidden layer (3 layers) of the policy, Q and V networks.
+    pub net_size: i64,
+    pub encoder_hidden: Vec<i64>,
+    pub meta_batch: usize,
+    pub num_iterations: usize,
+    pub num_initial_steps: usize,
+    pub num_tasks_sample: usize,
+    pub num_steps_prior: usize,
+    pub num_steps_posterior: usize,
+    pub num_extra_rl_steps_posterior: usize,
+    pub num_train_steps_per_itr: usize,
+    pub num_evals: usize,
+    pub num_steps_per_eval: usize,
+    pub batch_size: usize,
+    pub embedding_batch_size: usize,
+    pub embedding_mini_batch_size: usize,
+    pub max_path_length: usize,
+    pub discount: f64,
+    pub soft_target_tau: f64,
+    pub policy_lr: f64,
+    pub qf_lr: f64,
+    pub vf_lr: f64,
+    pub context_lr: f64,
+    pub reward_scale: f64,
+    /// Context carries the sparse reward (`info.sparse_reward`); RL uses the dense one.
+    pub sparse_rewards: bool,
+    pub kl_lambda: f64,
+    pub use_next_obs_in_context: bool,
+    /// Trajectories between posterior updates while collecting posterior data.
+    pub update_post_train: usize,
+    /// Exploration trajectories before the posterior is inferred at meta-test time.
+    pub num_exp_traj_eval: usize,
+    pub replay_buffer_size: usize,
+    /// libtorch intra-op threads (results are reproducible for a fixed count).
+    pub threads: i32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            n_train_tasks: None,
+            n_eval_tasks: None,
+            task_seed: crate::envs::registry::DEFAULT_TASK_SEED,
+            latent_size: 5,
+            net_size: 300,
+            encoder_hidden: vec![200, 200, 200],
+            meta_batch: 16,
+            num_iterations: 500,
+            num_initial_steps: 2000,
+            num_tasks_sample: 5,
+            num_steps_prior: 400,
+            num_steps_posterior: 0,
+            num_extra_rl_steps_posterior: 400,
+            num_train_steps_per_itr: 2000,
+            num_evals: 2,
+            num_steps_per_eval: 600,
+            batch_size: 256,
+            embedding_batch_size: 64,
+            embedding_mini_batch_size: 64,
+            max_path_length: 200,
+            discount: 0.99,
+            soft_target_tau: 0.005,
+            policy_lr: 3e-4,
+            qf_lr: 3e-4,
+            vf_lr: 3e-4,
+            context_lr: 3e-4,
+            reward_scale: 5.0,
+            sparse_rewards: false,
+            kl_lambda: 0.1,
+            use_next_obs_in_context: false,
+            update_post_train: 1,
+            num_exp_traj_eval: 1,
+            replay_buffer_size: 1_000_000,
+            threads: 1,
+        }
+    }
+}
+
+impl Config {
+    /// Parse a JSON config; an unknown field is an error naming it and the closest known field.
+    pub fn from_json(text: &str, source: &str) -> Result<Config> {
+        let value: serde_json::Value = serde_json::from_str(text).with_context(|| format!("{source} is not valid JSON"))?;
+        let known = serde_json::to_value(Config::default())?;
+        let (Some(fields), Some(known)) = (value.as_object(), known.as_object()) else {
+            bail!("{source}: a config is a JSON object of fields");
+        };
+        for name in fields.keys().filter(|k| !known.contains_key(*k)) {
+            let hint = closest_match(name, known.keys().map(String::as_str));
+            bail!("{source}: unknown config field {name:?}{}", hint.map(|h| format!(" (did you mean {h:?}?)")).unwrap_or_default());
+        }
+        serde_json::from_value(value).with_context(|| format!("{source}: a field has the wrong type"))
+    }
+
+    pub fn from_file(path: &Path) -> Result<Config> {
+        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read config {}", path.display()))?;
+        Config::from_json(&text, &path.display().to_string())
+    }
+
+    /// The shipped config `configs/<algo>/<env>.json`, or the defaults if there is none.
+    pub fn shipped(algo: &str, env: &str) -> Result<Config> {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs").join(algo).join(format!("{env}.json"));
+        if path.is_file() { Config::from_file(&path) } else { Ok(Config::default()) }
+    }
+}
+
+/// An algorithm name from the command line, or an error naming the closest.
+pub fn check_algorithm(name: &str) -> Result<&'static str> {
+    ALGORITHMS.iter().copied().find(|a| *a == name).ok_or_else(|| {
+        let hint = closest_match(name, ALGORITHMS.iter().copied());
+        anyhow::anyhow!("unknown algorithm {name:?}{}; available: {}", hint.map(|h| format!(" (did you mean {h:?}?)")).unwrap_or_default(), ALGORITHMS.join(", "))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_and_mistyped_fields_are_named() {
+        let err = Config::from_json(r#"{"meta_bacth": 4}"#, "x.json").unwrap_err().to_string();
+        assert!(err.contains("unknown config field \"meta_bacth\"") && err.contains("did you mean \"meta_batch\""), "{err}");
+        let err = Config::from_json(r#"{"meta_batch": "four"}"#, "x.json").unwrap_err();
+        assert!(format!("{err:#}").contains("meta_batch"), "{err:#}");
+        let ok = Config::from_json(r#"{"meta_batch": 4, "kl_lambda": 1.0}"#, "x.json").unwrap();
+        assert_eq!((ok.meta_batch, ok.kl_lambda, ok.net_size), (4, 1.0, 300));
+    }
+}

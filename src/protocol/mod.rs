@@ -1,0 +1,5 @@
+//! The meta-training loop, sampling and the meta-test evaluation (DESIGN.md, Evaluation protocol).
+
+pub mod buffer;
+pub mod config;
+pub mod meta_train;
