@@ -28,6 +28,9 @@ struct Golden {
 
 #[derive(Deserialize)]
 struct GoldenEpisode {
+    /// "random" (actions regenerated from `action_seed`) or "scripted" (recorded `actions`).
+    policy: String,
+    actions: Vec<Vec<f64>>,
     split: String,
     index: usize,
     action_seed: u32,
@@ -66,6 +69,7 @@ struct Differences {
     info: f64,
     steps: usize,
     successes: usize,
+    grasps: usize,
 }
 
 /// Replays one golden file on the env `T` (unwrapped, so its own 500-step truncation is tested).
@@ -83,11 +87,14 @@ fn replay<T: SawyerTask>(golden: &Golden) -> Differences {
             actions = RandomState::new(ep.action_seed);
             current = Some((task.index, ep.action_seed));
         }
-        let at = format!("{} episode {e} ({} task {})", golden.env, ep.split, ep.index);
+        let at = format!("{} episode {e} ({} task {}, {})", golden.env, ep.split, ep.index, ep.policy);
         diff.obs = diff.obs.max(max_diff(env.reset().unwrap(), &ep.reset_obs));
         assert_eq!(ep.reward.len(), golden.horizon, "{at}: the golden runs to max_path_length");
         for t in 0..ep.reward.len() {
-            let action: Vec<f64> = (0..4).map(|_| actions.uniform(-1.0, 1.0)).collect();
+            let action: Vec<f64> = match ep.policy.as_str() {
+                "random" => (0..4).map(|_| actions.uniform(-1.0, 1.0)).collect(),
+                _ => ep.actions[t].clone(),
+            };
             let step = env.step(&action).unwrap();
             assert_eq!((step.terminated, step.truncated), (ep.terminated[t], ep.truncated[t]), "{at}: flags at step {t}");
             assert_eq!(step.success, Some(ep.success[t]), "{at}: success at step {t}");
@@ -97,6 +104,7 @@ fn replay<T: SawyerTask>(golden: &Golden) -> Differences {
             if let Some(full) = ep.full_obs.get(&t) {
                 diff.obs = diff.obs.max(max_diff(obs, full));
             }
+            diff.grasps += usize::from(env.info().grasp_success > 0.0);
             for (name, value) in ep.info.get(&t).into_iter().flatten() {
                 diff.info = diff.info.max(max_diff(&[info_field(env.info(), name)], &[*value]));
             }
@@ -116,9 +124,10 @@ fn check<T: SawyerTask>(name: &str) {
     assert_eq!(golden.env, name);
     let d = replay::<T>(&golden);
     println!(
-        "{name:<16} {:>5} steps ({} successful)  max |Δobs| {:.1e}  max |Δreward| {:.1e}  max |Δinfo| {:.1e}",
-        d.steps, d.successes, d.obs, d.reward, d.info
+        "{name:<16} {:>5} steps ({:>3} successful, {:>3} grasping)  max |Δobs| {:.1e}  max |Δreward| {:.1e}  max |Δinfo| {:.1e}",
+        d.steps, d.successes, d.grasps, d.obs, d.reward, d.info
     );
+    assert!(d.successes > 0, "{name}: the scripted episode reaches success");
     assert!(d.obs <= TOLERANCE && d.reward <= TOLERANCE && d.info <= TOLERANCE, "{name}: beyond {TOLERANCE}");
 }
 

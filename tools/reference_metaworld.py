@@ -7,7 +7,10 @@ bindings of the dependency cache's venv (the same MuJoCo 3.3.7 library metarl li
 
 actions `RandomState(action_seed).uniform(-1, 1, size=4)` per step (metarl's `Policy::Random`
 draws the same floats), full 500-step episodes (truncated at `max_path_length`); the first task
-gets a second episode after a reset, on the same generator.
+gets a second episode after a reset, on the same generator. A last episode follows the package's
+scripted policy (`metaworld.policies`), shown the goal that the ML1 observation hides (from
+`env._target_pos`); its actions (float64) are recorded, so the replay reaches the grasps and
+successes random actions rarely do.
 
 Per step: reward, flags, success, the sum of the observation; the full observation and the info
 fields every `FULL_OBS_EVERY` steps.
@@ -25,12 +28,14 @@ import mujoco
 import numpy as np
 
 import metaworld
+from metaworld.policies import ENV_POLICY_MAP
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 FULL_OBS_EVERY = 25
 TASK_SEED = 0
-# (split, index in that split, episodes)
-EPISODES = [("train", 0, 2), ("train", 1, 1), ("test", 0, 1)]
+# (split, index in that split, episodes, policy)
+EPISODES = [("train", 0, 2, "random"), ("train", 1, 1, "random"), ("test", 0, 1, "random"),
+            ("test", 1, 1, "scripted")]
 INFO_FIELDS = ["near_object", "grasp_success", "grasp_reward", "in_place_reward", "obj_to_target",
                "unscaled_reward"]
 # The envs metarl ports.
@@ -41,12 +46,19 @@ def rand_vecs(tasks):
     return [pickle.loads(t.data)["rand_vec"].tolist() for t in tasks]
 
 
-def run_episode(env, rng):
+def run_episode(env, rng, policy):
     obs, _ = env.reset()
     episode = {"reset_obs": obs.tolist(), "reward": [], "terminated": [], "truncated": [],
-               "success": [], "obs_sum": [], "full_obs": {}, "info": {}}
+               "success": [], "obs_sum": [], "full_obs": {}, "info": {},
+               "actions": []}
     for t in range(env.max_path_length):
-        action = rng.uniform(-1.0, 1.0, size=4)
+        if policy is None:
+            action = rng.uniform(-1.0, 1.0, size=4)
+        else:
+            shown = obs.copy()
+            shown[-3:] = env._target_pos
+            action = np.clip(policy.get_action(shown), -1.0, 1.0).astype(np.float64)
+            episode["actions"].append(action.tolist())
         obs, reward, terminated, truncated, info = env.step(action)
         episode["reward"].append(float(reward))
         episode["terminated"].append(bool(terminated))
@@ -66,13 +78,14 @@ def golden(name):
     env = ml1.train_classes[name]()
     tasks = {"train": ml1.train_tasks, "test": ml1.test_tasks}
     episodes = []
-    for split, index, count in EPISODES:
+    for split, index, count, policy_name in EPISODES:
         env.set_task(tasks[split][index])
         action_seed = len(episodes)
         rng = np.random.RandomState(action_seed)
+        policy = ENV_POLICY_MAP[name]() if policy_name == "scripted" else None
         for _ in range(count):
-            episode = run_episode(env, rng)
-            episode.update(split=split, index=index, action_seed=action_seed)
+            episode = run_episode(env, rng, policy)
+            episode.update(split=split, index=index, action_seed=action_seed, policy=policy_name)
             episodes.append(episode)
     return {"env": name, "task_seed": TASK_SEED, "horizon": env.max_path_length,
             "mujoco": mujoco.__version__, "full_obs_every": FULL_OBS_EVERY, "episodes": episodes}
