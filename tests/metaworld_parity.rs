@@ -7,7 +7,9 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 
-use metarl::envs::metaworld::{DoorOpen, DrawerClose, Info, PickPlace, Push, Reach, SawyerEnv, SawyerTask};
+use metarl::envs::metaworld::{
+    ButtonPressTopdown, DoorOpen, DrawerClose, Info, PickPlace, Push, Reach, SawyerEnv, SawyerTask, WindowOpen,
+};
 use metarl::envs::np_random::RandomState;
 use metarl::envs::registry::lookup;
 use metarl::envs::{Env, EnvOptions, Suite, TaskParams, REGISTRY};
@@ -154,6 +156,16 @@ fn door_open_matches_the_reference() {
 #[test]
 fn drawer_close_matches_the_reference() {
     check::<DrawerClose>("drawer-close-v3");
+}
+
+#[test]
+fn button_press_topdown_matches_the_reference() {
+    check::<ButtonPressTopdown>("button-press-topdown-v3");
+}
+
+#[test]
+fn window_open_matches_the_reference() {
+    check::<WindowOpen>("window-open-v3");
 }
 
 fn metaworld_entries() -> impl Iterator<Item = &'static metarl::envs::EnvEntry> {

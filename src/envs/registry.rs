@@ -8,7 +8,7 @@
 use std::f64::consts::PI;
 
 use super::controls::{physics_parameters, Ant, AntTask, Cheetah, CheetahTask, HumanoidDir, PlanarWalker, Walker};
-use super::metaworld::{ml1_tasks, DoorOpen, DrawerClose, PickPlace, Push, Reach, SawyerEnv};
+use super::metaworld::{ml1_tasks, ButtonPressTopdown, DoorOpen, DrawerClose, PickPlace, Push, Reach, SawyerEnv, WindowOpen};
 use super::np_random::RandomState;
 use super::point::{PointRobot, PointVariant};
 use super::task::numbered;
@@ -146,6 +146,10 @@ pub static REGISTRY: &[EnvEntry] = &[
         build: |n, _| Ok(Box::new(SawyerEnv::<DoorOpen>::new(n)?)), family: ml1_tasks::<DoorOpen> },
     EnvEntry { name: "drawer-close-v3", suite: Suite::Metaworld, summary: "Sawyer, push a drawer closed", horizon: 500,
         build: |n, _| Ok(Box::new(SawyerEnv::<DrawerClose>::new(n)?)), family: ml1_tasks::<DrawerClose> },
+    EnvEntry { name: "button-press-topdown-v3", suite: Suite::Metaworld, summary: "Sawyer, press a button down from above", horizon: 500,
+        build: |n, _| Ok(Box::new(SawyerEnv::<ButtonPressTopdown>::new(n)?)), family: ml1_tasks::<ButtonPressTopdown> },
+    EnvEntry { name: "window-open-v3", suite: Suite::Metaworld, summary: "Sawyer, slide a window open", horizon: 500,
+        build: |n, _| Ok(Box::new(SawyerEnv::<WindowOpen>::new(n)?)), family: ml1_tasks::<WindowOpen> },
 ];
 
 fn direction_vector(angle: f64) -> Vec<f64> {
