@@ -12,7 +12,7 @@ use metarl::envs::metaworld::{
 };
 use metarl::envs::np_random::RandomState;
 use metarl::envs::registry::lookup;
-use metarl::envs::{Env, EnvOptions, Suite, TaskParams, REGISTRY};
+use metarl::envs::{Env, EnvError, EnvOptions, Suite, TaskParams, REGISTRY};
 use metarl::paths;
 use serde::Deserialize;
 use serde_json::Value;
@@ -112,7 +112,8 @@ fn replay<T: SawyerTask>(golden: &Golden) -> Differences {
             }
             diff.successes += usize::from(ep.success[t]);
         }
-        assert!(env.step(&[0.0; 4]).is_err(), "{at}: a step past max_path_length is refused");
+        let past_the_end = env.step(&[0.0; 4]);
+        assert!(matches!(past_the_end, Err(EnvError::EpisodeOver { limit: 500 })), "{at}: a step past max_path_length is refused");
         diff.steps += ep.reward.len();
     }
     diff
