@@ -107,7 +107,7 @@ impl DeviceArg {
 enum EnvsCommand {
     /// Every env: suite, observation and action sizes, horizon, train/test task counts.
     List {
-        /// Only this suite (controls, point, dynamics).
+        /// Only this suite (controls, point, dynamics, ml1).
         #[arg(long)]
         suite: Option<String>,
     },
@@ -247,11 +247,11 @@ fn bench_envs(names: Vec<String>, steps: usize, seed: u32, reference: bool, out:
 }
 
 fn envs_list(suite: Option<String>) -> Result<ExitCode> {
-    let suites = [Suite::Controls, Suite::Point, Suite::Dynamics];
+    let suites = [Suite::Controls, Suite::Point, Suite::Dynamics, Suite::Metaworld];
     if let Some(wanted) = &suite {
         if !suites.iter().any(|s| s.label() == wanted) {
             let hint = suggest::closest_match(wanted, suites.iter().map(|s| s.label()));
-            anyhow::bail!("unknown suite {wanted:?}{}; suites: controls, point, dynamics",
+            anyhow::bail!("unknown suite {wanted:?}{}; suites: controls, point, dynamics, ml1",
                 hint.map(|h| format!(" (did you mean {h:?}?)")).unwrap_or_default());
         }
     }

@@ -5,7 +5,7 @@
 use std::process::Command;
 
 use metarl::envs::registry::DEFAULT_TASK_SEED;
-use metarl::envs::{EnvOptions, REGISTRY};
+use metarl::envs::{EnvOptions, Suite, REGISTRY};
 use metarl::paths;
 use serde_json::Value;
 
@@ -42,7 +42,8 @@ fn task_lists_equal_numpy_draws_bit_for_bit() {
     let out = command.output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let reference: Value = serde_json::from_slice(&out.stdout).unwrap();
-    for entry in REGISTRY {
+    // Meta-World's ML1 vectors are checked against the package in tests/metaworld_parity.rs.
+    for entry in REGISTRY.iter().filter(|e| e.suite != Suite::Metaworld) {
         for seed in seeds {
             let ours = entry.tasks(&EnvOptions::default(), seed).unwrap();
             let theirs = &reference[entry.name][seed.to_string()];

@@ -6,6 +6,7 @@
 //! [`Env::observation`]), so stepping allocates nothing.
 
 pub mod controls;
+pub mod metaworld;
 pub mod np_random;
 pub mod npy;
 pub mod point;
@@ -100,6 +101,8 @@ pub enum EnvError {
     ActionNotFinite { index: usize, value: f64 },
     #[error("step called before reset")]
     NotReset,
+    #[error("the episode ended at its {limit}-step limit; call reset")]
+    EpisodeOver { limit: usize },
     #[error(transparent)]
     Sim(#[from] SimError),
 }

@@ -8,6 +8,7 @@
 use std::f64::consts::PI;
 
 use super::controls::{physics_parameters, Ant, AntTask, Cheetah, CheetahTask, HumanoidDir, PlanarWalker, Walker};
+use super::metaworld::{ml1_tasks, ButtonPressTopdown, DoorOpen, DrawerClose, PickPlace, Push, Reach, SawyerEnv, WindowOpen};
 use super::np_random::RandomState;
 use super::point::{PointRobot, PointVariant};
 use super::task::numbered;
@@ -26,6 +27,8 @@ pub enum Suite {
     Point,
     /// MCAT's dynamics tasks.
     Dynamics,
+    /// Meta-World ML1.
+    Metaworld,
 }
 
 impl Suite {
@@ -34,6 +37,7 @@ impl Suite {
             Suite::Controls => "controls",
             Suite::Point => "point",
             Suite::Dynamics => "dynamics",
+            Suite::Metaworld => "ml1",
         }
     }
 }
@@ -84,9 +88,13 @@ impl EnvEntry {
     }
 }
 
-/// The entry for `name`, or an error naming the closest one.
+/// The entry for `name`, or an error naming the closest one. Meta-World envs answer to their
+/// name with or without the `-v3` suffix (`reach-v3`, `reach`).
 pub fn lookup(name: &str) -> Result<&'static EnvEntry, EnvError> {
-    REGISTRY.iter().find(|e| e.name == name).ok_or_else(|| EnvError::UnknownEnv {
+    let matches = |e: &&EnvEntry| {
+        e.name == name || (e.suite == Suite::Metaworld && e.name.strip_suffix("-v3") == Some(name))
+    };
+    REGISTRY.iter().find(matches).ok_or_else(|| EnvError::UnknownEnv {
         name: name.to_owned(),
         suggestion: closest_match(name, REGISTRY.iter().map(|e| e.name)),
     })
@@ -128,6 +136,20 @@ pub static REGISTRY: &[EnvEntry] = &[
         build: |n, o| Ok(Box::new(Ant::env(n, AntTask::Damping, o.low_gear_ratio)?)), family: dynamics_tasks },
     EnvEntry { name: "ant-cripple", suite: Suite::Dynamics, summary: "ant, one leg's actuators zeroed", horizon: 1000,
         build: |n, o| Ok(Box::new(Ant::env(n, AntTask::Cripple, o.low_gear_ratio)?)), family: cripple_tasks },
+    EnvEntry { name: "reach-v3", suite: Suite::Metaworld, summary: "Sawyer, bring the gripper to a goal in the air", horizon: 500,
+        build: |n, _| Ok(Box::new(SawyerEnv::<Reach>::new(n)?)), family: ml1_tasks::<Reach> },
+    EnvEntry { name: "push-v3", suite: Suite::Metaworld, summary: "Sawyer, push a puck to a goal", horizon: 500,
+        build: |n, _| Ok(Box::new(SawyerEnv::<Push>::new(n)?)), family: ml1_tasks::<Push> },
+    EnvEntry { name: "pick-place-v3", suite: Suite::Metaworld, summary: "Sawyer, pick a puck up and place it at a goal", horizon: 500,
+        build: |n, _| Ok(Box::new(SawyerEnv::<PickPlace>::new(n)?)), family: ml1_tasks::<PickPlace> },
+    EnvEntry { name: "door-open-v3", suite: Suite::Metaworld, summary: "Sawyer, pull a door open", horizon: 500,
+        build: |n, _| Ok(Box::new(SawyerEnv::<DoorOpen>::new(n)?)), family: ml1_tasks::<DoorOpen> },
+    EnvEntry { name: "drawer-close-v3", suite: Suite::Metaworld, summary: "Sawyer, push a drawer closed", horizon: 500,
+        build: |n, _| Ok(Box::new(SawyerEnv::<DrawerClose>::new(n)?)), family: ml1_tasks::<DrawerClose> },
+    EnvEntry { name: "button-press-topdown-v3", suite: Suite::Metaworld, summary: "Sawyer, press a button down from above", horizon: 500,
+        build: |n, _| Ok(Box::new(SawyerEnv::<ButtonPressTopdown>::new(n)?)), family: ml1_tasks::<ButtonPressTopdown> },
+    EnvEntry { name: "window-open-v3", suite: Suite::Metaworld, summary: "Sawyer, slide a window open", horizon: 500,
+        build: |n, _| Ok(Box::new(SawyerEnv::<WindowOpen>::new(n)?)), family: ml1_tasks::<WindowOpen> },
 ];
 
 fn direction_vector(angle: f64) -> Vec<f64> {
@@ -135,7 +157,7 @@ fn direction_vector(angle: f64) -> Vec<f64> {
 }
 
 /// Oracle vector of each kind of task (papers/001 Table 5).
-fn oracle(params: &TaskParams) -> Vec<f64> {
+pub(crate) fn oracle(params: &TaskParams) -> Vec<f64> {
     match params {
         TaskParams::Velocity { velocity } => vec![*velocity],
         // One-hot: backward, forward.
@@ -148,6 +170,7 @@ fn oracle(params: &TaskParams) -> Vec<f64> {
         }
         TaskParams::Scale { scale } => vec![*scale],
         TaskParams::CrippledLeg { leg } => (0..4).map(|l| if l == *leg { 1.0 } else { 0.0 }).collect(),
+        TaskParams::RandVec { rand_vec } => rand_vec.clone(),
     }
 }
 

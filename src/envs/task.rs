@@ -22,6 +22,8 @@ pub enum TaskParams {
     Scale { scale: f64 },
     /// The leg whose actuators are zeroed (ant-cripple), 0-based in MJCF leg order.
     CrippledLeg { leg: usize },
+    /// A Meta-World task: the env's `rand_vec` (object and goal positions, per env).
+    RandVec { rand_vec: Vec<f64> },
 }
 
 impl TaskParams {
@@ -35,6 +37,7 @@ impl TaskParams {
             TaskParams::Physics { .. } => "physics",
             TaskParams::Scale { .. } => "scale",
             TaskParams::CrippledLeg { .. } => "crippled_leg",
+            TaskParams::RandVec { .. } => "rand_vec",
         }
     }
 }

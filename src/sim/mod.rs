@@ -8,7 +8,7 @@
 mod model;
 mod state;
 
-pub use model::{Data, Model, ObjType};
+pub use model::{Contact, Data, Model, ObjType};
 pub use state::State;
 
 use std::cell::Cell;
@@ -17,6 +17,9 @@ use std::time::Duration;
 use std::sync::Once;
 
 use mujoco_sys as ffi;
+
+/// `mjEQ_WELD`, the `eq_type` of a weld equality constraint.
+pub const EQ_WELD: i32 = ffi::mjEQ_WELD as i32;
 
 /// The MuJoCo release this build was generated from and must run against.
 pub const MUJOCO_VERSION: i32 = ffi::mjVERSION_HEADER as i32;

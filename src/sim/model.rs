@@ -286,6 +286,7 @@ impl Model {
         site_pos / site_pos_mut: f64 = nsite * 3;
         actuator_gear / actuator_gear_mut: f64 = nu * 6;
         actuator_ctrlrange: f64 = nu * 2;
+        eq_type: c_int = neq * 1;
         eq_data / eq_data_mut: f64 = neq_data * 1;
     }
 }
@@ -304,6 +305,15 @@ impl Clone for Model {
         let raw = unsafe { ffi::mj_copyModel(std::ptr::null_mut(), self.as_ptr()) };
         Model { ptr: NonNull::new(raw).expect("mj_copyModel allocates or aborts"), sizes: self.sizes }
     }
+}
+
+/// One active contact (mjContact): its two geoms and its first row in the `efc_*` arrays
+/// (-1 when the contact is excluded from the constraint solver).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Contact {
+    pub geom1: c_int,
+    pub geom2: c_int,
+    pub efc_address: c_int,
 }
 
 /// Simulation state (mjData) made from one `Model`.
@@ -385,6 +395,24 @@ impl Data {
     /// Number of active contacts after the last step or forward.
     pub fn ncon(&self) -> usize {
         self.raw().ncon as usize
+    }
+
+    /// The active contacts (`contact[0..ncon]`).
+    pub fn contacts(&self) -> impl Iterator<Item = Contact> + '_ {
+        // SAFETY: MuJoCo keeps `ncon` initialised contacts in the arena; they live as long as `self`.
+        let contacts = unsafe { raw_slice(self.raw().contact, self.ncon()) };
+        contacts.iter().map(|c| Contact { geom1: c.geom1, geom2: c.geom2, efc_address: c.efc_address })
+    }
+
+    /// Number of constraint rows after the last step or forward.
+    pub fn nefc(&self) -> usize {
+        self.raw().nefc as usize
+    }
+
+    /// `efc_force`: the force of each of the `nefc` constraint rows.
+    pub fn efc_force(&self) -> &[f64] {
+        // SAFETY: MuJoCo allocates `nefc` rows in the arena; they live as long as `self`.
+        unsafe { raw_slice(self.raw().efc_force, self.nefc()) }
     }
 
     arrays! {

@@ -1,0 +1,134 @@
+//! Meta-World's reward shaping (`metaworld/utils/reward_utils.py`, after dm_control's rewards)
+//! and the gripper caging reward of `SawyerXYZEnv._gripper_caging_reward`.
+
+use super::{norm, Sawyer};
+
+/// `_DEFAULT_VALUE_AT_MARGIN`.
+const VALUE_AT_MARGIN: f64 = 0.1;
+
+/// The sigmoids `tolerance` uses outside its bounds (`_sigmoids`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sigmoid {
+    Gaussian,
+    LongTail,
+}
+
+impl Sigmoid {
+    /// `_sigmoids(x, value_at_1, sigmoid)`: 1 at x = 0, `value_at_1` at x = 1.
+    fn at(self, x: f64, value_at_1: f64) -> f64 {
+        match self {
+            Sigmoid::Gaussian => {
+                let scale = (-2.0 * value_at_1.ln()).sqrt();
+                (-0.5 * (x * scale).powi(2)).exp()
+            }
+            Sigmoid::LongTail => {
+                let scale = (1.0 / value_at_1 - 1.0).sqrt();
+                1.0 / ((x * scale).powi(2) + 1.0)
+            }
+        }
+    }
+}
+
+/// `reward_utils.tolerance`: 1 inside `[lower, upper]`, falling off with the distance to the
+/// nearest bound over `margin` (0 outside when `margin` is 0).
+pub fn tolerance(x: f64, (lower, upper): (f64, f64), margin: f64, sigmoid: Sigmoid) -> f64 {
+    let in_bounds = lower <= x && x <= upper;
+    if in_bounds {
+        1.0
+    } else if margin == 0.0 {
+        0.0
+    } else {
+        let distance = if x < lower { lower - x } else { x - upper };
+        sigmoid.at(distance / margin, VALUE_AT_MARGIN)
+    }
+}
+
+/// `reward_utils.hamacher_product`: the Hamacher t-norm `ab / (a + b - ab)` of two values in [0, 1].
+pub fn hamacher_product(a: f64, b: f64) -> f64 {
+    debug_assert!((0.0..=1.0).contains(&a) && (0.0..=1.0).contains(&b), "hamacher_product({a}, {b})");
+    let denominator = a + b - a * b;
+    if denominator > 0.0 { a * b / denominator } else { 0.0 }
+}
+
+/// How `_gripper_caging_reward` densifies the caging-and-gripping term.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CagingDensity {
+    Plain,
+    /// `high_density`: averaged with the caging term.
+    High,
+    /// `medium_density`: averaged with a reach term.
+    Medium,
+}
+
+/// The arguments of `_gripper_caging_reward`.
+#[derive(Debug, Clone, Copy)]
+pub struct Caging {
+    pub obj_radius: f64,
+    pub pad_success_thresh: f64,
+    pub object_reach_radius: f64,
+    pub xz_thresh: f64,
+    pub desired_gripper_effort: f64,
+    pub density: CagingDensity,
+}
+
+impl Sawyer {
+    /// `SawyerXYZEnv._gripper_caging_reward`: the pads straddle the object in y, the gripper
+    /// centre is near it in x-z, and the gripper closes once caged.
+    pub fn gripper_caging_reward(&self, action: &[f64], obj_pos: &[f64; 3], obj_init_pos: &[f64; 3], caging: &Caging) -> f64 {
+        let pads_y = [self.left_pad()[1], self.right_pad()[1]];
+        let caging_lr = pads_y.map(|pad_y| {
+            let pad_to_obj = (pad_y - obj_pos[1]).abs();
+            let margin = ((pad_y - obj_init_pos[1]).abs() - caging.pad_success_thresh).abs();
+            tolerance(pad_to_obj, (caging.obj_radius, caging.pad_success_thresh), margin, Sigmoid::LongTail)
+        });
+        let caging_y = hamacher_product(caging_lr[0], caging_lr[1]);
+
+        let tcp = self.tcp_center();
+        let init_tcp = self.init_tcp();
+        let xz_margin = norm(&[obj_init_pos[0] - init_tcp[0], obj_init_pos[2] - init_tcp[2]]) - caging.xz_thresh;
+        let tcp_to_obj_xz = norm(&[tcp[0] - obj_pos[0], tcp[2] - obj_pos[2]]);
+        let caging_xz = tolerance(tcp_to_obj_xz, (0.0, caging.xz_thresh), xz_margin, Sigmoid::LongTail);
+
+        let effort = caging.desired_gripper_effort;
+        let gripper_closed = action[3].max(0.0).min(effort) / effort;
+        let caged = hamacher_product(caging_y, caging_xz);
+        let gripping = if caged > 0.97 { gripper_closed } else { 0.0 };
+        let caged_and_gripping = hamacher_product(caged, gripping);
+        match caging.density {
+            CagingDensity::Plain => caged_and_gripping,
+            CagingDensity::High => (caged_and_gripping + caged) / 2.0,
+            CagingDensity::Medium => {
+                let tcp_to_obj = distance(obj_pos, &tcp);
+                let tcp_to_obj_init = distance(obj_init_pos, &init_tcp);
+                let reach_margin = (tcp_to_obj_init - caging.object_reach_radius).abs();
+                let reach = tolerance(tcp_to_obj, (0.0, caging.object_reach_radius), reach_margin, Sigmoid::LongTail);
+                (caged_and_gripping + reach) / 2.0
+            }
+        }
+    }
+}
+
+/// `np.linalg.norm(a - b)` of two points.
+pub fn distance(a: &[f64; 3], b: &[f64; 3]) -> f64 {
+    norm(&[a[0] - b[0], a[1] - b[1], a[2] - b[2]])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tolerance_is_one_inside_and_the_value_at_margin_one_margin_out() {
+        assert_eq!(tolerance(0.03, (0.0, 0.05), 0.4, Sigmoid::LongTail), 1.0);
+        assert!((tolerance(0.45, (0.0, 0.05), 0.4, Sigmoid::LongTail) - 0.1).abs() < 1e-15);
+        assert!((tolerance(-0.4, (0.0, 0.05), 0.4, Sigmoid::Gaussian) - 0.1).abs() < 1e-15);
+        assert_eq!(tolerance(0.06, (0.0, 0.05), 0.0, Sigmoid::LongTail), 0.0);
+    }
+
+    #[test]
+    fn hamacher_product_is_a_t_norm() {
+        assert_eq!(hamacher_product(1.0, 0.3), 0.3);
+        assert_eq!(hamacher_product(0.0, 0.0), 0.0);
+        assert!((hamacher_product(0.5, 0.5) - 1.0 / 3.0).abs() < 1e-15);
+    }
+}

@@ -1,0 +1,250 @@
+//! Every Meta-World env replays the golden trajectories of the `metaworld` 3.1.1 package
+//! (tools/reference_metaworld.py on the official mujoco bindings, same MuJoCo 3.3.7 and asset
+//! files): under the same ML1 task and actions, the same observations, rewards, flags, success
+//! and info; and the ML1 task vectors equal the package's bit for bit.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+
+use metarl::envs::metaworld::{
+    ButtonPressTopdown, DoorOpen, DrawerClose, Info, PickPlace, Push, Reach, SawyerEnv, SawyerTask, WindowOpen,
+};
+use metarl::envs::np_random::RandomState;
+use metarl::envs::registry::lookup;
+use metarl::envs::{Env, EnvError, EnvOptions, Suite, TaskParams, REGISTRY};
+use metarl::paths;
+use serde::Deserialize;
+use serde_json::Value;
+
+/// Largest tolerated difference in an observation, reward or info field.
+const TOLERANCE: f64 = 1e-9;
+
+#[derive(Deserialize)]
+struct Golden {
+    env: String,
+    task_seed: u32,
+    horizon: usize,
+    episodes: Vec<GoldenEpisode>,
+}
+
+#[derive(Deserialize)]
+struct GoldenEpisode {
+    /// "random" (actions regenerated from `action_seed`) or "scripted" (recorded `actions`).
+    policy: String,
+    actions: Vec<Vec<f64>>,
+    split: String,
+    index: usize,
+    action_seed: u32,
+    reset_obs: Vec<f64>,
+    reward: Vec<f64>,
+    terminated: Vec<bool>,
+    truncated: Vec<bool>,
+    success: Vec<bool>,
+    obs_sum: Vec<f64>,
+    full_obs: BTreeMap<usize, Vec<f64>>,
+    info: BTreeMap<usize, BTreeMap<String, f64>>,
+}
+
+/// Largest absolute difference, with NaN counted as infinitely far.
+fn max_diff(a: &[f64], b: &[f64]) -> f64 {
+    assert_eq!(a.len(), b.len(), "length mismatch");
+    a.iter().zip(b).map(|(x, y)| if (x - y).is_nan() { f64::INFINITY } else { (x - y).abs() }).fold(0.0, f64::max)
+}
+
+fn info_field(info: &Info, name: &str) -> f64 {
+    match name {
+        "near_object" => info.near_object,
+        "grasp_success" => info.grasp_success,
+        "grasp_reward" => info.grasp_reward,
+        "in_place_reward" => info.in_place_reward,
+        "obj_to_target" => info.obj_to_target,
+        "unscaled_reward" => info.unscaled_reward,
+        other => panic!("unknown info field {other}"),
+    }
+}
+
+#[derive(Default)]
+struct Differences {
+    obs: f64,
+    reward: f64,
+    info: f64,
+    steps: usize,
+    successes: usize,
+    grasps: usize,
+}
+
+/// Replays one golden file on the env `T` (unwrapped, so its own 500-step truncation is tested).
+fn replay<T: SawyerTask>(golden: &Golden) -> Differences {
+    let entry = lookup(&golden.env).unwrap();
+    let tasks = entry.tasks(&EnvOptions::default(), golden.task_seed).unwrap();
+    let mut env = SawyerEnv::<T>::new(entry.name).unwrap();
+    let mut diff = Differences::default();
+    let mut current = None;
+    let mut actions = RandomState::new(0);
+    for (e, ep) in golden.episodes.iter().enumerate() {
+        let task = if ep.split == "train" { &tasks.train[ep.index] } else { &tasks.test[ep.index] };
+        if current != Some((task.index, ep.action_seed)) {
+            env.set_task(task).unwrap();
+            actions = RandomState::new(ep.action_seed);
+            current = Some((task.index, ep.action_seed));
+        }
+        let at = format!("{} episode {e} ({} task {}, {})", golden.env, ep.split, ep.index, ep.policy);
+        diff.obs = diff.obs.max(max_diff(env.reset().unwrap(), &ep.reset_obs));
+        assert_eq!(ep.reward.len(), golden.horizon, "{at}: the golden runs to max_path_length");
+        for t in 0..ep.reward.len() {
+            let action: Vec<f64> = match ep.policy.as_str() {
+                "random" => (0..4).map(|_| actions.uniform(-1.0, 1.0)).collect(),
+                _ => ep.actions[t].clone(),
+            };
+            let step = env.step(&action).unwrap();
+            assert_eq!((step.terminated, step.truncated), (ep.terminated[t], ep.truncated[t]), "{at}: flags at step {t}");
+            assert_eq!(step.success, Some(ep.success[t]), "{at}: success at step {t}");
+            diff.reward = diff.reward.max(max_diff(&[step.reward], &[ep.reward[t]]));
+            let obs = env.observation();
+            diff.obs = diff.obs.max(max_diff(&[obs.iter().sum()], &[ep.obs_sum[t]]));
+            if let Some(full) = ep.full_obs.get(&t) {
+                diff.obs = diff.obs.max(max_diff(obs, full));
+            }
+            diff.grasps += usize::from(env.info().grasp_success > 0.0);
+            for (name, value) in ep.info.get(&t).into_iter().flatten() {
+                diff.info = diff.info.max(max_diff(&[info_field(env.info(), name)], &[*value]));
+            }
+            diff.successes += usize::from(ep.success[t]);
+        }
+        let past_the_end = env.step(&[0.0; 4]);
+        assert!(matches!(past_the_end, Err(EnvError::EpisodeOver { limit: 500 })), "{at}: a step past max_path_length is refused");
+        diff.steps += ep.reward.len();
+    }
+    diff
+}
+
+fn check<T: SawyerTask>(name: &str) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/goldens/metaworld/{name}.json"));
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}; regenerate with tools/reference_metaworld.py goldens", path.display()));
+    let golden: Golden = serde_json::from_str(&text).unwrap();
+    assert_eq!(golden.env, name);
+    let d = replay::<T>(&golden);
+    println!(
+        "{name:<16} {:>5} steps ({:>3} successful, {:>3} grasping)  max |Δobs| {:.1e}  max |Δreward| {:.1e}  max |Δinfo| {:.1e}",
+        d.steps, d.successes, d.grasps, d.obs, d.reward, d.info
+    );
+    assert!(d.successes > 0, "{name}: the scripted episode reaches success");
+    assert!(d.obs <= TOLERANCE && d.reward <= TOLERANCE && d.info <= TOLERANCE, "{name}: beyond {TOLERANCE}");
+}
+
+#[test]
+fn reach_matches_the_reference() {
+    check::<Reach>("reach-v3");
+}
+
+#[test]
+fn push_matches_the_reference() {
+    check::<Push>("push-v3");
+}
+
+#[test]
+fn pick_place_matches_the_reference() {
+    check::<PickPlace>("pick-place-v3");
+}
+
+#[test]
+fn door_open_matches_the_reference() {
+    check::<DoorOpen>("door-open-v3");
+}
+
+#[test]
+fn drawer_close_matches_the_reference() {
+    check::<DrawerClose>("drawer-close-v3");
+}
+
+#[test]
+fn button_press_topdown_matches_the_reference() {
+    check::<ButtonPressTopdown>("button-press-topdown-v3");
+}
+
+#[test]
+fn window_open_matches_the_reference() {
+    check::<WindowOpen>("window-open-v3");
+}
+
+fn metaworld_entries() -> impl Iterator<Item = &'static metarl::envs::EnvEntry> {
+    REGISTRY.iter().filter(|e| e.suite == Suite::Metaworld)
+}
+
+#[test]
+fn ml1_rand_vecs_equal_the_package_bit_for_bit() {
+    let seeds = [0u32, 1];
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tools/reference_metaworld.py");
+    let mut command = Command::new(paths::reference_python());
+    command.arg(script).arg("tasks").args(metaworld_entries().map(|e| e.name));
+    for seed in seeds {
+        command.args(["--seed", &seed.to_string()]);
+    }
+    let out = command.output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let reference: Value = serde_json::from_slice(&out.stdout).unwrap();
+    for entry in metaworld_entries() {
+        for seed in seeds {
+            let ours = entry.tasks(&EnvOptions::default(), seed).unwrap();
+            for (split, tasks) in [("train", &ours.train), ("test", &ours.test)] {
+                let theirs = reference[entry.name][seed.to_string()][split].as_array().unwrap();
+                assert_eq!(tasks.len(), theirs.len(), "{} seed {seed} {split}", entry.name);
+                for (i, (task, theirs)) in tasks.iter().zip(theirs).enumerate() {
+                    let TaskParams::RandVec { rand_vec } = &task.params else { panic!("{}: not a rand vec task", entry.name) };
+                    // serde_json parses Python's shortest round-trip floats exactly: equality is
+                    // bit equality.
+                    let theirs: Vec<f64> = serde_json::from_value(theirs.clone()).unwrap();
+                    assert_eq!(rand_vec, &theirs, "{} seed {seed} {split} task {i}", entry.name);
+                    assert_eq!(task.oracle, theirs, "{}: the oracle vector is the rand vec", entry.name);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn ml1_train_and_test_tasks_are_fifty_distinct_goals_each() {
+    for entry in metaworld_entries() {
+        let tasks = entry.tasks(&EnvOptions::default(), 0).unwrap();
+        assert_eq!((tasks.train.len(), tasks.test.len()), (50, 50), "{}", entry.name);
+        let all = tasks.all();
+        assert_eq!(all.len(), 100, "{}: indices are distinct", entry.name);
+        let mut vecs: Vec<String> = all.iter().map(|t| format!("{:?}", t.params)).collect();
+        vecs.sort();
+        vecs.dedup();
+        assert_eq!(vecs.len(), 100, "{}: no goal repeats between or within the splits", entry.name);
+    }
+}
+
+#[test]
+fn names_with_and_without_the_version_suffix_find_the_same_env() {
+    for entry in metaworld_entries() {
+        let short = entry.name.strip_suffix("-v3").unwrap();
+        assert_eq!(lookup(short).unwrap().name, entry.name);
+        assert_eq!(lookup(entry.name).unwrap().name, entry.name);
+        assert_eq!(entry.suite.label(), "ml1");
+        assert_eq!(entry.horizon, 500);
+    }
+    assert!(lookup("cheetah-vel-v3").is_err(), "only Meta-World names take the suffix");
+}
+
+#[test]
+fn the_goal_is_hidden_and_the_reset_observation_stacks_one_frame_twice() {
+    let entry = lookup("reach").unwrap();
+    let mut env = entry.make(&EnvOptions::default()).unwrap();
+    let task = entry.tasks(&EnvOptions::default(), 3).unwrap().test[7].clone();
+    env.set_task(&task).unwrap();
+    let obs = env.reset().unwrap().to_vec();
+    assert_eq!(obs.len(), 39);
+    assert_eq!(obs[..18], obs[18..36]);
+    assert_eq!(obs[36..], [0.0; 3]);
+    // The object starts where the task puts it.
+    let TaskParams::RandVec { rand_vec } = &task.params else { unreachable!() };
+    assert!(max_diff(&obs[4..7], &rand_vec[..3]) < 1e-12, "{:?} vs {:?}", &obs[4..7], rand_vec);
+    env.step(&[1.0, 0.0, 0.0, 0.0]).unwrap();
+    let next = env.observation();
+    assert_eq!(next[18..36], obs[..18], "the previous frame follows the current one");
+    assert!(next[0] > obs[0], "a +x action moves the hand along +x");
+}
