@@ -38,9 +38,8 @@ EPISODES = [("train", 0, 2, "random"), ("train", 1, 1, "random"), ("test", 0, 1,
             ("test", 1, 1, "scripted")]
 INFO_FIELDS = ["near_object", "grasp_success", "grasp_reward", "in_place_reward", "obj_to_target",
                "unscaled_reward"]
-# The envs metarl ports.
-ENVS = ["reach-v3", "push-v3", "pick-place-v3", "door-open-v3", "drawer-close-v3",
-        "button-press-topdown-v3", "window-open-v3"]
+# Every ML1 env; `goldens` without --env writes them all.
+ENVS = sorted(metaworld.ML1.ENV_NAMES)
 
 
 def rand_vecs(tasks):
