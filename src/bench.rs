@@ -124,6 +124,86 @@ pub fn reference_rates(names: &[String], steps: usize) -> Result<serde_json::Map
     Ok(serde_json::from_slice(&out.stdout)?)
 }
 
+/// One row of `metarl bench train`.
+#[derive(Debug, Serialize)]
+pub struct TrainRate {
+    pub algo: String,
+    pub env: String,
+    pub device: String,
+    pub steps: usize,
+    pub seconds: f64,
+    pub ms_per_step: f64,
+}
+
+/// Time `steps` gradient steps of `algo` at the shipped config's sizes for `env` (meta-batch,
+/// batch, network widths), on buffers of random transitions: the learner's cost alone.
+pub fn train_step_rate(algo: &str, env: &str, steps: usize, device: tch::Device) -> Result<TrainRate> {
+    use crate::algos::sac::{ContextSettings, Sac, SacSettings, TaskVariable};
+    use crate::protocol::buffer::{MultiTaskBuffer, Transition};
+    use crate::protocol::config::Config;
+    use rand_chacha::rand_core::SeedableRng;
+
+    let algorithm = crate::protocol::meta_train::Algorithm::parse(algo)?;
+    let entry = envs::registry::lookup(env)?;
+    let config = Config::shipped(algorithm.name(), env, entry.suite.label())?;
+    let probe = entry.make(&envs::EnvOptions::default())?;
+    let (obs_dim, action_dim) = (probe.observation_dim(), probe.action_space().dim());
+    let oracle_dim = entry.tasks(&envs::EnvOptions::default(), envs::registry::DEFAULT_TASK_SEED)?.train[0].oracle.len() as i64;
+    let pearl = algorithm == crate::protocol::meta_train::Algorithm::Pearl;
+    let settings = SacSettings {
+        obs_dim: obs_dim as i64,
+        action_dim: action_dim as i64,
+        z_dim: if pearl { config.latent_size } else { oracle_dim },
+        net_size: config.net_size,
+        discount: config.discount,
+        reward_scale: config.reward_scale,
+        soft_target_tau: config.soft_target_tau,
+        policy_lr: config.policy_lr,
+        qf_lr: config.qf_lr,
+        vf_lr: config.vf_lr,
+        policy_reg_weight: 1e-3,
+    };
+    let context_width = (obs_dim + action_dim + 1 + if config.use_next_obs_in_context { obs_dim } else { 0 }) as i64;
+    let context = pearl.then(|| ContextSettings { input_dim: context_width, hidden: config.encoder_hidden.clone(), lr: config.context_lr, kl_lambda: config.kl_lambda });
+    tch::manual_seed(0);
+    let mut sac = Sac::new(settings, device, context);
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
+    let mut draws = RandomState::new(0);
+    let tasks = config.meta_batch;
+    let mut buffer = MultiTaskBuffer::new(tasks, obs_dim, action_dim, 2000);
+    for task in buffer.tasks.iter_mut() {
+        for _ in 0..2000 {
+            let obs = draws.uniform_n(-1.0, 1.0, obs_dim);
+            let action = draws.uniform_n(-1.0, 1.0, action_dim);
+            let next_obs = draws.uniform_n(-1.0, 1.0, obs_dim);
+            let reward = draws.uniform(-1.0, 1.0);
+            task.push(&Transition { obs: &obs, action: &action, reward, sparse_reward: reward, next_obs: &next_obs, terminal: false });
+        }
+    }
+    let indices: Vec<usize> = (0..tasks).collect();
+    let step = |sac: &mut Sac, rng: &mut rand_chacha::ChaCha8Rng| {
+        let batch = buffer.sample_stacked(&indices, config.batch_size, rng);
+        let variable = if pearl {
+            let c = buffer.sample_stacked(&indices, config.embedding_batch_size, rng);
+            let mut parts = vec![c.obs, c.actions, c.rewards];
+            if config.use_next_obs_in_context {
+                parts.push(c.next_obs);
+            }
+            TaskVariable::Context(tch::Tensor::cat(&parts, 2))
+        } else {
+            TaskVariable::Given(tch::Tensor::zeros([tasks as i64, oracle_dim], (tch::Kind::Float, tch::Device::Cpu)))
+        };
+        sac.train_step(&batch, variable, rng)
+    };
+    step(&mut sac, &mut rng);
+    let start = Instant::now();
+    for _ in 0..steps {
+        step(&mut sac, &mut rng);
+    }
+    let seconds = start.elapsed().as_secs_f64();
+    Ok(TrainRate { algo: algorithm.name().into(), env: env.into(), device: format!("{device:?}"), steps, seconds, ms_per_step: 1000.0 * seconds / steps as f64 })
+}
+
 pub fn write_csv<T: Serialize>(rows: &[T], out: &Path) -> Result<()> {
     if let Some(dir) = out.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;

@@ -186,8 +186,22 @@ enum BenchCommand {
         #[arg(long, default_value = "results/bench/env_step.csv")]
         out: PathBuf,
     },
-    /// Gradient steps/s of an algorithm's update at the papers' sizes.
-    Train,
+    /// Time per gradient step of an algorithm's update at the shipped config's sizes.
+    Train {
+        #[arg(long, default_value = "pearl")]
+        algo: String,
+        #[arg(long, default_value = "cheetah-vel")]
+        env: String,
+        #[arg(long, default_value_t = 50)]
+        steps: usize,
+        #[arg(long, value_enum, default_value_t = DeviceArg::Cpu)]
+        device: DeviceArg,
+        /// libtorch intra-op threads.
+        #[arg(long, default_value_t = 1)]
+        threads: i32,
+        #[arg(long, default_value = "results/bench/train_step.csv")]
+        out: PathBuf,
+    },
     /// Raw mj_step throughput per model through our bindings (seeded random controls).
     Mujoco {
         /// MJCF files; default: the Gymnasium bodies of MuJoCo Controls and a Meta-World scene.
@@ -207,7 +221,7 @@ fn train(args: TrainArgs) -> Result<ExitCode> {
     let entry = registry::lookup(&args.env)?;
     let config = match &args.config {
         Some(path) => Config::from_file(path)?,
-        None => Config::shipped(algorithm.name(), &args.env)?,
+        None => Config::shipped(algorithm.name(), &args.env, entry.suite.label())?,
     };
     let dir = args.out.clone().unwrap_or_else(|| {
         PathBuf::from("results").join(entry.suite.label()).join(&args.env).join(algorithm.name()).join(format!("seed{}", args.seed))
@@ -221,6 +235,24 @@ fn train(args: TrainArgs) -> Result<ExitCode> {
     println!("iteration {}: {} env steps, {} gradient steps, test return {:.3}{}", report.iteration, report.env_steps, report.train_steps, report.test_return,
         report.test_success.map(|s| format!(", success {:.0}%", 100.0 * s)).unwrap_or_default());
     println!("wrote {}", dir.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn eval(run_dir: &Path) -> Result<ExitCode> {
+    let config = run_dir.join("config.json");
+    let spec: RunSpec = serde_json::from_slice(&std::fs::read(&config).with_context(|| format!("{} is not a run folder (no config.json)", run_dir.display()))?)
+        .with_context(|| format!("{} is not a run config", config.display()))?;
+    let mut trainer = Trainer::open(spec, run_dir, true)?;
+    let summary = trainer.evaluate_checkpoint()?;
+    let mut csv = String::from("task,run,final_return,final_success\n");
+    for (task, run, score, success) in &summary.rows {
+        csv.push_str(&format!("{task},{run},{score},{}\n", success.map(|s| (s as u8).to_string()).unwrap_or_default()));
+    }
+    let out = run_dir.join(format!("reeval_iteration{}.csv", summary.iteration));
+    metarl::results::write_atomic(&out, csv.as_bytes())?;
+    println!("checkpoint of iteration {}: test return {:.3}{}", summary.iteration, summary.test_return,
+        summary.test_success.map(|s| format!(", success {:.0}%", 100.0 * s)).unwrap_or_default());
+    println!("wrote {}", out.display());
     Ok(ExitCode::SUCCESS)
 }
 
@@ -360,9 +392,21 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Bench { command: BenchCommand::Mujoco { models, steps, seed, out } } => bench_mujoco(models, steps, seed, out),
         Command::Bench { command: BenchCommand::Envs { envs, steps, seed, reference, out } } => bench_envs(envs, steps, seed, reference, out),
-        Command::Bench { command: BenchCommand::Train } => not_yet("bench train", "the learning core and the performance work"),
+        Command::Bench { command: BenchCommand::Train { algo, env, steps, device, threads, out } } => {
+            tch::set_num_threads(threads);
+            let device = match device {
+                DeviceArg::Cpu => tch::Device::Cpu,
+                DeviceArg::Cuda if tch::Cuda::is_available() => tch::Device::Cuda(0),
+                DeviceArg::Cuda => anyhow::bail!("--device cuda: libtorch sees no CUDA device here (`metarl doctor` says why)"),
+            };
+            let rate = bench::train_step_rate(&algo, &env, steps, device)?;
+            println!("{} on {} ({}, {threads} thread(s)): {:.1} ms per gradient step over {} steps", rate.algo, rate.env, rate.device, rate.ms_per_step, rate.steps);
+            bench::write_csv(&[rate], &out)?;
+            println!("wrote {}", out.display());
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Train(args) => train(args),
-        Command::Eval { .. } => not_yet("eval", "the learning core's run folders and checkpoints"),
+        Command::Eval { run_dir } => eval(&run_dir),
         Command::Envs { command: EnvsCommand::List { suite } } => envs_list(suite),
         Command::Envs { command: EnvsCommand::Show { env, seed } } => envs_show(&env, seed),
         Command::Envs { command: EnvsCommand::Rollout(args) } => envs_rollout(args),

@@ -111,7 +111,14 @@ impl Config {
             let hint = closest_match(name, known.keys().map(String::as_str));
             bail!("{source}: unknown config field {name:?}{}", hint.map(|h| format!(" (did you mean {h:?}?)")).unwrap_or_default());
         }
-        serde_json::from_value(value).with_context(|| format!("{source}: a field has the wrong type"))
+        serde_json::from_value(value.clone()).map_err(|error| {
+            // Name the field: the first one that does not parse on its own.
+            let culprit = fields.iter().find(|(name, v)| serde_json::from_value::<Config>(serde_json::json!({ name.as_str(): v })).is_err());
+            match culprit {
+                Some((name, v)) => anyhow::anyhow!("{source}: config field {name:?} has a bad value {v}: {error}"),
+                None => anyhow::anyhow!("{source}: {error}"),
+            }
+        })
     }
 
     pub fn from_file(path: &Path) -> Result<Config> {
@@ -119,10 +126,16 @@ impl Config {
         Config::from_json(&text, &path.display().to_string())
     }
 
-    /// The shipped config `configs/<algo>/<env>.json`, or the defaults if there is none.
-    pub fn shipped(algo: &str, env: &str) -> Result<Config> {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs").join(algo).join(format!("{env}.json"));
-        if path.is_file() { Config::from_file(&path) } else { Ok(Config::default()) }
+    /// The shipped config: `configs/<algo>/<env>.json`, else the suite's `configs/<algo>/<suite>.json`
+    /// (`ml1.json`), else the defaults. Oracle SAC runs PEARL's schedule (its files are PEARL's),
+    /// so the two compare like for like.
+    pub fn shipped(algo: &str, env: &str, suite: &str) -> Result<Config> {
+        let folder = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs").join(if algo == "oracle-sac" { "pearl" } else { algo });
+        [format!("{env}.json"), format!("{suite}.json")]
+            .iter()
+            .map(|file| folder.join(file))
+            .find(|path| path.is_file())
+            .map_or_else(|| Ok(Config::default()), |path| Config::from_file(&path))
     }
 }
 
@@ -146,5 +159,19 @@ mod tests {
         assert!(format!("{err:#}").contains("meta_batch"), "{err:#}");
         let ok = Config::from_json(r#"{"meta_batch": 4, "kl_lambda": 1.0}"#, "x.json").unwrap();
         assert_eq!((ok.meta_batch, ok.kl_lambda, ok.net_size), (4, 1.0, 300));
+    }
+
+    #[test]
+    fn shipped_configs_parse_and_carry_the_reference_values() {
+        let folder = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/pearl");
+        for entry in std::fs::read_dir(&folder).unwrap() {
+            Config::from_file(&entry.unwrap().path()).unwrap();
+        }
+        // oyster configs/ant-goal.json and papers/001 Table 7.
+        let ant_goal = Config::shipped("pearl", "ant-goal", "controls").unwrap();
+        assert_eq!((ant_goal.meta_batch, ant_goal.kl_lambda, ant_goal.num_train_steps_per_itr), (10, 1.0, 4000));
+        let ml1 = Config::shipped("oracle-sac", "reach-v3", "ml1").unwrap();
+        assert_eq!((ml1.latent_size, ml1.net_size, ml1.reward_scale, ml1.num_tasks_sample), (7, 400, 10.0, 15));
+        assert_eq!(Config::shipped("pearl", "cheetah-armature", "dynamics").unwrap(), Config::default());
     }
 }

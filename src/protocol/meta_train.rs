@@ -398,6 +398,14 @@ impl Trainer {
         Tensor::from_slice(&row)
     }
 
+    /// Re-run the meta-test evaluation of the checkpoint (`metarl eval`): mean final return,
+    /// success rate where defined, and one row per test task and run.
+    pub fn evaluate_checkpoint(&mut self) -> Result<EvalSummary> {
+        self.env.seed(iteration_seed(self.spec.seed, self.progress.iteration) ^ 0x5EED);
+        let (test_return, test_success, rows) = self.evaluate()?;
+        Ok(EvalSummary { iteration: self.progress.iteration, test_return, test_success, rows })
+    }
+
     /// Train until `num_iterations` or the env-step budget; `on_iteration` sees each row.
     pub fn run(&mut self, mut on_iteration: impl FnMut(&IterationReport)) -> Result<IterationReport> {
         let resumed_from = self.progress.iteration;
@@ -483,6 +491,16 @@ impl Trainer {
 /// a resumed run draws what an uninterrupted one would.
 fn iteration_seed(seed: u64, iteration: usize) -> u32 {
     (seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ iteration as u64).wrapping_mul(0xBF58_476D_1CE4_E5B9).rotate_left(31) as u32
+}
+
+/// What `metarl eval` reports.
+pub struct EvalSummary {
+    /// The checkpoint's iteration.
+    pub iteration: usize,
+    pub test_return: f64,
+    pub test_success: Option<f64>,
+    /// (test task index, run, final return, final success).
+    pub rows: Vec<(usize, usize, f64, Option<bool>)>,
 }
 
 /// One row of progress.csv.
