@@ -21,6 +21,12 @@ test: deps
 doctor: build
 	./target/release/metarl doctor
 
+# A short PEARL meta-training run on point-robot (about a minute on 2 cores): its learning
+# curve is results/demo/pearl-point-robot/progress.csv (test_return by iteration).
+DEMO_RUN := results/demo/pearl-point-robot
+
 demo: build
 	./target/release/metarl doctor
-	./target/release/metarl bench mujoco --out results/demo/mujoco_step.csv
+	rm -rf $(DEMO_RUN)
+	./target/release/metarl train pearl --env point-robot --config configs/demo/point-robot.json --seed 0 --out $(DEMO_RUN)
+	cut -d, -f1-4 $(DEMO_RUN)/progress.csv

@@ -1,5 +1,5 @@
 //! PEARL and oracle SAC learn (point-robot, a small budget and small networks set in
-//! tests/configs/point-robot-small.json), runs are reproducible and resumable, and a NaN loss
+//! configs/demo/point-robot.json), runs are reproducible and resumable, and a NaN loss
 //! stops a run with the iteration and loss named while the last good checkpoint survives.
 
 use std::path::{Path, PathBuf};
@@ -10,7 +10,7 @@ use metarl::envs::registry::{lookup, DEFAULT_TASK_SEED};
 use metarl::envs::rollout::{run_episode, Policy};
 use metarl::envs::EnvOptions;
 
-const CONFIG: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/configs/point-robot-small.json");
+const CONFIG: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/configs/demo/point-robot.json");
 
 fn train(algo: &str, out: &Path, extra: &[&str], env: &[(&str, &str)]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_metarl"))

@@ -421,8 +421,11 @@ impl Trainer {
             }
             self.env.seed(iteration_seed(self.spec.seed, iteration));
             if iteration == 0 {
-                for task in 0..self.train_tasks.len() {
-                    self.collect(task, self.config.num_initial_steps, None, true)?;
+                // A budget below the initial pool (a smoke run) shrinks the pool to fit it.
+                let n = self.train_tasks.len();
+                let initial = self.spec.max_env_steps.map_or(self.config.num_initial_steps, |max| self.config.num_initial_steps.min(max as usize / n).max(1));
+                for task in 0..n {
+                    self.collect(task, initial, None, true)?;
                 }
             }
             for _ in 0..self.config.num_tasks_sample {
