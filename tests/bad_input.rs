@@ -109,8 +109,28 @@ fn broken_mjcf_through_the_cli_names_the_file_and_mujocos_error() {
 
 #[test]
 fn unimplemented_commands_say_so_and_fail() {
-    let out = Command::new(env!("CARGO_BIN_EXE_metarl")).args(["train", "pearl", "--env", "cheetah-vel"]).output().unwrap();
-    assert_clear_failure(&out, &["not available in this version", "learning core"]);
+    let out = Command::new(env!("CARGO_BIN_EXE_metarl")).args(["regress"]).output().unwrap();
+    assert_clear_failure(&out, &["not available in this version", "regression"]);
+}
+
+fn train(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_metarl")).arg("train").args(args).output().unwrap()
+}
+
+#[test]
+fn train_names_unknown_algorithms_envs_and_config_fields() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let out = out.to_str().unwrap();
+    assert_clear_failure(&train(&["pearll", "--env", "point-robot", "--out", out]), &["unknown algorithm \"pearll\"", "did you mean \"pearl\""]);
+    assert_clear_failure(&train(&["pearl", "--env", "point-robt", "--out", out]), &["unknown environment \"point-robt\"", "did you mean \"point-robot\""]);
+    let config = dir.path().join("bad.json");
+    std::fs::write(&config, r#"{"meta_batch": 4, "kl_lamda": 0.1}"#).unwrap();
+    assert_clear_failure(&train(&["pearl", "--env", "point-robot", "--config", config.to_str().unwrap(), "--out", out]), &["unknown config field \"kl_lamda\"", "did you mean \"kl_lambda\""]);
+    std::fs::write(&config, r#"{"meta_batch": -4}"#).unwrap();
+    assert_clear_failure(&train(&["pearl", "--env", "point-robot", "--config", config.to_str().unwrap(), "--out", out]), &["config field \"meta_batch\" has a bad value -4"]);
+    assert_clear_failure(&train(&["pearl", "--env", "point-robot", "--resume", "--out", out]), &["--resume: no checkpoint in"]);
+    assert!(!Path::new(out).join("progress.csv").exists(), "a refused run writes nothing");
 }
 
 /// A copy of mujoco-sys in a scratch workspace whose `.deps` points at `cache` (or nowhere);
