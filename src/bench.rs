@@ -138,7 +138,7 @@ pub struct TrainRate {
 /// Time `steps` gradient steps of `algo` at the shipped config's sizes for `env` (meta-batch,
 /// batch, network widths), on buffers of random transitions: the learner's cost alone.
 pub fn train_step_rate(algo: &str, env: &str, steps: usize, device: tch::Device) -> Result<TrainRate> {
-    use crate::algos::sac::{ContextSettings, Sac, SacSettings, TaskVariable};
+    use crate::algos::sac::{Sac, TaskVariable};
     use crate::protocol::buffer::{MultiTaskBuffer, Transition};
     use crate::protocol::config::Config;
     use rand_chacha::rand_core::SeedableRng;
@@ -150,23 +150,8 @@ pub fn train_step_rate(algo: &str, env: &str, steps: usize, device: tch::Device)
     let (obs_dim, action_dim) = (probe.observation_dim(), probe.action_space().dim());
     let oracle_dim = entry.tasks(&envs::EnvOptions::default(), envs::registry::DEFAULT_TASK_SEED)?.train[0].oracle.len() as i64;
     let pearl = algorithm == crate::protocol::meta_train::Algorithm::Pearl;
-    let settings = SacSettings {
-        obs_dim: obs_dim as i64,
-        action_dim: action_dim as i64,
-        z_dim: if pearl { config.latent_size } else { oracle_dim },
-        net_size: config.net_size,
-        discount: config.discount,
-        reward_scale: config.reward_scale,
-        soft_target_tau: config.soft_target_tau,
-        policy_lr: config.policy_lr,
-        qf_lr: config.qf_lr,
-        vf_lr: config.vf_lr,
-        policy_reg_weight: 1e-3,
-    };
-    let context_width = (obs_dim + action_dim + 1 + if config.use_next_obs_in_context { obs_dim } else { 0 }) as i64;
-    let context = pearl.then(|| ContextSettings { input_dim: context_width, hidden: config.encoder_hidden.clone(), lr: config.context_lr, kl_lambda: config.kl_lambda });
     tch::manual_seed(0);
-    let mut sac = Sac::new(settings, device, context);
+    let mut sac = crate::protocol::meta_train::build_learner(algorithm, &config, obs_dim, action_dim, oracle_dim as usize, device);
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
     let mut draws = RandomState::new(0);
     let tasks = config.meta_batch;

@@ -151,31 +151,9 @@ impl Trainer {
             family.test.truncate(n);
         }
         let (obs_dim, action_dim) = (env.observation_dim(), env.action_space().dim());
-        let z_dim = match spec.algorithm {
-            Algorithm::Pearl => config.latent_size,
-            Algorithm::OracleSac => family.train[0].oracle.len() as i64,
-        };
-        let settings = SacSettings {
-            obs_dim: obs_dim as i64,
-            action_dim: action_dim as i64,
-            z_dim,
-            net_size: config.net_size,
-            discount: config.discount,
-            reward_scale: config.reward_scale,
-            soft_target_tau: config.soft_target_tau,
-            policy_lr: config.policy_lr,
-            qf_lr: config.qf_lr,
-            vf_lr: config.vf_lr,
-            policy_reg_weight: 1e-3,
-        };
-        let context_width = obs_dim + action_dim + 1 + if config.use_next_obs_in_context { obs_dim } else { 0 };
-        let context = (spec.algorithm == Algorithm::Pearl).then(|| ContextSettings {
-            input_dim: context_width as i64,
-            hidden: config.encoder_hidden.clone(),
-            lr: config.context_lr,
-            kl_lambda: config.kl_lambda,
-        });
-        let sac = Sac::new(settings, device, context);
+        let oracle_dim = family.train[0].oracle.len();
+        let sac = build_learner(spec.algorithm, &config, obs_dim, action_dim, oracle_dim, device);
+        let z_dim = sac.settings.z_dim;
         let n_train = family.train.len();
         let replay = MultiTaskBuffer::new(n_train, obs_dim, action_dim, config.replay_buffer_size);
         let mut trainer = Trainer {
@@ -488,6 +466,35 @@ impl Trainer {
         write_atomic(&self.dir.join("summary.csv"), format!("{}\n{}\n", PROGRESS_COLUMNS.join(","), report.fields().join(",")).as_bytes())?;
         Ok(report)
     }
+}
+
+/// The learner an algorithm trains, sized from the config and the env: z is PEARL's latent
+/// (with the context encoder) or the task's oracle vector.
+pub fn build_learner(algorithm: Algorithm, config: &Config, obs_dim: usize, action_dim: usize, oracle_dim: usize, device: Device) -> Sac {
+    let settings = SacSettings {
+        obs_dim: obs_dim as i64,
+        action_dim: action_dim as i64,
+        z_dim: match algorithm {
+            Algorithm::Pearl => config.latent_size,
+            Algorithm::OracleSac => oracle_dim as i64,
+        },
+        net_size: config.net_size,
+        discount: config.discount,
+        reward_scale: config.reward_scale,
+        soft_target_tau: config.soft_target_tau,
+        policy_lr: config.policy_lr,
+        qf_lr: config.qf_lr,
+        vf_lr: config.vf_lr,
+        policy_reg_weight: 1e-3,
+    };
+    let context_width = obs_dim + action_dim + 1 + if config.use_next_obs_in_context { obs_dim } else { 0 };
+    let context = (algorithm == Algorithm::Pearl).then(|| ContextSettings {
+        input_dim: context_width as i64,
+        hidden: config.encoder_hidden.clone(),
+        lr: config.context_lr,
+        kl_lambda: config.kl_lambda,
+    });
+    Sac::new(settings, device, context)
 }
 
 /// The env's reset-noise seed for an iteration: a function of the run seed and the iteration, so
