@@ -11,7 +11,8 @@ use std::process::Command;
 
 use flate2::read::GzDecoder;
 use metarl::envs::metaworld::{
-    ButtonPressTopdown, DoorOpen, DrawerClose, Info, PickPlace, Push, Reach, SawyerEnv, SawyerTask, WindowOpen,
+    ButtonPress, ButtonPressTopdown, ButtonPressTopdownWall, ButtonPressWall, DoorOpen, DrawerClose, Info, PickPlace, Push,
+    Reach, SawyerEnv, SawyerTask, WindowOpen,
 };
 use metarl::envs::np_random::RandomState;
 use metarl::envs::registry::lookup;
@@ -162,7 +163,7 @@ fn check<T: SawyerTask>(name: &str) {
     assert_coverage(&golden);
     let d = replay::<T>(&golden);
     println!(
-        "{name:<16} {:>5} steps ({:>3} successful, {:>3} grasping)  max |Δobs| {:.1e}  max |Δreward| {:.1e}  max |Δinfo| {:.1e}",
+        "{name:<28} {:>5} steps ({:>3} successful, {:>3} grasping)  max |Δobs| {:.1e}  max |Δreward| {:.1e}  max |Δinfo| {:.1e}",
         d.steps, d.successes, d.grasps, d.obs, d.reward, d.info
     );
     assert!(d.scripted_successes > 0, "{name}: the scripted episode reaches success");
@@ -202,6 +203,21 @@ fn button_press_topdown_matches_the_reference() {
 #[test]
 fn window_open_matches_the_reference() {
     check::<WindowOpen>("window-open-v3");
+}
+
+#[test]
+fn button_press_matches_the_reference() {
+    check::<ButtonPress>("button-press-v3");
+}
+
+#[test]
+fn button_press_topdown_wall_matches_the_reference() {
+    check::<ButtonPressTopdownWall>("button-press-topdown-wall-v3");
+}
+
+#[test]
+fn button_press_wall_matches_the_reference() {
+    check::<ButtonPressWall>("button-press-wall-v3");
 }
 
 fn metaworld_entries() -> impl Iterator<Item = &'static metarl::envs::EnvEntry> {
