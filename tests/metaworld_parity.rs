@@ -3,12 +3,16 @@
 //! files): under the same ML1 task and actions, the same observations, rewards, flags, success
 //! and info; and the ML1 task vectors equal the package's bit for bit.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs::File;
+use std::io::BufReader;
 use std::path::Path;
 use std::process::Command;
 
+use flate2::read::GzDecoder;
 use metarl::envs::metaworld::{
-    ButtonPressTopdown, DoorOpen, DrawerClose, Info, PickPlace, Push, Reach, SawyerEnv, SawyerTask, WindowOpen,
+    ButtonPress, ButtonPressTopdown, ButtonPressTopdownWall, ButtonPressWall, DoorOpen, DrawerClose, Info, PickPlace, Push,
+    Reach, SawyerEnv, SawyerTask, WindowOpen,
 };
 use metarl::envs::np_random::RandomState;
 use metarl::envs::registry::lookup;
@@ -30,20 +34,29 @@ struct Golden {
 
 #[derive(Deserialize)]
 struct GoldenEpisode {
-    /// "random" (actions regenerated from `action_seed`) or "scripted" (recorded `actions`).
+    /// "random" (actions regenerated from `action_seed`) or "scripted" (recorded `actions`,
+    /// float32 values).
     policy: String,
-    actions: Vec<Vec<f64>>,
+    actions: Vec<[f64; 4]>,
     split: String,
     index: usize,
     action_seed: u32,
+    steps: usize,
     reset_obs: Vec<f64>,
     reward: Vec<f64>,
-    terminated: Vec<bool>,
-    truncated: Vec<bool>,
-    success: Vec<bool>,
     obs_sum: Vec<f64>,
+    /// The steps where the flag holds.
+    terminated: BTreeSet<usize>,
+    truncated: BTreeSet<usize>,
+    success: BTreeSet<usize>,
     full_obs: BTreeMap<usize, Vec<f64>>,
     info: BTreeMap<usize, BTreeMap<String, f64>>,
+}
+
+fn read_golden(path: &Path) -> Golden {
+    let file = File::open(path)
+        .unwrap_or_else(|e| panic!("{}: {e}; regenerate with tools/reference_metaworld.py goldens", path.display()));
+    serde_json::from_reader(BufReader::new(GzDecoder::new(file))).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 /// Largest absolute difference, with NaN counted as infinitely far.
@@ -71,6 +84,8 @@ struct Differences {
     info: f64,
     steps: usize,
     successes: usize,
+    /// Successful steps of the scripted episodes.
+    scripted_successes: usize,
     grasps: usize,
 }
 
@@ -91,15 +106,18 @@ fn replay<T: SawyerTask>(golden: &Golden) -> Differences {
         }
         let at = format!("{} episode {e} ({} task {}, {})", golden.env, ep.split, ep.index, ep.policy);
         diff.obs = diff.obs.max(max_diff(env.reset().unwrap(), &ep.reset_obs));
-        assert_eq!(ep.reward.len(), golden.horizon, "{at}: the golden runs to max_path_length");
-        for t in 0..ep.reward.len() {
+        assert!(ep.steps <= golden.horizon && ep.reward.len() == ep.steps && ep.obs_sum.len() == ep.steps, "{at}: {} steps", ep.steps);
+        for t in 0..ep.steps {
             let action: Vec<f64> = match ep.policy.as_str() {
                 "random" => (0..4).map(|_| actions.uniform(-1.0, 1.0)).collect(),
-                _ => ep.actions[t].clone(),
+                // The policies' float32 actions, widened as numpy's `astype(np.float64)`.
+                "scripted" => ep.actions[t].iter().map(|&a| f64::from(a as f32)).collect(),
+                other => panic!("{at}: unknown policy {other}"),
             };
             let step = env.step(&action).unwrap();
-            assert_eq!((step.terminated, step.truncated), (ep.terminated[t], ep.truncated[t]), "{at}: flags at step {t}");
-            assert_eq!(step.success, Some(ep.success[t]), "{at}: success at step {t}");
+            let flags = (step.terminated, step.truncated);
+            assert_eq!(flags, (ep.terminated.contains(&t), ep.truncated.contains(&t)), "{at}: flags at step {t}");
+            assert_eq!(step.success, Some(ep.success.contains(&t)), "{at}: success at step {t}");
             diff.reward = diff.reward.max(max_diff(&[step.reward], &[ep.reward[t]]));
             let obs = env.observation();
             diff.obs = diff.obs.max(max_diff(&[obs.iter().sum()], &[ep.obs_sum[t]]));
@@ -110,27 +128,45 @@ fn replay<T: SawyerTask>(golden: &Golden) -> Differences {
             for (name, value) in ep.info.get(&t).into_iter().flatten() {
                 diff.info = diff.info.max(max_diff(&[info_field(env.info(), name)], &[*value]));
             }
-            diff.successes += usize::from(ep.success[t]);
         }
-        let past_the_end = env.step(&[0.0; 4]);
-        assert!(matches!(past_the_end, Err(EnvError::EpisodeOver { limit: 500 })), "{at}: a step past max_path_length is refused");
-        diff.steps += ep.reward.len();
+        diff.successes += ep.success.len();
+        if ep.policy == "scripted" {
+            diff.scripted_successes += ep.success.len();
+        }
+        if ep.steps == golden.horizon {
+            let past_the_end = env.step(&[0.0; 4]);
+            assert!(matches!(past_the_end, Err(EnvError::EpisodeOver { limit: 500 })), "{at}: a step past max_path_length is refused");
+        }
+        diff.steps += ep.steps;
     }
     diff
 }
 
+/// The golden replays what parity needs: a full random episode and a reset on a train task,
+/// random steps on a second train task and on a test task, and a full scripted episode.
+fn assert_coverage(golden: &Golden) {
+    let full = |ep: &&GoldenEpisode| ep.steps == golden.horizon;
+    let random = |split: &'static str| golden.episodes.iter().filter(move |ep| ep.policy == "random" && ep.split == split);
+    let reset_after_full = golden.episodes.windows(2).any(|pair| {
+        full(&&pair[0]) && (pair[1].split.as_str(), pair[1].index) == (pair[0].split.as_str(), pair[0].index)
+    });
+    let train_tasks: BTreeSet<usize> = random("train").map(|ep| ep.index).collect();
+    let env = &golden.env;
+    assert!(random("train").any(|ep| full(&ep)) && reset_after_full, "{env}: a full random episode, then a reset");
+    assert!(train_tasks.len() >= 2 && random("test").count() >= 1, "{env}: two train tasks and a test task");
+    assert!(golden.episodes.iter().any(|ep| ep.policy == "scripted" && full(&ep)), "{env}: a full scripted episode");
+}
+
 fn check<T: SawyerTask>(name: &str) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/goldens/metaworld/{name}.json"));
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e}; regenerate with tools/reference_metaworld.py goldens", path.display()));
-    let golden: Golden = serde_json::from_str(&text).unwrap();
+    let golden = read_golden(&Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/goldens/metaworld/{name}.json.gz")));
     assert_eq!(golden.env, name);
+    assert_coverage(&golden);
     let d = replay::<T>(&golden);
     println!(
-        "{name:<16} {:>5} steps ({:>3} successful, {:>3} grasping)  max |Δobs| {:.1e}  max |Δreward| {:.1e}  max |Δinfo| {:.1e}",
+        "{name:<28} {:>5} steps ({:>3} successful, {:>3} grasping)  max |Δobs| {:.1e}  max |Δreward| {:.1e}  max |Δinfo| {:.1e}",
         d.steps, d.successes, d.grasps, d.obs, d.reward, d.info
     );
-    assert!(d.successes > 0, "{name}: the scripted episode reaches success");
+    assert!(d.scripted_successes > 0, "{name}: the scripted episode reaches success");
     assert!(d.obs <= TOLERANCE && d.reward <= TOLERANCE && d.info <= TOLERANCE, "{name}: beyond {TOLERANCE}");
 }
 
@@ -167,6 +203,21 @@ fn button_press_topdown_matches_the_reference() {
 #[test]
 fn window_open_matches_the_reference() {
     check::<WindowOpen>("window-open-v3");
+}
+
+#[test]
+fn button_press_matches_the_reference() {
+    check::<ButtonPress>("button-press-v3");
+}
+
+#[test]
+fn button_press_topdown_wall_matches_the_reference() {
+    check::<ButtonPressTopdownWall>("button-press-topdown-wall-v3");
+}
+
+#[test]
+fn button_press_wall_matches_the_reference() {
+    check::<ButtonPressWall>("button-press-wall-v3");
 }
 
 fn metaworld_entries() -> impl Iterator<Item = &'static metarl::envs::EnvEntry> {

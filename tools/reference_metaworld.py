@@ -3,23 +3,28 @@ bindings of the dependency cache's venv (the same MuJoCo 3.3.7 library metarl li
 
 `tasks` prints the rand vecs of `metaworld.ML1(name, seed)` (train: seed s, test: seed s + 1);
 `goldens` writes, per env, episodes of the official env class under an ML1 task
-(`env.set_task(task)`, as the package's examples do) into tests/goldens/metaworld/<env>.json:
+(`env.set_task(task)`, as the package's examples do) into tests/goldens/metaworld/<env>.json.gz
+(gzip-compressed JSON):
 
-actions `RandomState(action_seed).uniform(-1, 1, size=4)` per step (metarl's `Policy::Random`
-draws the same floats), full 500-step episodes (truncated at `max_path_length`); the first task
-gets a second episode after a reset, on the same generator. A last episode follows the package's
-scripted policy (`metaworld.policies`), shown the goal that the ML1 observation hides (from
-`env._target_pos`); its actions (float64) are recorded, so the replay reaches the grasps and
-successes random actions rarely do.
+- train task 0: a full 500-step episode of random actions (truncated at `max_path_length`), then
+  a reset and a shorter episode on the same generator;
+- train task 1 and test task 0: a shorter random episode each;
+- test task 1: a full episode of the package's scripted policy (`metaworld.policies`), shown the
+  goal that the ML1 observation hides (from `env._target_pos`), so the replay reaches the grasps
+  and successes random actions rarely do. Its actions are float32 (the policies' `Action` array)
+  and are written as their shortest float32 decimals.
 
-Per step: reward, flags, success, the sum of the observation; the full observation and the info
-fields every `FULL_OBS_EVERY` steps.
+Random actions are `RandomState(action_seed).uniform(-1, 1, size=4)` per step (metarl's
+`Policy::Random` draws the same floats). Per step: reward and the sum of the observation; the
+steps where `terminated`, `truncated` and `success` hold, as lists of step indices; the full
+observation and the info fields every `FULL_OBS_EVERY` steps and at the last step.
 
     .deps/venv/bin/python tools/reference_metaworld.py tasks reach-v3 [push-v3 ...] [--seed 0 --seed 1]
     .deps/venv/bin/python tools/reference_metaworld.py goldens [--env reach-v3 ...] [--out tests/goldens/metaworld]
 """
 
 import argparse
+import gzip
 import json
 import pickle
 import pathlib
@@ -31,11 +36,13 @@ import metaworld
 from metaworld.policies import ENV_POLICY_MAP
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
-FULL_OBS_EVERY = 25
+FULL_OBS_EVERY = 50
+SHORT_EPISODE = 100
 TASK_SEED = 0
-# (split, index in that split, episodes, policy)
-EPISODES = [("train", 0, 2, "random"), ("train", 1, 1, "random"), ("test", 0, 1, "random"),
-            ("test", 1, 1, "scripted")]
+# (split, index in that split, the episodes' lengths on one action generator, policy);
+# None is a full episode.
+EPISODES = [("train", 0, [None, SHORT_EPISODE], "random"), ("train", 1, [SHORT_EPISODE], "random"),
+            ("test", 0, [SHORT_EPISODE], "random"), ("test", 1, [None], "scripted")]
 INFO_FIELDS = ["near_object", "grasp_success", "grasp_reward", "in_place_reward", "obj_to_target",
                "unscaled_reward"]
 # Every ML1 env; `goldens` without --env writes them all.
@@ -46,29 +53,45 @@ def rand_vecs(tasks):
     return [pickle.loads(t.data)["rand_vec"].tolist() for t in tasks]
 
 
-def run_episode(env, rng, policy):
+def float32_decimal(value):
+    """The shortest decimal of a float32, as the float64 nearest it: parsed as float64 and
+    rounded to float32 (what a reader does), it gives the float32 back."""
+    shortest = float(np.format_float_positional(value, unique=True, trim="0"))
+    assert np.float32(shortest) == value, value
+    return shortest
+
+
+def scripted_action(env, policy, obs):
+    shown = obs.copy()
+    shown[-3:] = env._target_pos
+    action = np.clip(policy.get_action(shown), -1.0, 1.0)
+    assert action.dtype == np.float32, action.dtype
+    return action
+
+
+def run_episode(env, rng, policy, steps):
     obs, _ = env.reset()
-    episode = {"reset_obs": obs.tolist(), "reward": [], "terminated": [], "truncated": [],
-               "success": [], "obs_sum": [], "full_obs": {}, "info": {},
+    episode = {"steps": steps, "reset_obs": obs.tolist(), "reward": [], "obs_sum": [],
+               "terminated": [], "truncated": [], "success": [], "full_obs": {}, "info": {},
                "actions": []}
-    for t in range(env.max_path_length):
+    for t in range(steps):
         if policy is None:
             action = rng.uniform(-1.0, 1.0, size=4)
         else:
-            shown = obs.copy()
-            shown[-3:] = env._target_pos
-            action = np.clip(policy.get_action(shown), -1.0, 1.0).astype(np.float64)
-            episode["actions"].append(action.tolist())
+            action = scripted_action(env, policy, obs)
+            episode["actions"].append([float32_decimal(a) for a in action])
+            action = action.astype(np.float64)
         obs, reward, terminated, truncated, info = env.step(action)
         episode["reward"].append(float(reward))
-        episode["terminated"].append(bool(terminated))
-        episode["truncated"].append(bool(truncated))
-        episode["success"].append(bool(info["success"]))
         episode["obs_sum"].append(float(obs.sum()))
-        if t % FULL_OBS_EVERY == 0 or truncated:
+        for flag, value in [("terminated", terminated), ("truncated", truncated), ("success", info["success"])]:
+            if value:
+                episode[flag].append(t)
+        if t % FULL_OBS_EVERY == 0 or t == steps - 1:
             episode["full_obs"][t] = obs.tolist()
             episode["info"][t] = {k: float(info[k]) for k in INFO_FIELDS}
         if terminated or truncated:
+            assert t == steps - 1, f"the episode ended at step {t} of {steps}"
             break
     return episode
 
@@ -78,13 +101,13 @@ def golden(name):
     env = ml1.train_classes[name]()
     tasks = {"train": ml1.train_tasks, "test": ml1.test_tasks}
     episodes = []
-    for split, index, count, policy_name in EPISODES:
+    for split, index, lengths, policy_name in EPISODES:
         env.set_task(tasks[split][index])
         action_seed = len(episodes)
         rng = np.random.RandomState(action_seed)
         policy = ENV_POLICY_MAP[name]() if policy_name == "scripted" else None
-        for _ in range(count):
-            episode = run_episode(env, rng, policy)
+        for steps in lengths:
+            episode = run_episode(env, rng, policy, steps or env.max_path_length)
             episode.update(split=split, index=index, action_seed=action_seed, policy=policy_name)
             episodes.append(episode)
     return {"env": name, "task_seed": TASK_SEED, "horizon": env.max_path_length,
@@ -112,8 +135,11 @@ def main():
     else:
         args.out.mkdir(parents=True, exist_ok=True)
         for name in args.env or sorted(ENVS):
-            path = args.out / f"{name}.json"
-            path.write_text(json.dumps(golden(name), separators=(",", ":")))
+            path = args.out / f"{name}.json.gz"
+            text = json.dumps(golden(name), separators=(",", ":")).encode()
+            # mtime 0: the same golden gives the same bytes.
+            with gzip.GzipFile(path, "wb", compresslevel=9, mtime=0) as f:
+                f.write(text)
             print(f"wrote {path}")
 
 

@@ -8,7 +8,10 @@
 use std::f64::consts::PI;
 
 use super::controls::{physics_parameters, Ant, AntTask, Cheetah, CheetahTask, HumanoidDir, PlanarWalker, Walker};
-use super::metaworld::{ml1_tasks, ButtonPressTopdown, DoorOpen, DrawerClose, PickPlace, Push, Reach, SawyerEnv, WindowOpen};
+use super::metaworld::{
+    ml1_tasks, ButtonPress, ButtonPressTopdown, ButtonPressTopdownWall, ButtonPressWall, DoorOpen, DrawerClose, PickPlace,
+    Push, Reach, SawyerEnv, WindowOpen,
+};
 use super::np_random::RandomState;
 use super::point::{PointRobot, PointVariant};
 use super::task::numbered;
@@ -148,6 +151,12 @@ pub static REGISTRY: &[EnvEntry] = &[
         build: |n, _| Ok(Box::new(SawyerEnv::<DrawerClose>::new(n)?)), family: ml1_tasks::<DrawerClose> },
     EnvEntry { name: "button-press-topdown-v3", suite: Suite::Metaworld, summary: "Sawyer, press a button down from above", horizon: 500,
         build: |n, _| Ok(Box::new(SawyerEnv::<ButtonPressTopdown>::new(n)?)), family: ml1_tasks::<ButtonPressTopdown> },
+    EnvEntry { name: "button-press-v3", suite: Suite::Metaworld, summary: "Sawyer, press a button in from the front", horizon: 500,
+        build: |n, _| Ok(Box::new(SawyerEnv::<ButtonPress>::new(n)?)), family: ml1_tasks::<ButtonPress> },
+    EnvEntry { name: "button-press-topdown-wall-v3", suite: Suite::Metaworld, summary: "Sawyer, press a button down from above, behind a wall", horizon: 500,
+        build: |n, _| Ok(Box::new(SawyerEnv::<ButtonPressTopdownWall>::new(n)?)), family: ml1_tasks::<ButtonPressTopdownWall> },
+    EnvEntry { name: "button-press-wall-v3", suite: Suite::Metaworld, summary: "Sawyer, press a button in from the front, behind a wall", horizon: 500,
+        build: |n, _| Ok(Box::new(SawyerEnv::<ButtonPressWall>::new(n)?)), family: ml1_tasks::<ButtonPressWall> },
     EnvEntry { name: "window-open-v3", suite: Suite::Metaworld, summary: "Sawyer, slide a window open", horizon: 500,
         build: |n, _| Ok(Box::new(SawyerEnv::<WindowOpen>::new(n)?)), family: ml1_tasks::<WindowOpen> },
 ];

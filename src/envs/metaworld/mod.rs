@@ -11,7 +11,7 @@
 //! A task is the env's `rand_vec` (object and goal positions drawn from `_random_reset_space`);
 //! [`ml1_tasks`] draws the 50 train and 50 test vectors exactly as `metaworld.ML1(name, seed)`.
 
-mod button_press_topdown;
+mod button;
 mod door_open;
 mod drawer_close;
 mod pick_place;
@@ -20,7 +20,7 @@ mod reach;
 pub mod reward_utils;
 mod window_open;
 
-pub use button_press_topdown::ButtonPressTopdown;
+pub use button::{ButtonPress, ButtonPressTopdown, ButtonPressTopdownWall, ButtonPressWall};
 pub use door_open::DoorOpen;
 pub use drawer_close::DrawerClose;
 pub use pick_place::PickPlace;
