@@ -8,7 +8,9 @@ use std::path::Path;
 use std::process::Command;
 
 use metarl::envs::metaworld::{
-    ButtonPressTopdown, DoorOpen, DrawerClose, Info, PickPlace, Push, Reach, SawyerEnv, SawyerTask, WindowOpen,
+    ButtonPressTopdown, DoorOpen, DrawerClose, HandlePress, HandlePressSide, HandlePull, HandlePullSide, Info, LeverPull, PickPlace,
+    PickPlaceWall, PlateSlide, PlateSlideBack, PlateSlideBackSide, PlateSlideSide, Push, PushBack, PushWall, Reach, ReachWall, SawyerEnv,
+    SawyerTask, Soccer, WindowOpen,
 };
 use metarl::envs::np_random::RandomState;
 use metarl::envs::registry::lookup;
@@ -167,6 +169,76 @@ fn button_press_topdown_matches_the_reference() {
 #[test]
 fn window_open_matches_the_reference() {
     check::<WindowOpen>("window-open-v3");
+}
+
+#[test]
+fn handle_press_matches_the_reference() {
+    check::<HandlePress>("handle-press-v3");
+}
+
+#[test]
+fn handle_press_side_matches_the_reference() {
+    check::<HandlePressSide>("handle-press-side-v3");
+}
+
+#[test]
+fn handle_pull_matches_the_reference() {
+    check::<HandlePull>("handle-pull-v3");
+}
+
+#[test]
+fn handle_pull_side_matches_the_reference() {
+    check::<HandlePullSide>("handle-pull-side-v3");
+}
+
+#[test]
+fn lever_pull_matches_the_reference() {
+    check::<LeverPull>("lever-pull-v3");
+}
+
+#[test]
+fn plate_slide_matches_the_reference() {
+    check::<PlateSlide>("plate-slide-v3");
+}
+
+#[test]
+fn plate_slide_side_matches_the_reference() {
+    check::<PlateSlideSide>("plate-slide-side-v3");
+}
+
+#[test]
+fn plate_slide_back_matches_the_reference() {
+    check::<PlateSlideBack>("plate-slide-back-v3");
+}
+
+#[test]
+fn plate_slide_back_side_matches_the_reference() {
+    check::<PlateSlideBackSide>("plate-slide-back-side-v3");
+}
+
+#[test]
+fn push_back_matches_the_reference() {
+    check::<PushBack>("push-back-v3");
+}
+
+#[test]
+fn push_wall_matches_the_reference() {
+    check::<PushWall>("push-wall-v3");
+}
+
+#[test]
+fn reach_wall_matches_the_reference() {
+    check::<ReachWall>("reach-wall-v3");
+}
+
+#[test]
+fn pick_place_wall_matches_the_reference() {
+    check::<PickPlaceWall>("pick-place-wall-v3");
+}
+
+#[test]
+fn soccer_matches_the_reference() {
+    check::<Soccer>("soccer-v3");
 }
 
 fn metaworld_entries() -> impl Iterator<Item = &'static metarl::envs::EnvEntry> {
