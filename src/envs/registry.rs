@@ -9,8 +9,7 @@ use std::f64::consts::PI;
 
 use super::controls::{physics_parameters, Ant, AntTask, Cheetah, CheetahTask, HumanoidDir, PlanarWalker, Walker};
 use super::metaworld::{
-    ml1_tasks, ButtonPress, ButtonPressTopdown, ButtonPressTopdownWall, ButtonPressWall, DoorOpen, DrawerClose, PickPlace,
-    Push, Reach, SawyerEnv, WindowOpen,
+    ml1_tasks, ButtonPress, ButtonPressTopdown, ButtonPressTopdownWall, ButtonPressWall, DoorOpen, DrawerClose, HandlePress, HandlePressSide, HandlePull, HandlePullSide, LeverPull, PickPlace, PickPlaceWall, PlateSlide, PlateSlideBack, PlateSlideBackSide, PlateSlideSide, Push, PushBack, PushWall, Reach, ReachWall, SawyerEnv, Soccer, WindowOpen,
 };
 use super::np_random::RandomState;
 use super::point::{PointRobot, PointVariant};
@@ -159,6 +158,34 @@ pub static REGISTRY: &[EnvEntry] = &[
         build: |n, _| Ok(Box::new(SawyerEnv::<ButtonPressWall>::new(n)?)), family: ml1_tasks::<ButtonPressWall> },
     EnvEntry { name: "window-open-v3", suite: Suite::Metaworld, summary: "Sawyer, slide a window open", horizon: 500,
         build: |n, _| Ok(Box::new(SawyerEnv::<WindowOpen>::new(n)?)), family: ml1_tasks::<WindowOpen> },
+    EnvEntry { name: "handle-press-v3", suite: Suite::Metaworld, summary: "Sawyer, press a handle down", horizon: 500,
+        build: |n, _| Ok(Box::new(SawyerEnv::<HandlePress>::new(n)?)), family: ml1_tasks::<HandlePress> },
+    EnvEntry { name: "handle-press-side-v3", suite: Suite::Metaworld, summary: "Sawyer, press down the handle of a sideways box", horizon: 500,
+        build: |n, _| Ok(Box::new(SawyerEnv::<HandlePressSide>::new(n)?)), family: ml1_tasks::<HandlePressSide> },
+    EnvEntry { name: "handle-pull-v3", suite: Suite::Metaworld, summary: "Sawyer, pull a handle up", horizon: 500,
+        build: |n, _| Ok(Box::new(SawyerEnv::<HandlePull>::new(n)?)), family: ml1_tasks::<HandlePull> },
+    EnvEntry { name: "handle-pull-side-v3", suite: Suite::Metaworld, summary: "Sawyer, pull up the handle of a sideways box", horizon: 500,
+        build: |n, _| Ok(Box::new(SawyerEnv::<HandlePullSide>::new(n)?)), family: ml1_tasks::<HandlePullSide> },
+    EnvEntry { name: "lever-pull-v3", suite: Suite::Metaworld, summary: "Sawyer, lift a lever to point up", horizon: 500,
+        build: |n, _| Ok(Box::new(SawyerEnv::<LeverPull>::new(n)?)), family: ml1_tasks::<LeverPull> },
+    EnvEntry { name: "plate-slide-v3", suite: Suite::Metaworld, summary: "Sawyer, slide a plate into a net", horizon: 500,
+        build: |n, _| Ok(Box::new(SawyerEnv::<PlateSlide>::new(n)?)), family: ml1_tasks::<PlateSlide> },
+    EnvEntry { name: "plate-slide-side-v3", suite: Suite::Metaworld, summary: "Sawyer, slide a plate sideways into a net", horizon: 500,
+        build: |n, _| Ok(Box::new(SawyerEnv::<PlateSlideSide>::new(n)?)), family: ml1_tasks::<PlateSlideSide> },
+    EnvEntry { name: "plate-slide-back-v3", suite: Suite::Metaworld, summary: "Sawyer, slide a plate back out of a net", horizon: 500,
+        build: |n, _| Ok(Box::new(SawyerEnv::<PlateSlideBack>::new(n)?)), family: ml1_tasks::<PlateSlideBack> },
+    EnvEntry { name: "plate-slide-back-side-v3", suite: Suite::Metaworld, summary: "Sawyer, slide a plate sideways out of a net", horizon: 500,
+        build: |n, _| Ok(Box::new(SawyerEnv::<PlateSlideBackSide>::new(n)?)), family: ml1_tasks::<PlateSlideBackSide> },
+    EnvEntry { name: "push-back-v3", suite: Suite::Metaworld, summary: "Sawyer, push a block back towards the arm", horizon: 500,
+        build: |n, _| Ok(Box::new(SawyerEnv::<PushBack>::new(n)?)), family: ml1_tasks::<PushBack> },
+    EnvEntry { name: "push-wall-v3", suite: Suite::Metaworld, summary: "Sawyer, push a puck to a goal behind a wall", horizon: 500,
+        build: |n, _| Ok(Box::new(SawyerEnv::<PushWall>::new(n)?)), family: ml1_tasks::<PushWall> },
+    EnvEntry { name: "reach-wall-v3", suite: Suite::Metaworld, summary: "Sawyer, bring the gripper to a goal behind a wall", horizon: 500,
+        build: |n, _| Ok(Box::new(SawyerEnv::<ReachWall>::new(n)?)), family: ml1_tasks::<ReachWall> },
+    EnvEntry { name: "pick-place-wall-v3", suite: Suite::Metaworld, summary: "Sawyer, pick a puck up and place it over a wall", horizon: 500,
+        build: |n, _| Ok(Box::new(SawyerEnv::<PickPlaceWall>::new(n)?)), family: ml1_tasks::<PickPlaceWall> },
+    EnvEntry { name: "soccer-v3", suite: Suite::Metaworld, summary: "Sawyer, push a ball into a goal", horizon: 500,
+        build: |n, _| Ok(Box::new(SawyerEnv::<Soccer>::new(n)?)), family: ml1_tasks::<Soccer> },
 ];
 
 fn direction_vector(angle: f64) -> Vec<f64> {

@@ -14,18 +14,27 @@
 mod button;
 mod door_open;
 mod drawer_close;
+mod handle;
+mod lever_pull;
 mod pick_place;
+mod plate_slide;
+mod puck;
 mod push;
 mod reach;
 pub mod reward_utils;
+mod soccer;
 mod window_open;
 
 pub use button::{ButtonPress, ButtonPressTopdown, ButtonPressTopdownWall, ButtonPressWall};
 pub use door_open::DoorOpen;
 pub use drawer_close::DrawerClose;
-pub use pick_place::PickPlace;
-pub use push::Push;
-pub use reach::Reach;
+pub use handle::{HandlePress, HandlePressSide, HandlePull, HandlePullSide};
+pub use lever_pull::LeverPull;
+pub use pick_place::{PickPlace, PickPlaceWall};
+pub use plate_slide::{PlateSlide, PlateSlideBack, PlateSlideBackSide, PlateSlideSide};
+pub use push::{Push, PushBack, PushWall};
+pub use reach::{Reach, ReachWall};
+pub use soccer::Soccer;
 pub use window_open::WindowOpen;
 
 use super::np_random::RandomState;
@@ -173,6 +182,11 @@ impl Sawyer {
     /// A geom's orientation as scipy's `Rotation.from_matrix(geom_xmat).as_quat()`: (x, y, z, w).
     pub fn geom_quat(&self, geom: usize) -> [f64; 4] {
         quat_from_matrix(&self.data.geom_xmat()[9 * geom..9 * geom + 9])
+    }
+
+    /// A body's orientation as scipy's `Rotation.from_matrix(xmat).as_quat()`: (x, y, z, w).
+    pub fn body_quat(&self, body: usize) -> [f64; 4] {
+        quat_from_matrix(&self.data.xmat()[9 * body..9 * body + 9])
     }
 
     pub fn left_pad(&self) -> [f64; 3] {

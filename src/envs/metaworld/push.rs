@@ -1,23 +1,44 @@
-//! push-v3 (`sawyer_push_v3.py`): push a puck to a goal on the table.
+//! push-v3 (`sawyer_push_v3.py`), push-wall-v3 (`sawyer_push_wall_v3.py`) and push-back-v3
+//! (`sawyer_push_back_v3.py`): push a puck to a goal on the table; around a wall; towards the arm.
 
-use super::reward_utils::{distance, tolerance, Caging, CagingDensity, Sigmoid};
-use super::{goal_near_object, Info, Sawyer, SawyerSpec, SawyerTask, OBJECT_SLOTS, OBS_DIM, TARGET_RADIUS};
+use std::marker::PhantomData;
+
+use super::puck::{Puck, PuckPoint};
+use super::reward_utils::{distance, hamacher_product, midpoint_in_place, tolerance, wall_bonus, Caging, CagingDensity, Sigmoid};
+use super::{Info, Sawyer, SawyerSpec, SawyerTask, OBJECT_SLOTS, OBS_DIM, TARGET_RADIUS};
 use crate::envs::EnvError;
-
-pub struct Push {
-    obj: usize,
-    obj_geom: usize,
-    goal_site: usize,
-    obj_init_pos: [f64; 3],
-    target_pos: [f64; 3],
-}
 
 /// The object's position in the observation, `obs[4:7]`.
 pub(super) fn observed_object(obs: &[f64; OBS_DIM]) -> [f64; 3] {
     [obs[4], obs[5], obs[6]]
 }
 
-impl SawyerTask for Push {
+/// What differs between the push envs.
+pub trait PushVariant: Send + 'static {
+    const SPEC: SawyerSpec;
+    /// The point `_get_pos_objects` reports, whose height the object and goal take.
+    const POINT: PuckPoint;
+    const SHAPE: PushShape;
+    /// `success` within this distance.
+    const SUCCESS_RADIUS: f64;
+}
+
+/// The `compute_reward`s.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PushShape {
+    /// Caging, then a bonus towards the goal once the gripper is on the puck.
+    Straight,
+    /// The same, towards a midpoint beside the wall first.
+    AroundWall,
+    /// The env's own caging and gripping reward with the placement, a bonus once pushed.
+    Back,
+}
+
+pub struct Straight;
+pub struct AroundWall;
+pub struct Back;
+
+impl PushVariant for Straight {
     const SPEC: SawyerSpec = SawyerSpec {
         model: "sawyer_xyz/sawyer_push_v3.xml",
         hand_low: [-0.5, 0.40, 0.05],
@@ -27,45 +48,79 @@ impl SawyerTask for Push {
         rand_vec_low: &[-0.1, 0.6, 0.02, -0.1, 0.8, 0.01],
         rand_vec_high: &[0.1, 0.7, 0.02, 0.1, 0.9, 0.02],
     };
+    const POINT: PuckPoint = PuckPoint::Body;
+    const SHAPE: PushShape = PushShape::Straight;
+    const SUCCESS_RADIUS: f64 = TARGET_RADIUS;
+}
+
+impl PushVariant for AroundWall {
+    const SPEC: SawyerSpec = SawyerSpec {
+        model: "sawyer_xyz/sawyer_push_wall_v3.xml",
+        rand_vec_low: &[-0.05, 0.6, 0.015, -0.05, 0.85, 0.01],
+        rand_vec_high: &[0.05, 0.65, 0.015, 0.05, 0.9, 0.02],
+        ..Straight::SPEC
+    };
+    const POINT: PuckPoint = PuckPoint::Geom;
+    const SHAPE: PushShape = PushShape::AroundWall;
+    const SUCCESS_RADIUS: f64 = 0.07;
+}
+
+impl PushVariant for Back {
+    const SPEC: SawyerSpec = SawyerSpec {
+        model: "sawyer_xyz/sawyer_push_back_v3.xml",
+        // float32 in Meta-World's init_config.
+        hand_init_pos: [0.0, 0.6f32 as f64, 0.2f32 as f64],
+        rand_vec_low: &[-0.1, 0.8, 0.02, -0.1, 0.6, 0.0199],
+        rand_vec_high: &[0.1, 0.85, 0.02, 0.1, 0.7, 0.0201],
+        ..Straight::SPEC
+    };
+    const POINT: PuckPoint = PuckPoint::Geom;
+    const SHAPE: PushShape = PushShape::Back;
+    const SUCCESS_RADIUS: f64 = 0.07;
+}
+
+pub struct Pushing<V> {
+    puck: Puck,
+    variant: PhantomData<V>,
+}
+
+pub type Push = Pushing<Straight>;
+pub type PushWall = Pushing<AroundWall>;
+pub type PushBack = Pushing<Back>;
+
+/// push-back's puck radius (`OBJ_RADIUS`).
+const BACK_OBJ_RADIUS: f64 = 0.007;
+
+impl<V: PushVariant> SawyerTask for Pushing<V> {
+    const SPEC: SawyerSpec = V::SPEC;
 
     fn new(sim: &Sawyer) -> Result<Self, EnvError> {
-        Ok(Push {
-            obj: sim.model.body_id("obj")?,
-            obj_geom: sim.model.geom_id("objGeom")?,
-            goal_site: sim.model.site_id("goal")?,
-            obj_init_pos: [0.0; 3],
-            target_pos: [0.0; 3],
-        })
+        Ok(Pushing { puck: Puck::new(sim, V::POINT)?, variant: PhantomData })
     }
 
     fn rejects(rand_vec: &[f64]) -> bool {
-        goal_near_object(rand_vec)
+        Puck::rejects(rand_vec)
     }
 
     /// Object and goal at the rand vec's x-y, both at the height the object has after the
     /// hand reset.
     fn reset(&mut self, sim: &mut Sawyer, rand_vec: &[f64]) -> Result<(), EnvError> {
         sim.reset_hand()?;
-        let height = sim.body_xpos(self.obj)[2];
-        self.target_pos = [rand_vec[3], rand_vec[4], height];
-        self.obj_init_pos = [rand_vec[0], rand_vec[1], height];
-        sim.set_obj_xyz(&self.obj_init_pos)?;
-        sim.set_site_pos(self.goal_site, &self.target_pos);
-        Ok(())
+        let height = self.puck.position(sim)[2];
+        self.puck.place(sim, [rand_vec[0], rand_vec[1], height], [rand_vec[3], rand_vec[4], height])
     }
 
     fn objects(&self, sim: &Sawyer, slots: &mut [f64; OBJECT_SLOTS]) {
-        slots[..3].copy_from_slice(&sim.body_xpos(self.obj));
-        slots[3..7].copy_from_slice(&sim.geom_quat(self.obj_geom));
+        self.puck.objects(sim, slots);
     }
 
-    /// `compute_reward` (v2): caging the puck, then bringing it to the goal.
     fn evaluate(&self, sim: &Sawyer, obs: &[f64; OBS_DIM], action: &[f64]) -> (f64, Info) {
+        let (obj_init, target) = (self.puck.obj_init_pos, self.puck.target_pos);
         let obj = observed_object(obs);
         let tcp_opened = obs[3];
         let tcp_to_obj = distance(&obj, &sim.tcp_center());
-        let target_to_obj = distance(&obj, &self.target_pos);
-        let target_to_obj_init = distance(&self.obj_init_pos, &self.target_pos);
+        let target_to_obj = distance(&obj, &target);
+        let target_to_obj_init = distance(&obj_init, &target);
         let in_place = tolerance(target_to_obj, (0.0, TARGET_RADIUS), target_to_obj_init, Sigmoid::LongTail);
         let caging = Caging {
             obj_radius: 0.015,
@@ -75,19 +130,40 @@ impl SawyerTask for Push {
             desired_gripper_effort: 1.0,
             density: CagingDensity::High,
         };
-        let object_grasped = sim.gripper_caging_reward(action, &obj, &self.obj_init_pos, &caging);
-        let mut reward = 2.0 * object_grasped;
-        if tcp_to_obj < 0.02 && tcp_opened > 0.0 {
-            reward += 1.0 + reward + 5.0 * in_place;
-        }
+        let (object_grasped, mut reward) = match V::SHAPE {
+            PushShape::Straight => {
+                let object_grasped = sim.gripper_caging_reward(action, &obj, &obj_init, &caging);
+                let mut reward = 2.0 * object_grasped;
+                if tcp_to_obj < 0.02 && tcp_opened > 0.0 {
+                    reward += 1.0 + reward + 5.0 * in_place;
+                }
+                (object_grasped, reward)
+            }
+            PushShape::AroundWall => {
+                let object_grasped = sim.gripper_caging_reward(action, &obj, &obj_init, &caging);
+                let mut reward = 2.0 * object_grasped;
+                if tcp_to_obj < 0.02 && tcp_opened > 0.0 {
+                    let in_place_midpoint = midpoint_in_place(&obj, &obj_init, &[-0.05, 0.77, obj[2]], [3.0, 1.0, 1.0]);
+                    reward = wall_bonus(reward, &obj, in_place_midpoint, in_place);
+                }
+                (object_grasped, reward)
+            }
+            PushShape::Back => {
+                let object_grasped = sim.pad_gripping_reward(&obj, &obj_init, BACK_OBJ_RADIUS, BACK_OBJ_RADIUS + 0.003, 0.01);
+                let mut reward = hamacher_product(object_grasped, in_place);
+                if tcp_to_obj < 0.01 && 0.0 < tcp_opened && tcp_opened < 0.55 && target_to_obj_init - target_to_obj > 0.01 {
+                    reward += 1.0 + 5.0 * in_place;
+                }
+                (object_grasped, reward)
+            }
+        };
         if target_to_obj < TARGET_RADIUS {
             reward = 10.0;
         }
-        let lifted = obj[2] - 0.02 > self.obj_init_pos[2];
         let info = Info {
-            success: target_to_obj <= TARGET_RADIUS,
+            success: target_to_obj <= V::SUCCESS_RADIUS,
             near_object: f64::from(tcp_to_obj <= 0.03),
-            grasp_success: f64::from(lifted && tcp_opened > 0.0 && sim.touching_object(self.obj_geom)),
+            grasp_success: f64::from(self.puck.grasped(sim, obs)),
             grasp_reward: object_grasped,
             in_place_reward: in_place,
             obj_to_target: target_to_obj,

@@ -1,7 +1,7 @@
 //! Meta-World's reward shaping (`metaworld/utils/reward_utils.py`, after dm_control's rewards)
 //! and the gripper caging reward of `SawyerXYZEnv._gripper_caging_reward`.
 
-use super::{norm, Sawyer};
+use super::{norm, Sawyer, TARGET_RADIUS};
 
 /// `_DEFAULT_VALUE_AT_MARGIN`.
 const VALUE_AT_MARGIN: f64 = 0.1;
@@ -83,11 +83,7 @@ impl Sawyer {
         });
         let caging_y = hamacher_product(caging_lr[0], caging_lr[1]);
 
-        let tcp = self.tcp_center();
-        let init_tcp = self.init_tcp();
-        let xz_margin = norm(&[obj_init_pos[0] - init_tcp[0], obj_init_pos[2] - init_tcp[2]]) - caging.xz_thresh;
-        let tcp_to_obj_xz = norm(&[tcp[0] - obj_pos[0], tcp[2] - obj_pos[2]]);
-        let caging_xz = tolerance(tcp_to_obj_xz, (0.0, caging.xz_thresh), xz_margin, Sigmoid::LongTail);
+        let caging_xz = self.xz_caging(obj_pos, obj_init_pos, caging.xz_thresh);
 
         let effort = caging.desired_gripper_effort;
         let gripper_closed = action[3].max(0.0).min(effort) / effort;
@@ -98,6 +94,7 @@ impl Sawyer {
             CagingDensity::Plain => caged_and_gripping,
             CagingDensity::High => (caged_and_gripping + caged) / 2.0,
             CagingDensity::Medium => {
+                let (tcp, init_tcp) = (self.tcp_center(), self.init_tcp());
                 let tcp_to_obj = distance(obj_pos, &tcp);
                 let tcp_to_obj_init = distance(obj_init_pos, &init_tcp);
                 let reach_margin = (tcp_to_obj_init - caging.object_reach_radius).abs();
@@ -105,6 +102,63 @@ impl Sawyer {
                 (caged_and_gripping + reach) / 2.0
             }
         }
+    }
+}
+
+/// How far from the object each pad may be in y for the pad rewards of the envs that override
+/// `_gripper_caging_reward` (pick-place, push-back, soccer): `pad_success_margin`.
+const PAD_SUCCESS_MARGIN: f64 = 0.05;
+
+impl Sawyer {
+    /// The gripper centre near the object in the x-z plane: within `thresh`, falling off over the
+    /// initial x-z distance from the gripper to the object.
+    pub fn xz_caging(&self, obj_pos: &[f64; 3], obj_init_pos: &[f64; 3], thresh: f64) -> f64 {
+        let (tcp, init_tcp) = (self.tcp_center(), self.init_tcp());
+        let margin = norm(&[obj_init_pos[0] - init_tcp[0], obj_init_pos[2] - init_tcp[2]]) - thresh;
+        let tcp_to_obj_xz = norm(&[tcp[0] - obj_pos[0], tcp[2] - obj_pos[2]]);
+        tolerance(tcp_to_obj_xz, (0.0, thresh), margin, Sigmoid::LongTail)
+    }
+
+    /// (left, right): each pad's y distance to the object (positive when the pads straddle it)
+    /// within `bounds`. The overriding envs take the margin from `init_left_pad` /
+    /// `init_right_pad`, which are views of `data.xpos` in Meta-World: the pads' current positions.
+    pub fn pad_y_tolerances(&self, obj_pos: &[f64; 3], bounds: (f64, f64)) -> [f64; 2] {
+        let (left, right) = (self.left_pad()[1], self.right_pad()[1]);
+        let pad_tolerance = |pad_to_obj: f64, pad_y: f64| {
+            let margin = ((obj_pos[1] - pad_y).abs() - PAD_SUCCESS_MARGIN).abs();
+            tolerance(pad_to_obj, bounds, margin, Sigmoid::LongTail)
+        };
+        [pad_tolerance(left - obj_pos[1], left), pad_tolerance(obj_pos[1] - right, right)]
+    }
+
+    /// The `_gripper_caging_reward` of push-back and soccer: the pads caging the object in y and
+    /// the gripper centre near it in x-z, averaged with the pads gripping it (each within
+    /// `grip_margin` of it in y) once caged.
+    pub fn pad_gripping_reward(&self, obj_pos: &[f64; 3], obj_init_pos: &[f64; 3], obj_radius: f64, grip_margin: f64, xz_thresh: f64) -> f64 {
+        let [left_caging, right_caging] = self.pad_y_tolerances(obj_pos, (obj_radius, PAD_SUCCESS_MARGIN));
+        let [left_gripping, right_gripping] = self.pad_y_tolerances(obj_pos, (obj_radius, grip_margin));
+        let y_caging = hamacher_product(right_caging, left_caging);
+        let y_gripping = hamacher_product(right_gripping, left_gripping);
+        let caging = hamacher_product(y_caging, self.xz_caging(obj_pos, obj_init_pos, xz_thresh));
+        let gripping = if caging > 0.95 { y_gripping } else { 0.0 };
+        (caging + gripping) / 2.0
+    }
+}
+
+/// The first stage of the wall envs' placement: the object near a midpoint beside the wall, the
+/// distance scaled per axis, falling off over the object's initial scaled distance to it.
+pub fn midpoint_in_place(obj: &[f64; 3], obj_init: &[f64; 3], midpoint: &[f64; 3], scaling: [f64; 3]) -> f64 {
+    let scaled = |p: &[f64; 3]| [0, 1, 2].map(|i| (p[i] - midpoint[i]) * scaling[i]);
+    tolerance(norm(&scaled(obj)), (0.0, TARGET_RADIUS), norm(&scaled(obj_init)), Sigmoid::LongTail)
+}
+
+/// The wall envs' bonus once the gripper has the object: towards the midpoint, then, past the
+/// wall (y > 0.75), towards the goal.
+pub fn wall_bonus(base: f64, obj: &[f64; 3], in_place_midpoint: f64, in_place_goal: f64) -> f64 {
+    if obj[1] > 0.75 {
+        base + 1.0 + 4.0 + 3.0 * in_place_goal
+    } else {
+        base + 1.0 + 4.0 * in_place_midpoint
     }
 }
 
