@@ -1,5 +1,6 @@
 //! pick-place-v3 (`sawyer_pick_place_v3.py`): pick a puck up and place it at a goal in the air.
 
+use super::place::{grasp_and_place, held_up, lifted_in_grasp};
 use super::push::observed_object;
 use super::reward_utils::{distance, hamacher_product, tolerance, Sigmoid};
 use super::{goal_near_object, norm, Info, Sawyer, SawyerSpec, SawyerTask, OBJECT_SLOTS, OBS_DIM, TARGET_RADIUS};
@@ -91,18 +92,12 @@ impl SawyerTask for PickPlace {
         let in_place_margin = distance(&self.obj_init_pos, &self.target_pos);
         let in_place = tolerance(obj_to_target, (0.0, TARGET_RADIUS), in_place_margin, Sigmoid::LongTail);
         let object_grasped = self.gripper_caging_reward(sim, action, &obj);
-        let mut reward = hamacher_product(object_grasped, in_place);
-        if tcp_to_obj < 0.02 && tcp_opened > 0.0 && obj[2] - 0.01 > self.obj_init_pos[2] {
-            reward += 1.0 + 5.0 * in_place;
-        }
-        if obj_to_target < TARGET_RADIUS {
-            reward = 10.0;
-        }
-        let lifted = obj[2] - 0.02 > self.obj_init_pos[2];
+        let held = held_up(tcp_to_obj, 0.02, tcp_opened, obj[2], self.obj_init_pos[2]);
+        let reward = grasp_and_place(object_grasped, in_place, held.then_some(5.0 * in_place), obj_to_target < TARGET_RADIUS);
         let info = Info {
             success: obj_to_target <= 0.07,
             near_object: f64::from(tcp_to_obj <= 0.03),
-            grasp_success: f64::from(lifted && tcp_opened > 0.0 && sim.touching_object(self.obj_geom)),
+            grasp_success: f64::from(lifted_in_grasp(sim, self.obj_geom, tcp_opened, obj[2], self.obj_init_pos[2])),
             grasp_reward: object_grasped,
             in_place_reward: in_place,
             obj_to_target,
