@@ -9,6 +9,8 @@ use std::f64::consts::PI;
 
 use super::controls::{physics_parameters, Ant, AntTask, Cheetah, CheetahTask, HumanoidDir, PlanarWalker, Walker};
 use super::metaworld::{
+    Assembly, Basketball, BinPicking, BoxClose, Disassemble, Hammer, HandInsert, PegInsertSide, PegUnplugSide, PickOutOfHole,
+    ShelfPlace, StickPull, StickPush, Sweep, SweepInto,
     ml1_tasks, ButtonPress, ButtonPressTopdown, ButtonPressTopdownWall, ButtonPressWall, DoorOpen, DrawerClose, HandlePress, HandlePressSide, HandlePull, HandlePullSide, LeverPull, PickPlace, PickPlaceWall, PlateSlide, PlateSlideBack, PlateSlideBackSide, PlateSlideSide, Push, PushBack, PushWall, Reach, ReachWall, SawyerEnv, Soccer, WindowOpen,
 };
 use super::np_random::RandomState;
@@ -186,6 +188,36 @@ pub static REGISTRY: &[EnvEntry] = &[
         build: |n, _| Ok(Box::new(SawyerEnv::<PickPlaceWall>::new(n)?)), family: ml1_tasks::<PickPlaceWall> },
     EnvEntry { name: "soccer-v3", suite: Suite::Metaworld, summary: "Sawyer, push a ball into a goal", horizon: 500,
         build: |n, _| Ok(Box::new(SawyerEnv::<Soccer>::new(n)?)), family: ml1_tasks::<Soccer> },
+    EnvEntry { name: "assembly-v3", suite: Suite::Metaworld, summary: "Sawyer, put a nut onto a peg by its wrench handle", horizon: 500,
+        build: |n, _| Ok(Box::new(SawyerEnv::<Assembly>::new(n)?)), family: ml1_tasks::<Assembly> },
+    EnvEntry { name: "basketball-v3", suite: Suite::Metaworld, summary: "Sawyer, drop a ball through a hoop", horizon: 500,
+        build: |n, _| Ok(Box::new(SawyerEnv::<Basketball>::new(n)?)), family: ml1_tasks::<Basketball> },
+    EnvEntry { name: "bin-picking-v3", suite: Suite::Metaworld, summary: "Sawyer, move a cube from one bin into the other", horizon: 500,
+        build: |n, _| Ok(Box::new(SawyerEnv::<BinPicking>::new(n)?)), family: ml1_tasks::<BinPicking> },
+    EnvEntry { name: "box-close-v3", suite: Suite::Metaworld, summary: "Sawyer, put a lid on a box", horizon: 500,
+        build: |n, _| Ok(Box::new(SawyerEnv::<BoxClose>::new(n)?)), family: ml1_tasks::<BoxClose> },
+    EnvEntry { name: "disassemble-v3", suite: Suite::Metaworld, summary: "Sawyer, lift a nut off a peg by its wrench handle", horizon: 500,
+        build: |n, _| Ok(Box::new(SawyerEnv::<Disassemble>::new(n)?)), family: ml1_tasks::<Disassemble> },
+    EnvEntry { name: "hammer-v3", suite: Suite::Metaworld, summary: "Sawyer, hammer a nail into a box", horizon: 500,
+        build: |n, _| Ok(Box::new(SawyerEnv::<Hammer>::new(n)?)), family: ml1_tasks::<Hammer> },
+    EnvEntry { name: "hand-insert-v3", suite: Suite::Metaworld, summary: "Sawyer, push a block into a hole in the table", horizon: 500,
+        build: |n, _| Ok(Box::new(SawyerEnv::<HandInsert>::new(n)?)), family: ml1_tasks::<HandInsert> },
+    EnvEntry { name: "peg-insert-side-v3", suite: Suite::Metaworld, summary: "Sawyer, insert a peg sideways into a hole", horizon: 500,
+        build: |n, _| Ok(Box::new(SawyerEnv::<PegInsertSide>::new(n)?)), family: ml1_tasks::<PegInsertSide> },
+    EnvEntry { name: "peg-unplug-side-v3", suite: Suite::Metaworld, summary: "Sawyer, pull a plug sideways out of a socket", horizon: 500,
+        build: |n, _| Ok(Box::new(SawyerEnv::<PegUnplugSide>::new(n)?)), family: ml1_tasks::<PegUnplugSide> },
+    EnvEntry { name: "pick-out-of-hole-v3", suite: Suite::Metaworld, summary: "Sawyer, lift a peg out of a hole", horizon: 500,
+        build: |n, _| Ok(Box::new(SawyerEnv::<PickOutOfHole>::new(n)?)), family: ml1_tasks::<PickOutOfHole> },
+    EnvEntry { name: "shelf-place-v3", suite: Suite::Metaworld, summary: "Sawyer, place a block on a shelf", horizon: 500,
+        build: |n, _| Ok(Box::new(SawyerEnv::<ShelfPlace>::new(n)?)), family: ml1_tasks::<ShelfPlace> },
+    EnvEntry { name: "stick-pull-v3", suite: Suite::Metaworld, summary: "Sawyer, pull a container with a stick", horizon: 500,
+        build: |n, _| Ok(Box::new(SawyerEnv::<StickPull>::new(n)?)), family: ml1_tasks::<StickPull> },
+    EnvEntry { name: "stick-push-v3", suite: Suite::Metaworld, summary: "Sawyer, push a container with a stick", horizon: 500,
+        build: |n, _| Ok(Box::new(SawyerEnv::<StickPush>::new(n)?)), family: ml1_tasks::<StickPush> },
+    EnvEntry { name: "sweep-v3", suite: Suite::Metaworld, summary: "Sawyer, sweep a puck off the table", horizon: 500,
+        build: |n, _| Ok(Box::new(SawyerEnv::<Sweep>::new(n)?)), family: ml1_tasks::<Sweep> },
+    EnvEntry { name: "sweep-into-v3", suite: Suite::Metaworld, summary: "Sawyer, sweep a puck into a hole", horizon: 500,
+        build: |n, _| Ok(Box::new(SawyerEnv::<SweepInto>::new(n)?)), family: ml1_tasks::<SweepInto> },
 ];
 
 fn direction_vector(angle: f64) -> Vec<f64> {

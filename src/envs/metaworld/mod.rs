@@ -11,30 +11,56 @@
 //! A task is the env's `rand_vec` (object and goal positions drawn from `_random_reset_space`);
 //! [`ml1_tasks`] draws the 50 train and 50 test vectors exactly as `metaworld.ML1(name, seed)`.
 
+mod assembly;
+mod basketball;
+mod bin_picking;
+mod box_close;
 mod button;
 mod door_open;
 mod drawer_close;
+mod hammer;
+mod hand_insert;
 mod handle;
 mod lever_pull;
+mod peg_insert_side;
+mod peg_unplug_side;
+mod pick_out_of_hole;
 mod pick_place;
+mod place;
 mod plate_slide;
 mod puck;
 mod push;
 mod reach;
 pub mod reward_utils;
+mod shelf_place;
 mod soccer;
+mod stick;
+mod sweep;
+mod tool;
 mod window_open;
 
+pub use assembly::{Assembly, Disassemble};
+pub use basketball::Basketball;
+pub use bin_picking::BinPicking;
+pub use box_close::BoxClose;
 pub use button::{ButtonPress, ButtonPressTopdown, ButtonPressTopdownWall, ButtonPressWall};
 pub use door_open::DoorOpen;
 pub use drawer_close::DrawerClose;
+pub use hammer::Hammer;
+pub use hand_insert::HandInsert;
 pub use handle::{HandlePress, HandlePressSide, HandlePull, HandlePullSide};
 pub use lever_pull::LeverPull;
+pub use peg_insert_side::PegInsertSide;
+pub use peg_unplug_side::PegUnplugSide;
+pub use pick_out_of_hole::PickOutOfHole;
 pub use pick_place::{PickPlace, PickPlaceWall};
 pub use plate_slide::{PlateSlide, PlateSlideBack, PlateSlideBackSide, PlateSlideSide};
 pub use push::{Push, PushBack, PushWall};
 pub use reach::{Reach, ReachWall};
+pub use shelf_place::ShelfPlace;
 pub use soccer::Soccer;
+pub use stick::{StickPull, StickPush};
+pub use sweep::{Sweep, SweepInto};
 pub use window_open::WindowOpen;
 
 use super::np_random::RandomState;
@@ -184,9 +210,20 @@ impl Sawyer {
         quat_from_matrix(&self.data.geom_xmat()[9 * geom..9 * geom + 9])
     }
 
+    /// A body's orientation as MuJoCo keeps it, `xquat` (w, x, y, z).
+    pub fn body_xquat(&self, body: usize) -> [f64; 4] {
+        let q = &self.data.xquat()[4 * body..4 * body + 4];
+        [q[0], q[1], q[2], q[3]]
+    }
+
     /// A body's orientation as scipy's `Rotation.from_matrix(xmat).as_quat()`: (x, y, z, w).
     pub fn body_quat(&self, body: usize) -> [f64; 4] {
         quat_from_matrix(&self.data.xmat()[9 * body..9 * body + 9])
+    }
+
+    /// A site's orientation as scipy's `Rotation.from_matrix(site_xmat).as_quat()`: (x, y, z, w).
+    pub fn site_quat(&self, site: usize) -> [f64; 4] {
+        quat_from_matrix(&self.data.site_xmat()[9 * site..9 * site + 9])
     }
 
     pub fn left_pad(&self) -> [f64; 3] {
@@ -223,6 +260,13 @@ impl Sawyer {
     /// `mj_rnePostConstraint`, whose outputs no Meta-World env reads.)
     fn do_simulation(&mut self, ctrl: [f64; 2]) -> Result<(), EnvError> {
         self.data.ctrl_mut().copy_from_slice(&ctrl);
+        self.data.step(&self.model, FRAME_SKIP)?;
+        Ok(())
+    }
+
+    /// `frame_skip` × `mj_step` with the controls as they are (box-close's reset settles the
+    /// scene with these).
+    pub fn step_frames(&mut self) -> Result<(), EnvError> {
         self.data.step(&self.model, FRAME_SKIP)?;
         Ok(())
     }
@@ -477,6 +521,11 @@ fn ml1_rand_vecs<T: SawyerTask>(seed: u32, count: usize) -> Vec<Vec<f64>> {
 pub fn ml1_tasks<T: SawyerTask>(_: &str, _: &EnvOptions, seed: u32) -> Result<TaskSet, EnvError> {
     let params = |seed| ml1_rand_vecs::<T>(seed, N_GOALS).into_iter().map(|rand_vec| TaskParams::RandVec { rand_vec }).collect();
     Ok(TaskSet::from_lists(params(seed), params(seed.wrapping_add(1)), oracle))
+}
+
+/// The distance in the x-y plane between two points (or the first two entries of two slices).
+pub fn xy_distance(a: &[f64], b: &[f64]) -> f64 {
+    norm(&[a[0] - b[0], a[1] - b[1]])
 }
 
 /// The goal is within 0.15 of the object in the x-y plane: the resampling condition of the

@@ -50,6 +50,40 @@ pub fn hamacher_product(a: f64, b: f64) -> f64 {
     if denominator > 0.0 { a * b / denominator } else { 0.0 }
 }
 
+/// `reward_utils.rect_prism_tolerance`: inside the box spanned by the corners `zero` and `one`,
+/// the product of the point's fractions of the way from `zero` to `one` along each axis; 1
+/// outside it.
+pub fn rect_prism_tolerance(curr: &[f64; 3], zero: &[f64; 3], one: &[f64; 3]) -> f64 {
+    let in_range = |i: usize| {
+        let (low, high) = if one[i] >= zero[i] { (zero[i], one[i]) } else { (one[i], zero[i]) };
+        low <= curr[i] && curr[i] <= high
+    };
+    if (0..3).all(in_range) {
+        (0..3).map(|i| (curr[i] - zero[i]) / (one[i] - zero[i])).product()
+    } else {
+        1.0
+    }
+}
+
+/// The `_reward_quat` of the envs that grasp a tool: 1 when the observed quaternion `obs[7:11]`
+/// is `ideal`, falling linearly to 0 at a distance `scale` from it.
+pub fn quat_alignment(quat: &[f64], ideal: [f64; 4], scale: f64) -> f64 {
+    let error = (0..4).map(|i| (quat[i] - ideal[i]).powi(2)).sum::<f64>().sqrt();
+    (1.0 - error / scale).max(0.0)
+}
+
+/// The height the hand should keep while it is `radius` away (in x-y) from where it is headed:
+/// 0 within `threshold`, then `gain * ln(radius - threshold) + offset` (the "floor" of the
+/// door, box-close, bin-picking and pick-out-of-hole rewards).
+pub fn floor_height(radius: f64, threshold: f64, gain: f64, offset: f64) -> f64 {
+    if radius > threshold { gain * (radius - threshold).ln() + offset } else { 0.0 }
+}
+
+/// 1 with the hand at or above `floor`, else a long tail in how far below it is.
+pub fn above_floor(z: f64, floor: f64, margin: f64) -> f64 {
+    if z >= floor { 1.0 } else { tolerance(floor - z, (0.0, 0.01), margin, Sigmoid::LongTail) }
+}
+
 /// How `_gripper_caging_reward` densifies the caging-and-gripping term.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CagingDensity {
@@ -167,6 +201,11 @@ pub fn distance(a: &[f64; 3], b: &[f64; 3]) -> f64 {
     norm(&[a[0] - b[0], a[1] - b[1], a[2] - b[2]])
 }
 
+/// `np.linalg.norm((a - b) * scale)`: a distance with the axes weighted.
+pub fn scaled_distance(a: &[f64; 3], b: &[f64; 3], scale: [f64; 3]) -> f64 {
+    norm(&[0, 1, 2].map(|i| (a[i] - b[i]) * scale[i]))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -177,6 +216,13 @@ mod tests {
         assert!((tolerance(0.45, (0.0, 0.05), 0.4, Sigmoid::LongTail) - 0.1).abs() < 1e-15);
         assert!((tolerance(-0.4, (0.0, 0.05), 0.4, Sigmoid::Gaussian) - 0.1).abs() < 1e-15);
         assert_eq!(tolerance(0.06, (0.0, 0.05), 0.0, Sigmoid::LongTail), 0.0);
+    }
+
+    #[test]
+    fn rect_prism_tolerance_scales_inside_and_is_one_outside() {
+        let (zero, one) = ([0.0, 0.0, 0.0], [1.0, 2.0, -1.0]);
+        assert_eq!(rect_prism_tolerance(&[0.5, 1.0, -0.5], &zero, &one), 0.125);
+        assert_eq!(rect_prism_tolerance(&[0.5, 1.0, 0.5], &zero, &one), 1.0);
     }
 
     #[test]
