@@ -10,7 +10,7 @@ use super::reward_utils::{distance, hamacher_product, tolerance, Caging, CagingD
 use super::{Info, Sawyer, SawyerSpec, SawyerTask, OBJECT_SLOTS, OBS_DIM, TARGET_RADIUS};
 use crate::envs::EnvError;
 
-/// The handle's slide joint, `qpos[9]`.
+/// The handle's slide joint, `qpos[9]` (and `qvel[9]`).
 const HANDLE_QPOS: usize = 9;
 /// The pressing envs' `TARGET_RADIUS`.
 const PRESS_RADIUS: f64 = 0.02;

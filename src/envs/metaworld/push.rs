@@ -88,7 +88,17 @@ pub type Push = Pushing<Straight>;
 pub type PushWall = Pushing<AroundWall>;
 pub type PushBack = Pushing<Back>;
 
-/// push-back's puck radius (`OBJ_RADIUS`).
+/// The caging reward of push and push-wall.
+const CAGING: Caging = Caging {
+    obj_radius: 0.015,
+    pad_success_thresh: 0.05,
+    object_reach_radius: 0.01,
+    xz_thresh: 0.005,
+    desired_gripper_effort: 1.0,
+    density: CagingDensity::High,
+};
+
+/// push-back's block half-width (`OBJ_RADIUS`).
 const BACK_OBJ_RADIUS: f64 = 0.007;
 
 impl<V: PushVariant> SawyerTask for Pushing<V> {
@@ -122,39 +132,31 @@ impl<V: PushVariant> SawyerTask for Pushing<V> {
         let target_to_obj = distance(&obj, &target);
         let target_to_obj_init = distance(&obj_init, &target);
         let in_place = tolerance(target_to_obj, (0.0, TARGET_RADIUS), target_to_obj_init, Sigmoid::LongTail);
-        let caging = Caging {
-            obj_radius: 0.015,
-            pad_success_thresh: 0.05,
-            object_reach_radius: 0.01,
-            xz_thresh: 0.005,
-            desired_gripper_effort: 1.0,
-            density: CagingDensity::High,
+        let object_grasped = match V::SHAPE {
+            PushShape::Back => sim.pad_gripping_reward(&obj, &obj_init, BACK_OBJ_RADIUS, BACK_OBJ_RADIUS + 0.003, 0.01),
+            PushShape::Straight | PushShape::AroundWall => sim.gripper_caging_reward(action, &obj, &obj_init, &CAGING),
         };
-        let (object_grasped, mut reward) = match V::SHAPE {
+        let on_puck = tcp_to_obj < 0.02 && tcp_opened > 0.0;
+        let mut reward = match V::SHAPE {
             PushShape::Straight => {
-                let object_grasped = sim.gripper_caging_reward(action, &obj, &obj_init, &caging);
                 let mut reward = 2.0 * object_grasped;
-                if tcp_to_obj < 0.02 && tcp_opened > 0.0 {
+                if on_puck {
                     reward += 1.0 + reward + 5.0 * in_place;
                 }
-                (object_grasped, reward)
+                reward
             }
-            PushShape::AroundWall => {
-                let object_grasped = sim.gripper_caging_reward(action, &obj, &obj_init, &caging);
-                let mut reward = 2.0 * object_grasped;
-                if tcp_to_obj < 0.02 && tcp_opened > 0.0 {
-                    let in_place_midpoint = midpoint_in_place(&obj, &obj_init, &[-0.05, 0.77, obj[2]], [3.0, 1.0, 1.0]);
-                    reward = wall_bonus(reward, &obj, in_place_midpoint, in_place);
-                }
-                (object_grasped, reward)
+            PushShape::AroundWall if on_puck => {
+                let in_place_midpoint = midpoint_in_place(&obj, &obj_init, &[-0.05, 0.77, obj[2]], [3.0, 1.0, 1.0]);
+                wall_bonus(2.0 * object_grasped, &obj, in_place_midpoint, in_place)
             }
+            PushShape::AroundWall => 2.0 * object_grasped,
             PushShape::Back => {
-                let object_grasped = sim.pad_gripping_reward(&obj, &obj_init, BACK_OBJ_RADIUS, BACK_OBJ_RADIUS + 0.003, 0.01);
                 let mut reward = hamacher_product(object_grasped, in_place);
-                if tcp_to_obj < 0.01 && 0.0 < tcp_opened && tcp_opened < 0.55 && target_to_obj_init - target_to_obj > 0.01 {
+                let pushed = target_to_obj_init - target_to_obj > 0.01;
+                if tcp_to_obj < 0.01 && 0.0 < tcp_opened && tcp_opened < 0.55 && pushed {
                     reward += 1.0 + 5.0 * in_place;
                 }
-                (object_grasped, reward)
+                reward
             }
         };
         if target_to_obj < TARGET_RADIUS {

@@ -1,10 +1,15 @@
 //! Meta-World's reward shaping (`metaworld/utils/reward_utils.py`, after dm_control's rewards)
-//! and the gripper caging reward of `SawyerXYZEnv._gripper_caging_reward`.
+//! and the gripper caging reward of `SawyerXYZEnv._gripper_caging_reward`, with the terms the
+//! envs that override it share, and the two placement stages of the wall envs.
 
 use super::{norm, Sawyer, TARGET_RADIUS};
 
 /// `_DEFAULT_VALUE_AT_MARGIN`.
 const VALUE_AT_MARGIN: f64 = 0.1;
+
+/// How far from the object each pad may be in y for the pad rewards of the envs that override
+/// `_gripper_caging_reward` (pick-place, push-back, soccer): `pad_success_margin`.
+const PAD_SUCCESS_MARGIN: f64 = 0.05;
 
 /// The sigmoids `tolerance` uses outside its bounds (`_sigmoids`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -137,13 +142,7 @@ impl Sawyer {
             }
         }
     }
-}
 
-/// How far from the object each pad may be in y for the pad rewards of the envs that override
-/// `_gripper_caging_reward` (pick-place, push-back, soccer): `pad_success_margin`.
-const PAD_SUCCESS_MARGIN: f64 = 0.05;
-
-impl Sawyer {
     /// The gripper centre near the object in the x-z plane: within `thresh`, falling off over the
     /// initial x-z distance from the gripper to the object.
     pub fn xz_caging(&self, obj_pos: &[f64; 3], obj_init_pos: &[f64; 3], thresh: f64) -> f64 {
