@@ -173,56 +173,6 @@ fn check<T: SawyerTask>(name: &str) {
     assert!(d.obs <= TOLERANCE && d.reward <= TOLERANCE && d.info <= TOLERANCE, "{name}: beyond {TOLERANCE}");
 }
 
-#[test]
-fn reach_matches_the_reference() {
-    check::<Reach>("reach-v3");
-}
-
-#[test]
-fn push_matches_the_reference() {
-    check::<Push>("push-v3");
-}
-
-#[test]
-fn pick_place_matches_the_reference() {
-    check::<PickPlace>("pick-place-v3");
-}
-
-#[test]
-fn door_open_matches_the_reference() {
-    check::<DoorOpen>("door-open-v3");
-}
-
-#[test]
-fn drawer_close_matches_the_reference() {
-    check::<DrawerClose>("drawer-close-v3");
-}
-
-#[test]
-fn button_press_topdown_matches_the_reference() {
-    check::<ButtonPressTopdown>("button-press-topdown-v3");
-}
-
-#[test]
-fn window_open_matches_the_reference() {
-    check::<WindowOpen>("window-open-v3");
-}
-
-#[test]
-fn button_press_matches_the_reference() {
-    check::<ButtonPress>("button-press-v3");
-}
-
-#[test]
-fn button_press_topdown_wall_matches_the_reference() {
-    check::<ButtonPressTopdownWall>("button-press-topdown-wall-v3");
-}
-
-#[test]
-fn button_press_wall_matches_the_reference() {
-    check::<ButtonPressWall>("button-press-wall-v3");
-}
-
 /// One test per env, so they run in parallel and fail by name.
 macro_rules! parity_tests {
     ($($test:ident: $task:ty = $name:literal;)*) => {
