@@ -11,8 +11,9 @@ use std::process::Command;
 
 use flate2::read::GzDecoder;
 use metarl::envs::metaworld::{
-    ButtonPress, ButtonPressTopdown, ButtonPressTopdownWall, ButtonPressWall, DoorOpen, DrawerClose, Info, PickPlace, Push,
-    Reach, SawyerEnv, SawyerTask, WindowOpen,
+    ButtonPress, ButtonPressTopdown, ButtonPressTopdownWall, ButtonPressWall, CoffeeButton, CoffeePull, CoffeePush, DialTurn,
+    DoorClose, DoorLock, DoorOpen, DoorUnlock, DrawerClose, DrawerOpen, FaucetClose, FaucetOpen, Info, PickPlace, Push, Reach,
+    SawyerEnv, SawyerTask, WindowClose, WindowOpen,
 };
 use metarl::envs::np_random::RandomState;
 use metarl::envs::registry::lookup;
@@ -170,54 +171,51 @@ fn check<T: SawyerTask>(name: &str) {
     assert!(d.obs <= TOLERANCE && d.reward <= TOLERANCE && d.info <= TOLERANCE, "{name}: beyond {TOLERANCE}");
 }
 
-#[test]
-fn reach_matches_the_reference() {
-    check::<Reach>("reach-v3");
+/// One test per env, `<env>` replaying tests/goldens/metaworld/<env>-v3.json.gz, and the list of
+/// the envs replayed.
+macro_rules! replays {
+    ($($test:ident: $task:ty = $name:literal;)*) => {
+        $(
+            #[test]
+            fn $test() {
+                check::<$task>($name);
+            }
+        )*
+        const REPLAYED: &[&str] = &[$($name),*];
+    };
+}
+
+replays! {
+    reach: Reach = "reach-v3";
+    push: Push = "push-v3";
+    pick_place: PickPlace = "pick-place-v3";
+    door_open: DoorOpen = "door-open-v3";
+    drawer_close: DrawerClose = "drawer-close-v3";
+    button_press_topdown: ButtonPressTopdown = "button-press-topdown-v3";
+    window_open: WindowOpen = "window-open-v3";
+    button_press: ButtonPress = "button-press-v3";
+    button_press_topdown_wall: ButtonPressTopdownWall = "button-press-topdown-wall-v3";
+    button_press_wall: ButtonPressWall = "button-press-wall-v3";
+    coffee_button: CoffeeButton = "coffee-button-v3";
+    coffee_pull: CoffeePull = "coffee-pull-v3";
+    coffee_push: CoffeePush = "coffee-push-v3";
+    dial_turn: DialTurn = "dial-turn-v3";
+    door_close: DoorClose = "door-close-v3";
+    door_lock: DoorLock = "door-lock-v3";
+    door_unlock: DoorUnlock = "door-unlock-v3";
+    drawer_open: DrawerOpen = "drawer-open-v3";
+    faucet_open: FaucetOpen = "faucet-open-v3";
+    faucet_close: FaucetClose = "faucet-close-v3";
+    window_close: WindowClose = "window-close-v3";
 }
 
 #[test]
-fn push_matches_the_reference() {
-    check::<Push>("push-v3");
-}
-
-#[test]
-fn pick_place_matches_the_reference() {
-    check::<PickPlace>("pick-place-v3");
-}
-
-#[test]
-fn door_open_matches_the_reference() {
-    check::<DoorOpen>("door-open-v3");
-}
-
-#[test]
-fn drawer_close_matches_the_reference() {
-    check::<DrawerClose>("drawer-close-v3");
-}
-
-#[test]
-fn button_press_topdown_matches_the_reference() {
-    check::<ButtonPressTopdown>("button-press-topdown-v3");
-}
-
-#[test]
-fn window_open_matches_the_reference() {
-    check::<WindowOpen>("window-open-v3");
-}
-
-#[test]
-fn button_press_matches_the_reference() {
-    check::<ButtonPress>("button-press-v3");
-}
-
-#[test]
-fn button_press_topdown_wall_matches_the_reference() {
-    check::<ButtonPressTopdownWall>("button-press-topdown-wall-v3");
-}
-
-#[test]
-fn button_press_wall_matches_the_reference() {
-    check::<ButtonPressWall>("button-press-wall-v3");
+fn every_metaworld_env_is_replayed() {
+    let mut registered: Vec<&str> = metaworld_entries().map(|e| e.name).collect();
+    let mut replayed = REPLAYED.to_vec();
+    registered.sort_unstable();
+    replayed.sort_unstable();
+    assert_eq!(registered, replayed);
 }
 
 fn metaworld_entries() -> impl Iterator<Item = &'static metarl::envs::EnvEntry> {

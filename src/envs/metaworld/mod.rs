@@ -12,21 +12,29 @@
 //! [`ml1_tasks`] draws the 50 train and 50 test vectors exactly as `metaworld.ML1(name, seed)`.
 
 mod button;
-mod door_open;
-mod drawer_close;
+mod coffee;
+mod dial_turn;
+mod door;
+mod door_lock;
+mod drawer;
+mod faucet;
 mod pick_place;
 mod push;
 mod reach;
 pub mod reward_utils;
-mod window_open;
+mod window;
 
 pub use button::{ButtonPress, ButtonPressTopdown, ButtonPressTopdownWall, ButtonPressWall};
-pub use door_open::DoorOpen;
-pub use drawer_close::DrawerClose;
+pub use coffee::{CoffeeButton, CoffeePull, CoffeePush};
+pub use dial_turn::DialTurn;
+pub use door::{DoorClose, DoorOpen};
+pub use door_lock::{DoorLock, DoorUnlock};
+pub use drawer::{DrawerClose, DrawerOpen};
+pub use faucet::{FaucetClose, FaucetOpen};
 pub use pick_place::PickPlace;
 pub use push::Push;
 pub use reach::Reach;
-pub use window_open::WindowOpen;
+pub use window::{WindowClose, WindowOpen};
 
 use super::np_random::RandomState;
 use super::registry::{oracle, DEFAULT_TASK_SEED};
