@@ -9,9 +9,13 @@ use std::f64::consts::PI;
 
 use super::controls::{physics_parameters, Ant, AntTask, Cheetah, CheetahTask, HumanoidDir, PlanarWalker, Walker};
 use super::metaworld::{
-    Assembly, Basketball, BinPicking, BoxClose, Disassemble, Hammer, HandInsert, PegInsertSide, PegUnplugSide, PickOutOfHole,
-    ShelfPlace, StickPull, StickPush, Sweep, SweepInto,
-    ml1_tasks, ButtonPress, ButtonPressTopdown, ButtonPressTopdownWall, ButtonPressWall, DoorOpen, DrawerClose, HandlePress, HandlePressSide, HandlePull, HandlePullSide, LeverPull, PickPlace, PickPlaceWall, PlateSlide, PlateSlideBack, PlateSlideBackSide, PlateSlideSide, Push, PushBack, PushWall, Reach, ReachWall, SawyerEnv, Soccer, WindowOpen,
+    ml1_tasks, Assembly, Basketball, BinPicking, BoxClose, ButtonPress, ButtonPressTopdown,
+    ButtonPressTopdownWall, ButtonPressWall, CoffeeButton, CoffeePull, CoffeePush, DialTurn, Disassemble,
+    DoorClose, DoorLock, DoorOpen, DoorUnlock, DrawerClose, DrawerOpen, FaucetClose, FaucetOpen, Hammer,
+    HandInsert, HandlePress, HandlePressSide, HandlePull, HandlePullSide, LeverPull, PegInsertSide,
+    PegUnplugSide, PickOutOfHole, PickPlace, PickPlaceWall, PlateSlide, PlateSlideBack, PlateSlideBackSide,
+    PlateSlideSide, Push, PushBack, PushWall, Reach, ReachWall, SawyerEnv, ShelfPlace, Soccer, StickPull,
+    StickPush, Sweep, SweepInto, WindowClose, WindowOpen,
 };
 use super::np_random::RandomState;
 use super::point::{PointRobot, PointVariant};
@@ -218,6 +222,28 @@ pub static REGISTRY: &[EnvEntry] = &[
         build: |n, _| Ok(Box::new(SawyerEnv::<Sweep>::new(n)?)), family: ml1_tasks::<Sweep> },
     EnvEntry { name: "sweep-into-v3", suite: Suite::Metaworld, summary: "Sawyer, sweep a puck into a hole", horizon: 500,
         build: |n, _| Ok(Box::new(SawyerEnv::<SweepInto>::new(n)?)), family: ml1_tasks::<SweepInto> },
+    EnvEntry { name: "coffee-button-v3", suite: Suite::Metaworld, summary: "Sawyer, push the coffee machine's button", horizon: 500,
+        build: |n, _| Ok(Box::new(SawyerEnv::<CoffeeButton>::new(n)?)), family: ml1_tasks::<CoffeeButton> },
+    EnvEntry { name: "coffee-pull-v3", suite: Suite::Metaworld, summary: "Sawyer, pull a mug out from under a coffee machine", horizon: 500,
+        build: |n, _| Ok(Box::new(SawyerEnv::<CoffeePull>::new(n)?)), family: ml1_tasks::<CoffeePull> },
+    EnvEntry { name: "coffee-push-v3", suite: Suite::Metaworld, summary: "Sawyer, push a mug under a coffee machine", horizon: 500,
+        build: |n, _| Ok(Box::new(SawyerEnv::<CoffeePush>::new(n)?)), family: ml1_tasks::<CoffeePush> },
+    EnvEntry { name: "dial-turn-v3", suite: Suite::Metaworld, summary: "Sawyer, turn a dial", horizon: 500,
+        build: |n, _| Ok(Box::new(SawyerEnv::<DialTurn>::new(n)?)), family: ml1_tasks::<DialTurn> },
+    EnvEntry { name: "door-close-v3", suite: Suite::Metaworld, summary: "Sawyer, push a door shut", horizon: 500,
+        build: |n, _| Ok(Box::new(SawyerEnv::<DoorClose>::new(n)?)), family: ml1_tasks::<DoorClose> },
+    EnvEntry { name: "door-lock-v3", suite: Suite::Metaworld, summary: "Sawyer, turn a door's lock down", horizon: 500,
+        build: |n, _| Ok(Box::new(SawyerEnv::<DoorLock>::new(n)?)), family: ml1_tasks::<DoorLock> },
+    EnvEntry { name: "door-unlock-v3", suite: Suite::Metaworld, summary: "Sawyer, turn a door's lock open", horizon: 500,
+        build: |n, _| Ok(Box::new(SawyerEnv::<DoorUnlock>::new(n)?)), family: ml1_tasks::<DoorUnlock> },
+    EnvEntry { name: "drawer-open-v3", suite: Suite::Metaworld, summary: "Sawyer, pull a drawer open", horizon: 500,
+        build: |n, _| Ok(Box::new(SawyerEnv::<DrawerOpen>::new(n)?)), family: ml1_tasks::<DrawerOpen> },
+    EnvEntry { name: "faucet-open-v3", suite: Suite::Metaworld, summary: "Sawyer, turn a faucet's handle to open it", horizon: 500,
+        build: |n, _| Ok(Box::new(SawyerEnv::<FaucetOpen>::new(n)?)), family: ml1_tasks::<FaucetOpen> },
+    EnvEntry { name: "faucet-close-v3", suite: Suite::Metaworld, summary: "Sawyer, turn a faucet's handle to close it", horizon: 500,
+        build: |n, _| Ok(Box::new(SawyerEnv::<FaucetClose>::new(n)?)), family: ml1_tasks::<FaucetClose> },
+    EnvEntry { name: "window-close-v3", suite: Suite::Metaworld, summary: "Sawyer, slide a window shut", horizon: 500,
+        build: |n, _| Ok(Box::new(SawyerEnv::<WindowClose>::new(n)?)), family: ml1_tasks::<WindowClose> },
 ];
 
 fn direction_vector(angle: f64) -> Vec<f64> {
