@@ -80,4 +80,8 @@ impl SawyerTask for ButtonPressTopdown {
         };
         (reward, info)
     }
+
+    fn target_pos(&self) -> [f64; 3] {
+        self.target_pos
+    }
 }

@@ -98,4 +98,8 @@ impl SawyerTask for DrawerClose {
         };
         (reward, info)
     }
+
+    fn target_pos(&self) -> [f64; 3] {
+        self.target_pos
+    }
 }

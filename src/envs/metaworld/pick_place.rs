@@ -110,4 +110,8 @@ impl SawyerTask for PickPlace {
         };
         (reward, info)
     }
+
+    fn target_pos(&self) -> [f64; 3] {
+        self.target_pos
+    }
 }

@@ -95,4 +95,8 @@ impl SawyerTask for Push {
         };
         (reward, info)
     }
+
+    fn target_pos(&self) -> [f64; 3] {
+        self.target_pos
+    }
 }

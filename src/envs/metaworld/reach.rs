@@ -65,4 +65,8 @@ impl SawyerTask for Reach {
         };
         (reward, info)
     }
+
+    fn target_pos(&self) -> [f64; 3] {
+        self.target_pos
+    }
 }

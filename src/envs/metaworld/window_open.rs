@@ -83,4 +83,8 @@ impl SawyerTask for WindowOpen {
         };
         (reward, info)
     }
+
+    fn target_pos(&self) -> [f64; 3] {
+        self.target_pos
+    }
 }
