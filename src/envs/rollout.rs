@@ -16,7 +16,7 @@ pub enum Policy {
     /// A given sequence, consumed step by step; the episode stops when it runs out.
     Replay(std::vec::IntoIter<Vec<f64>>),
     /// A Meta-World scripted policy, shown the goal the observation hides, its action clipped
-    /// to [-1, 1].
+    /// to [-1, 1] (an env without Meta-World's observation ends the episode at once).
     Scripted(&'static ScriptedPolicy),
 }
 

@@ -43,7 +43,7 @@ pub fn basketball(o: &Obs) -> Command {
 pub fn bin_picking(o: &Obs) -> Command {
     let hand = o.hand();
     let mut cube = add(o.object(), [0.0, 0.0, 0.03]);
-    cube[1] = cube[1].min(0.725).max(0.675);
+    cube[1] = cube[1].clamp(0.675, 0.725);
     let bin = [0.12, 0.7, 0.02];
     let to = approach(hand, cube, 0.02, 0.15, 0.01).unwrap_or_else(|| {
         if xy_distance(hand, bin) > 0.02 {
