@@ -8,6 +8,7 @@ use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 
+use metarl::envs::metaworld::policies;
 use metarl::envs::np_random::RandomState;
 use metarl::envs::registry::{self, DEFAULT_TASK_SEED};
 use metarl::envs::rollout::{self, Policy};
@@ -154,6 +155,8 @@ struct RolloutArgs {
 enum PolicyArg {
     Random,
     Zero,
+    /// The env's scripted policy (Meta-World only, `metaworld.policies`).
+    Scripted,
 }
 
 #[derive(Subcommand)]
@@ -342,6 +345,10 @@ fn envs_rollout(args: RolloutArgs) -> Result<ExitCode> {
             let mut policy = match args.policy {
                 PolicyArg::Random => Policy::Random(RandomState::new(args.seed)),
                 PolicyArg::Zero => Policy::Zero,
+                PolicyArg::Scripted if entry.suite == Suite::Metaworld => Policy::Scripted(policies::lookup(entry.name)?),
+                PolicyArg::Scripted => {
+                    anyhow::bail!("{} has no scripted policy: `--policy scripted` is for Meta-World envs (`metarl envs list --suite ml1`)", entry.name)
+                }
             };
             for _ in 0..args.episodes {
                 episodes.push(rollout::run_episode(env.as_mut(), &mut policy)?);

@@ -84,6 +84,12 @@ pub trait Env: Send {
     fn step(&mut self, action: &[f64]) -> Result<Step, EnvError>;
     /// The observation after the last `reset` or `step`.
     fn observation(&self) -> &[f64];
+    /// The goal position the observation hides, where it hides one: a Meta-World env's target
+    /// (`_target_pos`, which ML1's partially observable observation zeroes). Scripted policies
+    /// read it; learners never do.
+    fn hidden_goal(&self) -> Option<[f64; 3]> {
+        None
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 
+use super::metaworld::policies::ScriptedPolicy;
 use super::np_random::RandomState;
 use super::{Env, EnvError};
 
@@ -14,6 +15,9 @@ pub enum Policy {
     Zero,
     /// A given sequence, consumed step by step; the episode stops when it runs out.
     Replay(std::vec::IntoIter<Vec<f64>>),
+    /// A Meta-World scripted policy, shown the goal the observation hides, its action clipped
+    /// to [-1, 1] (an env without Meta-World's observation ends the episode at once).
+    Scripted(&'static ScriptedPolicy),
 }
 
 impl Policy {
@@ -23,6 +27,7 @@ impl Policy {
             Policy::Random(rng) => Some(space.low.iter().zip(&space.high).map(|(l, h)| rng.uniform(*l, *h)).collect()),
             Policy::Zero => Some(vec![0.0; space.dim()]),
             Policy::Replay(actions) => actions.next(),
+            Policy::Scripted(policy) => policy.act(env).ok().map(|a| a.iter().map(|x| x.clamp(-1.0, 1.0)).collect()),
         }
     }
 }

@@ -65,6 +65,9 @@ macro_rules! delegate {
         fn observation(&self) -> &[f64] {
             self.inner.observation()
         }
+        fn hidden_goal(&self) -> Option<[f64; 3]> {
+            self.inner.hidden_goal()
+        }
     };
 }
 

@@ -60,6 +60,11 @@ fn rejects_close_peg(rand_vec: &[f64]) -> bool {
 pub struct Assembly(NutAndPeg);
 
 impl SawyerTask for Assembly {
+    /// `_target_pos`, the goal the scripted policy is shown.
+    fn target_pos(&self) -> [f64; 3] {
+        self.0.target_pos
+    }
+
     const SPEC: SawyerSpec = SawyerSpec {
         model: "sawyer_xyz/sawyer_assembly_peg.xml",
         hand_low: HAND_LOW,
@@ -119,6 +124,11 @@ impl SawyerTask for Assembly {
 pub struct Disassemble(NutAndPeg);
 
 impl SawyerTask for Disassemble {
+    /// `_target_pos`, the goal the scripted policy is shown.
+    fn target_pos(&self) -> [f64; 3] {
+        self.0.target_pos
+    }
+
     const SPEC: SawyerSpec = SawyerSpec {
         model: "sawyer_xyz/sawyer_assembly_peg.xml",
         hand_low: HAND_LOW,

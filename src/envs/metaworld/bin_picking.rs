@@ -18,6 +18,11 @@ pub struct BinPicking {
 }
 
 impl SawyerTask for BinPicking {
+    /// `_target_pos`, the goal the scripted policy is shown.
+    fn target_pos(&self) -> [f64; 3] {
+        self.target_pos
+    }
+
     const SPEC: SawyerSpec = SawyerSpec {
         model: "sawyer_xyz/sawyer_bin_picking.xml",
         hand_low: [-0.5, 0.40, 0.07],

@@ -121,6 +121,11 @@ pub struct Button<L> {
 }
 
 impl<L: ButtonLayout> SawyerTask for Button<L> {
+    /// `_target_pos`, the goal the scripted policy is shown.
+    fn target_pos(&self) -> [f64; 3] {
+        self.target_pos
+    }
+
     const SPEC: SawyerSpec = L::SPEC;
 
     fn new(sim: &Sawyer) -> Result<Self, EnvError> {

@@ -41,6 +41,11 @@ impl CoffeeButton {
 }
 
 impl SawyerTask for CoffeeButton {
+    /// `_target_pos`, the goal the scripted policy is shown.
+    fn target_pos(&self) -> [f64; 3] {
+        self.target_pos
+    }
+
     const SPEC: SawyerSpec = SawyerSpec {
         model: MODEL,
         hand_low: HAND_LOW,
@@ -103,6 +108,11 @@ pub struct CoffeeMug<M> {
 }
 
 impl<M: MugMove> SawyerTask for CoffeeMug<M> {
+    /// `_target_pos`, the goal the scripted policy is shown.
+    fn target_pos(&self) -> [f64; 3] {
+        self.target_pos
+    }
+
     const SPEC: SawyerSpec = M::SPEC;
 
     fn new(sim: &Sawyer) -> Result<Self, EnvError> {

@@ -36,6 +36,11 @@ impl DialTurn {
 }
 
 impl SawyerTask for DialTurn {
+    /// `_target_pos`, the goal the scripted policy is shown.
+    fn target_pos(&self) -> [f64; 3] {
+        self.target_pos
+    }
+
     const SPEC: SawyerSpec = SawyerSpec {
         model: "sawyer_xyz/sawyer_dial.xml",
         hand_low: [-0.5, 0.40, 0.05],

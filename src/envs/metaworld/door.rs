@@ -94,6 +94,11 @@ impl DoorOpen {
 }
 
 impl SawyerTask for DoorOpen {
+    /// `_target_pos`, the goal the scripted policy is shown.
+    fn target_pos(&self) -> [f64; 3] {
+        self.target_pos
+    }
+
     const SPEC: SawyerSpec = SawyerSpec {
         model: MODEL,
         hand_low: HAND_LOW,
@@ -151,6 +156,11 @@ impl DoorClose {
 }
 
 impl SawyerTask for DoorClose {
+    /// `_target_pos`, the goal the scripted policy is shown.
+    fn target_pos(&self) -> [f64; 3] {
+        self.target_pos
+    }
+
     const SPEC: SawyerSpec = SawyerSpec {
         model: MODEL,
         hand_low: HAND_LOW,

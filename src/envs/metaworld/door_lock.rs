@@ -83,6 +83,11 @@ pub struct DoorLock {
 }
 
 impl SawyerTask for DoorLock {
+    /// `_target_pos`, the goal the scripted policy is shown.
+    fn target_pos(&self) -> [f64; 3] {
+        self.target_pos
+    }
+
     const SPEC: SawyerSpec = SPEC;
 
     fn new(sim: &Sawyer) -> Result<Self, EnvError> {
@@ -135,6 +140,11 @@ impl DoorUnlock {
 }
 
 impl SawyerTask for DoorUnlock {
+    /// `_target_pos`, the goal the scripted policy is shown.
+    fn target_pos(&self) -> [f64; 3] {
+        self.target_pos
+    }
+
     const SPEC: SawyerSpec = SPEC;
 
     fn new(sim: &Sawyer) -> Result<Self, EnvError> {

@@ -67,6 +67,11 @@ impl DrawerOpen {
 }
 
 impl SawyerTask for DrawerOpen {
+    /// `_target_pos`, the goal the scripted policy is shown.
+    fn target_pos(&self) -> [f64; 3] {
+        self.target_pos
+    }
+
     const SPEC: SawyerSpec = SPEC;
 
     fn new(sim: &Sawyer) -> Result<Self, EnvError> {
@@ -135,6 +140,11 @@ impl DrawerClose {
 }
 
 impl SawyerTask for DrawerClose {
+    /// `_target_pos`, the goal the scripted policy is shown.
+    fn target_pos(&self) -> [f64; 3] {
+        self.target_pos
+    }
+
     const SPEC: SawyerSpec = SPEC;
 
     fn new(sim: &Sawyer) -> Result<Self, EnvError> {

@@ -39,6 +39,11 @@ pub struct Faucet<T> {
 }
 
 impl<T: Turn> SawyerTask for Faucet<T> {
+    /// `_target_pos`, the goal the scripted policy is shown.
+    fn target_pos(&self) -> [f64; 3] {
+        self.target_pos
+    }
+
     const SPEC: SawyerSpec = T::SPEC;
 
     fn new(sim: &Sawyer) -> Result<Self, EnvError> {

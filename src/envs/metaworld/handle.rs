@@ -197,6 +197,11 @@ impl<V: HandleVariant> Handle<V> {
 }
 
 impl<V: HandleVariant> SawyerTask for Handle<V> {
+    /// `_target_pos`, the goal the scripted policy is shown.
+    fn target_pos(&self) -> [f64; 3] {
+        self.target_pos
+    }
+
     const SPEC: SawyerSpec = V::SPEC;
 
     fn new(sim: &Sawyer) -> Result<Self, EnvError> {

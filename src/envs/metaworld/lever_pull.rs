@@ -21,6 +21,11 @@ pub struct LeverPull {
 }
 
 impl SawyerTask for LeverPull {
+    /// `_target_pos`, the goal the scripted policy is shown.
+    fn target_pos(&self) -> [f64; 3] {
+        self.target_pos
+    }
+
     const SPEC: SawyerSpec = SawyerSpec {
         model: "sawyer_xyz/sawyer_lever_pull.xml",
         hand_low: [-0.5, 0.40, -0.15],

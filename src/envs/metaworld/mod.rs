@@ -32,6 +32,7 @@ mod pick_out_of_hole;
 mod pick_place;
 mod place;
 mod plate_slide;
+pub mod policies;
 mod puck;
 mod push;
 mod reach;
@@ -150,6 +151,10 @@ pub trait SawyerTask: Sized + Send {
 
     /// `evaluate_state(obs, action)`: the reward and the info.
     fn evaluate(&self, sim: &Sawyer, obs: &[f64; OBS_DIM], action: &[f64]) -> (f64, Info);
+
+    /// `_get_pos_goal`: the env's `_target_pos`, the last 3 entries of a fully observable
+    /// observation (ML1 shows zeros there).
+    fn target_pos(&self) -> [f64; 3];
 }
 
 /// The simulation and the state `SawyerXYZEnv` keeps about the arm.
@@ -421,6 +426,14 @@ impl<T: SawyerTask> SawyerEnv<T> {
     pub fn info(&self) -> &Info {
         &self.info
     }
+
+    /// The current observation with the goal shown (`partially_observable = False`, as MT1 has
+    /// it); [`Env::observation`] stays ML1's, goal hidden.
+    pub fn observation_with_goal(&self) -> [f64; OBS_DIM] {
+        let mut obs = self.obs;
+        obs[2 * FRAME_DIM..].copy_from_slice(&self.task.target_pos());
+        obs
+    }
 }
 
 impl<T: SawyerTask> Env for SawyerEnv<T> {
@@ -498,6 +511,10 @@ impl<T: SawyerTask> Env for SawyerEnv<T> {
 
     fn observation(&self) -> &[f64] {
         &self.obs
+    }
+
+    fn hidden_goal(&self) -> Option<[f64; 3]> {
+        Some(self.task.target_pos())
     }
 }
 

@@ -15,6 +15,11 @@ pub struct PegUnplugSide {
 }
 
 impl SawyerTask for PegUnplugSide {
+    /// `_target_pos`, the goal the scripted policy is shown.
+    fn target_pos(&self) -> [f64; 3] {
+        self.target_pos
+    }
+
     const SPEC: SawyerSpec = SawyerSpec {
         model: "sawyer_xyz/sawyer_peg_unplug_side.xml",
         hand_low: [-0.5, 0.40, 0.05],

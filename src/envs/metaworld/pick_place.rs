@@ -135,4 +135,8 @@ impl<V: PickPlaceVariant> SawyerTask for PickPlacing<V> {
         };
         (reward, info)
     }
+
+    fn target_pos(&self) -> [f64; 3] {
+        self.puck.target_pos
+    }
 }

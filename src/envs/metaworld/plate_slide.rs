@@ -104,6 +104,11 @@ pub type PlateSlideBack = PlateSliding<Back>;
 pub type PlateSlideBackSide = PlateSliding<BackSide>;
 
 impl<V: PlateVariant> SawyerTask for PlateSliding<V> {
+    /// `_target_pos`, the goal the scripted policy is shown.
+    fn target_pos(&self) -> [f64; 3] {
+        self.target_pos
+    }
+
     const SPEC: SawyerSpec = V::SPEC;
 
     fn new(sim: &Sawyer) -> Result<Self, EnvError> {

@@ -173,4 +173,8 @@ impl<V: PushVariant> SawyerTask for Pushing<V> {
         };
         (reward, info)
     }
+
+    fn target_pos(&self) -> [f64; 3] {
+        self.puck.target_pos
+    }
 }

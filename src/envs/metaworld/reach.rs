@@ -89,4 +89,8 @@ impl<V: ReachVariant> SawyerTask for Reaching<V> {
         };
         (reward, info)
     }
+
+    fn target_pos(&self) -> [f64; 3] {
+        self.puck.target_pos
+    }
 }

@@ -103,6 +103,11 @@ impl StickPull {
 }
 
 impl SawyerTask for StickPull {
+    /// `_target_pos`, the goal the scripted policy is shown.
+    fn target_pos(&self) -> [f64; 3] {
+        self.0.target_pos
+    }
+
     const SPEC: SawyerSpec = SawyerSpec {
         model: "sawyer_xyz/sawyer_stick_obj.xml",
         hand_low: [-0.5, 0.35, 0.05],
@@ -182,6 +187,11 @@ pub struct StickPush(StickAndContainer);
 const PUSH_RADIUS: f64 = 0.12;
 
 impl SawyerTask for StickPush {
+    /// `_target_pos`, the goal the scripted policy is shown.
+    fn target_pos(&self) -> [f64; 3] {
+        self.0.target_pos
+    }
+
     const SPEC: SawyerSpec = SawyerSpec {
         model: "sawyer_xyz/sawyer_stick_obj.xml",
         hand_low: [-0.5, 0.40, 0.05],

@@ -103,6 +103,11 @@ impl Puck {
 pub struct Sweep(Puck);
 
 impl SawyerTask for Sweep {
+    /// `_target_pos`, the goal the scripted policy is shown.
+    fn target_pos(&self) -> [f64; 3] {
+        self.0.target_pos
+    }
+
     const SPEC: SawyerSpec = SawyerSpec {
         model: "sawyer_xyz/sawyer_sweep_v3.xml",
         hand_low: [-0.5, 0.40, 0.05],
@@ -142,6 +147,11 @@ pub struct SweepInto(Puck);
 const HOLE: [f64; 3] = [0.0, 0.84, 0.02];
 
 impl SawyerTask for SweepInto {
+    /// `_target_pos`, the goal the scripted policy is shown.
+    fn target_pos(&self) -> [f64; 3] {
+        self.0.target_pos
+    }
+
     const SPEC: SawyerSpec = SawyerSpec {
         model: "sawyer_xyz/sawyer_table_with_hole.xml",
         hand_low: [-0.5, 0.40, 0.05],

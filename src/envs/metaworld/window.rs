@@ -37,6 +37,11 @@ pub struct Window<S> {
 }
 
 impl<S: Slide> SawyerTask for Window<S> {
+    /// `_target_pos`, the goal the scripted policy is shown.
+    fn target_pos(&self) -> [f64; 3] {
+        self.target_pos
+    }
+
     const SPEC: SawyerSpec = S::SPEC;
 
     fn new(sim: &Sawyer) -> Result<Self, EnvError> {
