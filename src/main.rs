@@ -145,8 +145,8 @@ struct RolloutArgs {
     #[arg(long)]
     horizon: Option<usize>,
     /// Pay the summed reward every N steps (MCAT's delayed rewards).
-    #[arg(long)]
-    reward_delay: Option<usize>,
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    reward_delay: Option<u64>,
     #[arg(long)]
     out: PathBuf,
 }
@@ -320,7 +320,7 @@ fn read_actions(path: &Path) -> Result<Vec<Vec<f64>>> {
 
 fn envs_rollout(args: RolloutArgs) -> Result<ExitCode> {
     let entry = registry::lookup(&args.env)?;
-    let options = EnvOptions { horizon: args.horizon, reward_delay: args.reward_delay, ..EnvOptions::default() };
+    let options = EnvOptions { horizon: args.horizon, reward_delay: args.reward_delay.map(|n| n as usize), ..EnvOptions::default() };
     let tasks = entry.tasks(&options, args.task_seed)?;
     let all = tasks.all();
     let task = tasks.get(args.task).ok_or(EnvError::TaskOutOfRange {

@@ -146,7 +146,8 @@ class Ant(MujocoEnv):
 
     def set_task(self, task):
         if self.objective == "direction":
-            self._goal = task["angle"]
+            # Forward/backward tasks are oyster's goals 0 and pi.
+            self._goal = task["angle"] if "angle" in task else (0.0 if task["direction"] > 0 else np.pi)
         elif self.objective == "goal":
             self._goal = np.array(task["goal"])
         elif self.objective == "damping":
@@ -359,8 +360,8 @@ def tasks_for(name, seed):
         return split([{"kind": "velocity", "velocity": float(v)} for v in velocities], 100, 30)
     if name == "cheetah-dir":
         return split([{"kind": "direction", "direction": float(d)} for d in [-1, 1]], 2, 2)
-    if name == "ant-dir":  # forward_backward, as the papers run it
-        return split([{"kind": "angle", "angle": float(v)} for v in np.array([0., np.pi])], 2, 2)
+    if name == "ant-dir":  # forward_backward (oyster's goals 0 and pi), as the papers run it
+        return split([{"kind": "direction", "direction": d} for d in [1.0, -1.0]], 2, 2)
     if name == "ant-goal":
         np.random.seed(seed)
         a = np.random.random(180) * 2 * np.pi

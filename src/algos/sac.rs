@@ -81,6 +81,9 @@ pub struct Sac {
     target_vf: Mlp,
     kl_lambda: f64,
     optimizers: Vec<(&'static str, Adam)>,
+    /// The state-value network's parameters and its target's, paired for the soft update.
+    vf_params: Vec<Tensor>,
+    target_vf_params: Vec<Tensor>,
 }
 
 /// Variables of `vars` under `prefix`, in a fixed (sorted) order.
@@ -120,22 +123,22 @@ impl Sac {
         let vf = Mlp::new(&(&root / "vf"), s.obs_dim + s.z_dim, &hidden, 1, 3e-3);
         let target_vf = Mlp::new(&(&root / "target_vf"), s.obs_dim + s.z_dim, &hidden, 1, 3e-3);
         let encoder = context.as_ref().map(|c| ContextEncoder::new(&(&root / "context_encoder"), c.input_dim, &c.hidden, s.z_dim));
-        let target = params(&vars, "target_vf");
-        for t in &target {
+        let (vf_params, target_vf_params) = (params(&vars, "vf"), params(&vars, "target_vf"));
+        for t in &target_vf_params {
             let _ = t.shallow_clone().set_requires_grad(false);
         }
-        soft_update(&target, &params(&vars, "vf"), 1.0);
+        soft_update(&target_vf_params, &vf_params, 1.0);
         let mut optimizers = vec![
             ("policy", Adam::new(params(&vars, "policy"), s.policy_lr)),
             ("qf1", Adam::new(params(&vars, "qf1"), s.qf_lr)),
             ("qf2", Adam::new(params(&vars, "qf2"), s.qf_lr)),
-            ("vf", Adam::new(params(&vars, "vf"), s.vf_lr)),
+            ("vf", Adam::new(vf_params.iter().map(Tensor::shallow_clone).collect(), s.vf_lr)),
         ];
         if let Some(c) = &context {
             optimizers.push(("context", Adam::new(params(&vars, "context_encoder"), c.lr)));
         }
         let kl_lambda = context.map_or(0.0, |c| c.kl_lambda);
-        Sac { settings, device, vars, policy, encoder, qf1, qf2, vf, target_vf, kl_lambda, optimizers }
+        Sac { settings, device, vars, policy, encoder, qf1, qf2, vf, target_vf, kl_lambda, optimizers, vf_params, target_vf_params }
     }
 
     fn optimizer(&mut self, name: &str) -> &mut Adam {
@@ -195,7 +198,7 @@ impl Sac {
         self.optimizer("vf").zero_grad();
         vf_loss.backward();
         self.optimizer("vf").step();
-        soft_update(&params(&self.vars, "target_vf"), &params(&self.vars, "vf"), self.settings.soft_target_tau);
+        soft_update(&self.target_vf_params, &self.vf_params, self.settings.soft_target_tau);
 
         // Policy: E[log π - min Q] plus rlkit's small penalties on the mean and log σ.
         let reg = self.settings.policy_reg_weight;

@@ -281,19 +281,15 @@ fn cheetah_dir_tasks(_: &str, _: &EnvOptions, _: u32) -> Result<TaskSet, EnvErro
     Ok(TaskSet::split(numbered(params, oracle), 2, 2))
 }
 
-/// oyster `ant_dir.py`: [0, π] with `forward_backward` (oracle one-hot), else two angles
-/// `uniform(0, 2π)`; 2 train / 2 test.
+/// oyster `ant_dir.py`: forward and backward (angles 0 and π) with `forward_backward`, as
+/// direction tasks (oracle one-hot), else two angles `uniform(0, 2π)`; 2 train / 2 test.
 fn ant_dir_tasks(_: &str, options: &EnvOptions, seed: u32) -> Result<TaskSet, EnvError> {
-    let (angles, one_hot) = if options.forward_backward {
-        (vec![0.0, PI], true)
+    let params = if options.forward_backward {
+        [1.0, -1.0].into_iter().map(|direction| TaskParams::Direction { direction }).collect()
     } else {
-        (RandomState::new(seed).uniform_n(0.0, 2.0 * PI, 2), false)
+        RandomState::new(seed).uniform_n(0.0, 2.0 * PI, 2).into_iter().map(|angle| TaskParams::Angle { angle }).collect()
     };
-    let mut tasks = numbered(angles.into_iter().map(|angle| TaskParams::Angle { angle }).collect(), oracle);
-    if one_hot {
-        tasks.iter_mut().for_each(|t| t.oracle = if t.index == 0 { vec![0.0, 1.0] } else { vec![1.0, 0.0] });
-    }
-    Ok(TaskSet::split(tasks, 2, 2))
+    Ok(TaskSet::split(numbered(params, oracle), 2, 2))
 }
 
 /// oyster `ant_goal.py`: 180 goals, `a = random(n)·2π`, `r = 3·√random(n)`; 150 train / 30 test.

@@ -79,6 +79,7 @@ struct Progress {
     iteration: usize,
     env_steps: u64,
     train_steps: u64,
+    /// Every draw of the protocol and the learner: tasks, batches, z and policy noise.
     rng: ChaCha8Rng,
     elapsed_s: f64,
 }
@@ -99,7 +100,6 @@ pub struct Trainer {
     sac: Sac,
     replay: MultiTaskBuffer,
     encoder_replay: MultiTaskBuffer,
-    rng: ChaCha8Rng,
     z_dim: i64,
     device: Device,
     progress: Progress,
@@ -159,7 +159,6 @@ impl Trainer {
         let mut trainer = Trainer {
             encoder_replay: replay.clone(),
             replay,
-            rng: ChaCha8Rng::seed_from_u64(spec.seed),
             progress: Progress { iteration: 0, env_steps: 0, train_steps: 0, rng: ChaCha8Rng::seed_from_u64(spec.seed), elapsed_s: 0.0 },
             train_tasks: family.train,
             test_tasks: family.test,
@@ -191,7 +190,6 @@ impl Trainer {
                 bail!("--resume: {} holds a run of {} on {} (seed {}) with another config; resume it with the same arguments", self.dir.display(), saved.algorithm.name(), saved.env, saved.seed);
             }
             self.progress = serde_json::from_slice(&std::fs::read(checkpoint.join("progress.json"))?)?;
-            self.rng = self.progress.rng.clone();
             let tensors: HashMap<String, Tensor> = Tensor::load_multi(checkpoint.join("state.ot"))?.into_iter().collect();
             let restore = |result: Result<(), String>| result.map_err(|name| anyhow::anyhow!("checkpoint lacks {name}"));
             restore(self.sac.load_state(&tensors))?;
@@ -208,7 +206,6 @@ impl Trainer {
     }
 
     fn save_checkpoint(&mut self) -> Result<()> {
-        self.progress.rng = self.rng.clone();
         let mut named = self.sac.state();
         named.extend(self.replay.save("replay"));
         named.extend(self.encoder_replay.save("encoder_replay"));
@@ -229,7 +226,7 @@ impl Trainer {
     fn sample_z(&mut self, belief: &mut Belief, task: &Task) {
         belief.z = match self.spec.algorithm {
             Algorithm::Pearl => {
-                let noise = crate::algos::sac::standard_normal(&mut self.rng, 1, self.z_dim, self.device);
+                let noise = crate::algos::sac::standard_normal(&mut self.progress.rng, 1, self.z_dim, self.device);
                 &belief.mean + belief.var.sqrt() * noise
             }
             Algorithm::OracleSac => {
@@ -259,7 +256,7 @@ impl Trainer {
         let mut samples = Vec::new();
         let mut success = None;
         loop {
-            let action = self.sac.act(&obs, &belief.z, deterministic, &mut self.rng);
+            let action = self.sac.act(&obs, &belief.z, deterministic, &mut self.progress.rng);
             let step = self.env.step(&action)?;
             let next_obs = self.env.observation().to_vec();
             success = step.success.map(|s| s || success.unwrap_or(false));
@@ -284,7 +281,7 @@ impl Trainer {
 
     /// Context `[tasks, n, width]` from the encoder buffers (oyster `sample_context`).
     fn sample_context(&mut self, indices: &[usize]) -> Tensor {
-        let batch = self.encoder_replay.sample_stacked(indices, self.config.embedding_batch_size, &mut self.rng);
+        let batch = self.encoder_replay.sample_stacked(indices, self.config.embedding_batch_size, &mut self.progress.rng);
         let reward = if self.config.sparse_rewards { &batch.sparse_rewards } else { &batch.rewards };
         let mut parts = vec![&batch.obs, &batch.actions, reward];
         if self.config.use_next_obs_in_context {
@@ -322,7 +319,7 @@ impl Trainer {
     /// oyster `_do_training` → `_take_step` for one meta-batch.
     fn gradient_step(&mut self) -> Losses {
         let n = self.train_tasks.len();
-        let indices: Vec<usize> = (0..self.config.meta_batch).map(|_| self.rng.gen_range(0..n)).collect();
+        let indices: Vec<usize> = (0..self.config.meta_batch).map(|_| self.progress.rng.gen_range(0..n)).collect();
         let task = match self.spec.algorithm {
             Algorithm::Pearl => TaskVariable::Context(self.sample_context(&indices)),
             Algorithm::OracleSac => {
@@ -330,8 +327,8 @@ impl Trainer {
                 TaskVariable::Given(Tensor::from_slice(&rows).view([indices.len() as i64, self.z_dim]))
             }
         };
-        let batch = self.replay.sample_stacked(&indices, self.config.batch_size, &mut self.rng);
-        self.sac.train_step(&batch, task, &mut self.rng)
+        let batch = self.replay.sample_stacked(&indices, self.config.batch_size, &mut self.progress.rng);
+        self.sac.train_step(&batch, task, &mut self.progress.rng)
     }
 
     /// Meta-test on every test task: (mean final return, mean final success if defined, rows).
@@ -407,7 +404,7 @@ impl Trainer {
                 }
             }
             for _ in 0..self.config.num_tasks_sample {
-                let task = self.rng.gen_range(0..self.train_tasks.len());
+                let task = self.progress.rng.gen_range(0..self.train_tasks.len());
                 self.encoder_replay.tasks[task].clear();
                 let post = Some(self.config.update_post_train);
                 for (samples, update, encoder_too) in [

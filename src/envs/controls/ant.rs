@@ -79,6 +79,11 @@ impl Robot for Ant {
     fn set_task(&mut self, sim: &mut Simulation, params: &TaskParams) -> bool {
         match (self.kind, params) {
             (AntTask::Direction, TaskParams::Angle { angle }) => self.direction = [angle.cos(), angle.sin()],
+            // Forward is angle 0, backward angle π (oyster's forward/backward goals).
+            (AntTask::Direction, TaskParams::Direction { direction }) => {
+                let angle = if *direction > 0.0 { 0.0 } else { std::f64::consts::PI };
+                self.direction = [angle.cos(), angle.sin()]
+            }
             (AntTask::Goal, TaskParams::Goal { goal }) => self.goal = *goal,
             (AntTask::Damping, TaskParams::Scale { scale }) => {
                 scale_from(sim.model.dof_damping_mut(), sim.pristine.dof_damping(), *scale)
