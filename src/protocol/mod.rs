@@ -3,3 +3,4 @@
 pub mod buffer;
 pub mod config;
 pub mod meta_train;
+pub mod sampler;
