@@ -189,6 +189,71 @@ pub fn train_step_rate(algo: &str, env: &str, steps: usize, device: tch::Device)
     Ok(TrainRate { algo: algorithm.name().into(), env: env.into(), device: format!("{device:?}"), steps, seconds, ms_per_step: 1000.0 * seconds / steps as f64 })
 }
 
+#[derive(Debug, Clone, Serialize)]
+pub struct SamplerRate {
+    pub algo: String,
+    pub env: String,
+    /// Envs stepped together (`sampler_envs`).
+    pub envs: usize,
+    pub threads: usize,
+    pub round: usize,
+    pub env_steps: usize,
+    pub env_steps_per_s: f64,
+}
+
+/// Env steps per second of the learner's sampler: `envs` envs of `env` stepped together under
+/// the shipped config's policy network (one batched stochastic forward per step), episodes reset
+/// at their end, as in data collection. Each (envs, threads) setting runs `rounds` times,
+/// interleaved with the others, so drifting machine load hits them alike.
+pub fn sampler_rate(algo: &str, env: &str, settings: &[(usize, usize)], steps: usize, rounds: usize) -> Result<Vec<SamplerRate>> {
+    use crate::protocol::config::Config;
+    use crate::protocol::sampler::VecEnvs;
+    use rand_chacha::rand_core::SeedableRng;
+
+    let algorithm = crate::protocol::meta_train::Algorithm::parse(algo)?;
+    let entry = envs::registry::lookup(env)?;
+    let config = Config::shipped(algorithm.name(), env, entry.suite.label())?;
+    let options = envs::EnvOptions { horizon: Some(config.max_path_length), ..envs::EnvOptions::default() };
+    let tasks = entry.tasks(&options, config.task_seed)?.train;
+    let make = || Ok(Box::new(envs::wrappers::NormalizedActions::new(entry.make(&options)?)) as Box<dyn envs::Env>);
+    let probe = make()?;
+    let (obs_dim, action_dim) = (probe.observation_dim(), probe.action_space().dim());
+    tch::manual_seed(0);
+    let sac = crate::protocol::meta_train::build_learner(algorithm, &config, obs_dim, action_dim, tasks[0].oracle.len(), tch::Device::Cpu);
+    let z_dim = sac.settings.z_dim;
+    let mut rows = Vec::new();
+    for round in 0..rounds {
+        for &(n, threads) in settings {
+            let mut sampler = VecEnvs::new(n, threads, make)?;
+            for k in 0..n {
+                let env = sampler.env_mut(k);
+                env.set_task(&tasks[k % tasks.len()])?;
+                env.seed(k as u32);
+                env.reset()?;
+            }
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
+            let slots: Vec<usize> = (0..n).collect();
+            let z = tch::Tensor::zeros([n as i64, z_dim], (tch::Kind::Float, tch::Device::Cpu));
+            let (mut obs, mut results, mut done) = (Vec::new(), Vec::new(), 0);
+            let start = Instant::now();
+            while done < steps {
+                sampler.observations(&slots, &mut obs);
+                let actions = sac.act(&tch::Tensor::from_slice(&obs).view([n as i64, -1]), &z, false, &mut rng);
+                sampler.step(&slots, &actions, &mut results)?;
+                for (k, step) in results.iter().enumerate() {
+                    if step.done() {
+                        sampler.env_mut(k).reset()?;
+                    }
+                }
+                done += n;
+            }
+            let seconds = start.elapsed().as_secs_f64();
+            rows.push(SamplerRate { algo: algorithm.name().into(), env: env.into(), envs: n, threads, round, env_steps: done, env_steps_per_s: done as f64 / seconds });
+        }
+    }
+    Ok(rows)
+}
+
 pub fn write_csv<T: Serialize>(rows: &[T], out: &Path) -> Result<()> {
     if let Some(dir) = out.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;

@@ -205,6 +205,26 @@ enum BenchCommand {
         #[arg(long, default_value = "results/bench/train_step.csv")]
         out: PathBuf,
     },
+    /// Env steps per second of the learner's batched sampler (several envs, one policy forward per step).
+    Sampler {
+        #[arg(long, default_value = "pearl")]
+        algo: String,
+        #[arg(long, default_value = "cheetah-vel")]
+        env: String,
+        /// Envs stepped together, one setting per value.
+        #[arg(long, value_delimiter = ',', default_value = "1,8")]
+        envs: Vec<usize>,
+        /// Env-stepping threads, one setting per value (crossed with --envs).
+        #[arg(long, value_delimiter = ',', default_value = "1")]
+        threads: Vec<usize>,
+        #[arg(long, default_value_t = 20_000)]
+        steps: usize,
+        /// Repetitions, interleaved across settings.
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+        #[arg(long, default_value = "results/bench/sampler.csv")]
+        out: PathBuf,
+    },
     /// Raw mj_step throughput per model through our bindings (seeded random controls).
     Mujoco {
         /// MJCF files; default: the Gymnasium bodies of MuJoCo Controls and a Meta-World scene.
@@ -411,6 +431,20 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let rate = bench::train_step_rate(&algo, &env, steps, device)?;
             println!("{} on {} ({}, {threads} thread(s)): {:.1} ms per gradient step over {} steps", rate.algo, rate.env, rate.device, rate.ms_per_step, rate.steps);
             bench::write_csv(&[rate], &out)?;
+            println!("wrote {}", out.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench { command: BenchCommand::Sampler { algo, env, envs, threads, steps, rounds, out } } => {
+            tch::set_num_threads(1);
+            let settings: Vec<(usize, usize)> = envs.iter().flat_map(|&n| threads.iter().map(move |&t| (n, t))).collect();
+            let rows = bench::sampler_rate(&algo, &env, &settings, steps, rounds)?;
+            println!("{:>5} {:>8} {:>14}  ({} on {}, median of {rounds} interleaved rounds)", "envs", "threads", "env steps/s", algo, env);
+            for &(n, t) in &settings {
+                let mut rates: Vec<f64> = rows.iter().filter(|r| (r.envs, r.threads) == (n, t)).map(|r| r.env_steps_per_s).collect();
+                rates.sort_by(f64::total_cmp);
+                println!("{n:>5} {t:>8} {:>14.0}", rates[rates.len() / 2]);
+            }
+            bench::write_csv(&rows, &out)?;
             println!("wrote {}", out.display());
             Ok(ExitCode::SUCCESS)
         }

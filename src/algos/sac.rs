@@ -210,14 +210,14 @@ impl Sac {
         Losses { qf_loss: scalar(&qf_loss), vf_loss: scalar(&vf_loss), policy_loss: scalar(&policy_loss), kl_divergence }
     }
 
-    /// One action for `obs` under task variable `z` (`[1, z_dim]`): `tanh(μ)` when deterministic.
-    pub fn act(&self, obs: &[f64], z: &Tensor, deterministic: bool, rng: &mut ChaCha8Rng) -> Vec<f64> {
+    /// One action per row of `obs` (`[n, obs_dim]`) under the rows of `z` (`[n, z_dim]`), as
+    /// one batched forward: `tanh(μ)` when deterministic. Row-major `[n, action_dim]`.
+    pub fn act(&self, obs: &Tensor, z: &Tensor, deterministic: bool, rng: &mut ChaCha8Rng) -> Vec<f64> {
         tch::no_grad(|| {
-            let obs: Vec<f32> = obs.iter().map(|&v| v as f32).collect();
-            let input = Tensor::cat(&[Tensor::from_slice(&obs).view([1, -1]).to_device(self.device), z.to_device(self.device)], 1);
-            let noise = (!deterministic).then(|| standard_normal(rng, 1, self.settings.action_dim, self.device));
+            let input = Tensor::cat(&[obs.to_device(self.device), z.to_device(self.device)], 1);
+            let noise = (!deterministic).then(|| standard_normal(rng, obs.size()[0], self.settings.action_dim, self.device));
             let action = self.policy.forward(&input, noise.as_ref()).action;
-            Vec::<f32>::try_from(action.view([-1]).to_device(Device::Cpu)).expect("float actions").into_iter().map(f64::from).collect()
+            Vec::<f32>::try_from(action.reshape([-1]).to_device(Device::Cpu)).expect("float actions").into_iter().map(f64::from).collect()
         })
     }
 

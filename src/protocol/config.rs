@@ -54,8 +54,12 @@ pub struct Config {
     /// Exploration trajectories before the posterior is inferred at meta-test time.
     pub num_exp_traj_eval: usize,
     pub replay_buffer_size: usize,
-    /// libtorch intra-op threads (results are reproducible for a fixed count).
+    /// libtorch intra-op threads, and the sampler's env-stepping threads (results are
+    /// reproducible for a fixed count).
     pub threads: i32,
+    /// Envs the sampler steps together, one batched policy forward per step: the tasks of one
+    /// collection round and the meta-test runs go through in waves of this many.
+    pub sampler_envs: usize,
 }
 
 impl Default for Config {
@@ -95,6 +99,7 @@ impl Default for Config {
             num_exp_traj_eval: 1,
             replay_buffer_size: 1_000_000,
             threads: 1,
+            sampler_envs: 8,
         }
     }
 }

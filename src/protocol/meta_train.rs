@@ -27,6 +27,7 @@ use tch::{Device, Kind, Tensor};
 
 use super::buffer::{MultiTaskBuffer, Transition};
 use super::config::Config;
+use super::sampler::VecEnvs;
 use crate::algos::sac::{ContextSettings, Losses, Sac, SacSettings, TaskVariable};
 use crate::envs::wrappers::NormalizedActions;
 use crate::envs::{registry, Env, EnvOptions, Task};
@@ -94,7 +95,8 @@ struct Belief {
 pub struct Trainer {
     spec: RunSpec,
     config: Config,
-    env: Box<dyn Env>,
+    /// The sampler: `sampler_envs` envs of the family, stepped together.
+    envs: VecEnvs,
     train_tasks: Vec<Task>,
     test_tasks: Vec<Task>,
     sac: Sac,
@@ -117,11 +119,66 @@ struct Sample {
     terminal: bool,
 }
 
-/// One finished trajectory.
+/// One trajectory.
+#[derive(Default)]
 struct Trajectory {
     samples: Vec<Sample>,
     /// Success at any step, where the env defines it.
     success: Option<bool>,
+}
+
+/// One context row `o | a | r (| o')` of a transition, as the encoder reads it.
+fn context_row(s: &Sample, with_next_obs: bool) -> Tensor {
+    let mut row: Vec<f32> = s.obs.iter().chain(&s.action).chain([&s.context_reward]).map(|&v| v as f32).collect();
+    if with_next_obs {
+        row.extend(s.next_obs.iter().map(|&v| v as f32));
+    }
+    Tensor::from_slice(&row)
+}
+
+/// One phase of oyster's `collect_data` on a task.
+#[derive(Debug, Clone, Copy)]
+struct Phase {
+    samples: usize,
+    /// Trajectories between posterior updates from the encoder buffer; `None`: z from the prior.
+    update_posterior_every: Option<usize>,
+    /// Whether the transitions also go to the encoder buffer.
+    encoder_too: bool,
+}
+
+/// What a sampler slot is doing.
+enum Plan {
+    /// oyster `collect_data` on a train task (its encoder buffer cleared first), the phases in order.
+    Collect { train_index: usize, phases: Vec<Phase>, collected: usize, trajectories: usize },
+    /// One meta-test run on a test task: exploration, posterior updates, the last trajectory scored.
+    Evaluate { run: usize, context: Vec<Tensor>, transitions: usize, trajectories: usize, score: f64, success: Option<bool> },
+}
+
+/// One sampler env's job: a task, a plan, the running belief and the trajectory in progress.
+struct Slot {
+    task: Task,
+    plan: Plan,
+    belief: Belief,
+    trajectory: Trajectory,
+    finished: bool,
+}
+
+impl Slot {
+    fn new(task: Task, plan: Plan, belief: Belief) -> Slot {
+        Slot { task, plan, belief, trajectory: Trajectory::default(), finished: false }
+    }
+
+    fn train_index(&self) -> Option<usize> {
+        match self.plan {
+            Plan::Collect { train_index, .. } => Some(train_index),
+            Plan::Evaluate { .. } => None,
+        }
+    }
+
+    /// Whether this slot collects into train task `index`'s buffers.
+    fn collects_into(&self, index: Option<usize>) -> bool {
+        index.is_some() && self.train_index() == index
+    }
 }
 
 fn fault_iteration(var: &str) -> Option<usize> {
@@ -142,7 +199,8 @@ impl Trainer {
         };
         let entry = registry::lookup(&spec.env)?;
         let options = EnvOptions { horizon: Some(config.max_path_length), ..EnvOptions::default() };
-        let env: Box<dyn Env> = Box::new(NormalizedActions::new(entry.make(&options)?));
+        let threads = usize::try_from(config.threads).unwrap_or(1);
+        let envs = VecEnvs::new(config.sampler_envs, threads, || Ok(Box::new(NormalizedActions::new(entry.make(&options)?)) as Box<dyn Env>))?;
         let mut family = entry.tasks(&options, config.task_seed)?;
         if let Some(n) = config.n_train_tasks {
             family.train.truncate(n);
@@ -150,7 +208,7 @@ impl Trainer {
         if let Some(n) = config.n_eval_tasks {
             family.test.truncate(n);
         }
-        let (obs_dim, action_dim) = (env.observation_dim(), env.action_space().dim());
+        let (obs_dim, action_dim) = (envs.obs_dim(), envs.action_dim());
         let oracle_dim = family.train[0].oracle.len();
         let sac = build_learner(spec.algorithm, &config, obs_dim, action_dim, oracle_dim, device);
         let z_dim = sac.settings.z_dim;
@@ -163,7 +221,7 @@ impl Trainer {
             train_tasks: family.train,
             test_tasks: family.test,
             config,
-            env,
+            envs,
             sac,
             z_dim,
             device,
@@ -250,25 +308,6 @@ impl Trainer {
         if self.config.sparse_rewards { sparse.unwrap_or(reward) } else { reward }
     }
 
-    /// One trajectory under `belief.z`, up to the horizon or a terminal state.
-    fn rollout(&mut self, belief: &Belief, deterministic: bool) -> Result<Trajectory> {
-        let mut obs = self.env.reset()?.to_vec();
-        let mut samples = Vec::new();
-        let mut success = None;
-        loop {
-            let action = self.sac.act(&obs, &belief.z, deterministic, &mut self.progress.rng);
-            let step = self.env.step(&action)?;
-            let next_obs = self.env.observation().to_vec();
-            success = step.success.map(|s| s || success.unwrap_or(false));
-            let context_reward = self.context_reward(step.reward, step.sparse_reward);
-            samples.push(Sample { obs, action, reward: step.reward, context_reward, next_obs: next_obs.clone(), terminal: step.terminated });
-            obs = next_obs;
-            if step.done() {
-                return Ok(Trajectory { samples, success });
-            }
-        }
-    }
-
     fn store(&mut self, task_index: usize, trajectory: &Trajectory, encoder_too: bool) {
         for s in &trajectory.samples {
             let t = Transition { obs: &s.obs, action: &s.action, reward: s.reward, sparse_reward: s.context_reward, next_obs: &s.next_obs, terminal: s.terminal };
@@ -290,29 +329,137 @@ impl Trainer {
         Tensor::cat(&parts, 2)
     }
 
-    /// oyster `collect_data`: whole trajectories until `samples` transitions; the posterior is
-    /// refreshed from the encoder buffer every `update_posterior_every` trajectories, if given.
-    fn collect(&mut self, task_index: usize, samples: usize, update_posterior_every: Option<usize>, encoder_too: bool) -> Result<()> {
-        let task = self.train_tasks[task_index].clone();
-        self.env.set_task(&task)?;
-        let mut belief = self.prior();
-        self.sample_z(&mut belief, &task);
-        let mut collected = 0;
-        while collected < samples {
-            let mut trajectories = 0;
-            while collected < samples && update_posterior_every.map_or(true, |n| trajectories < n) {
-                let trajectory = self.rollout(&belief, false)?;
-                collected += trajectory.samples.len();
-                trajectories += 1;
-                self.store(task_index, &trajectory, encoder_too);
-                self.sample_z(&mut belief, &task);
+    /// Seeds sampler env k with `base` mixed with k, so every env draws its own reset noise.
+    fn seed_envs(&mut self, base: u32) {
+        for k in 0..self.envs.len() {
+            self.envs.env_mut(k).seed(base ^ (k as u32).wrapping_mul(0x9E37_79B9));
+        }
+    }
+
+    /// Runs `slots` through the sampler in waves of at most one slot per env; a wave never holds
+    /// the same train task twice, so a task collected twice in one iteration is collected in
+    /// order, as oyster's sequential loop does.
+    fn run_slots(&mut self, slots: Vec<Slot>, deterministic: bool) -> Result<Vec<Slot>> {
+        let mut done = Vec::with_capacity(slots.len());
+        let mut pending = slots.into_iter().peekable();
+        while pending.peek().is_some() {
+            let mut wave: Vec<Slot> = Vec::new();
+            while let Some(next) = pending.next_if(|s| wave.len() < self.envs.len() && !wave.iter().any(|w| w.collects_into(s.train_index()))) {
+                wave.push(next);
             }
-            if update_posterior_every.is_some() && self.spec.algorithm == Algorithm::Pearl {
-                let context = self.sample_context(&[task_index]);
-                self.infer(&mut belief, &context, &task);
+            self.drive(&mut wave, deterministic)?;
+            done.extend(wave);
+        }
+        Ok(done)
+    }
+
+    /// Steps the slots of one wave together until each plan is over: one batched policy forward
+    /// per step for every live slot (slot k runs on sampler env k).
+    fn drive(&mut self, slots: &mut [Slot], deterministic: bool) -> Result<()> {
+        for (k, slot) in slots.iter_mut().enumerate() {
+            if let Plan::Collect { train_index, .. } = slot.plan {
+                self.encoder_replay.tasks[train_index].clear();
+            }
+            self.sample_z(&mut slot.belief, &slot.task);
+            let env = self.envs.env_mut(k);
+            env.set_task(&slot.task)?;
+            env.reset()?;
+        }
+        let (mut live, mut obs_rows, mut steps) = (Vec::new(), Vec::new(), Vec::new());
+        loop {
+            live.clear();
+            live.extend((0..slots.len()).filter(|&k| !slots[k].finished));
+            if live.is_empty() {
+                return Ok(());
+            }
+            self.envs.observations(&live, &mut obs_rows);
+            let obs = Tensor::from_slice(&obs_rows).view([live.len() as i64, -1]);
+            let z = Tensor::cat(&live.iter().map(|&k| &slots[k].belief.z).collect::<Vec<_>>(), 0);
+            let actions = self.sac.act(&obs, &z, deterministic, &mut self.progress.rng);
+            let before: Vec<Vec<f64>> = live.iter().map(|&k| self.envs.env(k).observation().to_vec()).collect();
+            self.envs.step(&live, &actions, &mut steps)?;
+            let action_dim = self.envs.action_dim();
+            for ((row, &k), obs) in live.iter().enumerate().zip(before) {
+                let step = steps[row];
+                let slot = &mut slots[k];
+                let trajectory = &mut slot.trajectory;
+                trajectory.success = step.success.map(|s| s || trajectory.success.unwrap_or(false));
+                trajectory.samples.push(Sample {
+                    obs,
+                    action: actions[row * action_dim..(row + 1) * action_dim].to_vec(),
+                    reward: step.reward,
+                    context_reward: self.context_reward(step.reward, step.sparse_reward),
+                    next_obs: self.envs.env(k).observation().to_vec(),
+                    terminal: step.terminated,
+                });
+                if step.done() {
+                    self.end_trajectory(slot)?;
+                    if !slot.finished {
+                        self.envs.env_mut(k).reset()?;
+                    }
+                }
             }
         }
-        self.progress.env_steps += collected as u64;
+    }
+
+    /// A slot's trajectory ended: store or score it, update the slot's z, and move its plan on.
+    fn end_trajectory(&mut self, slot: &mut Slot) -> Result<()> {
+        let trajectory = std::mem::take(&mut slot.trajectory);
+        let length = trajectory.samples.len();
+        match &mut slot.plan {
+            Plan::Collect { train_index, phases, collected, trajectories } => {
+                let (task_index, phase) = (*train_index, phases[0]);
+                self.store(task_index, &trajectory, phase.encoder_too);
+                self.progress.env_steps += length as u64;
+                *collected += length;
+                *trajectories += 1;
+                if *collected >= phase.samples {
+                    // The next phase starts again from the prior (oyster's `clear_z`).
+                    phases.remove(0);
+                    (*collected, *trajectories) = (0, 0);
+                    slot.finished = phases.is_empty();
+                    slot.belief = self.prior();
+                    self.sample_z(&mut slot.belief, &slot.task);
+                } else if phase.update_posterior_every.is_some_and(|n| *trajectories % n == 0) && self.spec.algorithm == Algorithm::Pearl {
+                    let context = self.sample_context(&[task_index]);
+                    self.infer(&mut slot.belief, &context, &slot.task);
+                } else {
+                    self.sample_z(&mut slot.belief, &slot.task);
+                }
+            }
+            Plan::Evaluate { context, transitions, trajectories, score, success, .. } => {
+                *transitions += length;
+                *trajectories += 1;
+                context.extend(trajectory.samples.iter().map(|s| context_row(s, self.config.use_next_obs_in_context)));
+                if *trajectories >= self.config.num_exp_traj_eval {
+                    let stacked = Tensor::stack(context, 0).unsqueeze(0);
+                    self.infer(&mut slot.belief, &stacked, &slot.task);
+                }
+                if *transitions >= self.config.num_steps_per_eval {
+                    // oyster scores sparse-reward envs by their sparse reward.
+                    *score = trajectory.samples.iter().map(|s| if self.config.sparse_rewards { s.context_reward } else { s.reward }).sum();
+                    *success = trajectory.success;
+                    slot.finished = true;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// oyster `collect_data` on each listed train task, phase by phase.
+    fn collect(&mut self, tasks: &[usize], phases: &[Phase]) -> Result<()> {
+        let phases: Vec<Phase> = phases.iter().copied().filter(|p| p.samples > 0).collect();
+        if phases.is_empty() {
+            return Ok(());
+        }
+        let slots = tasks
+            .iter()
+            .map(|&train_index| {
+                let plan = Plan::Collect { train_index, phases: phases.clone(), collected: 0, trajectories: 0 };
+                Slot::new(self.train_tasks[train_index].clone(), plan, self.prior())
+            })
+            .collect();
+        self.run_slots(slots, false)?;
         Ok(())
     }
 
@@ -333,50 +480,31 @@ impl Trainer {
 
     /// Meta-test on every test task: (mean final return, mean final success if defined, rows).
     fn evaluate(&mut self) -> Result<(f64, Option<f64>, Vec<(usize, usize, f64, Option<bool>)>)> {
-        let mut rows = Vec::new();
-        for task in self.test_tasks.clone() {
-            self.env.set_task(&task)?;
+        let mut slots = Vec::new();
+        for task in &self.test_tasks {
             for run in 0..self.config.num_evals {
-                let mut belief = self.prior();
-                self.sample_z(&mut belief, &task);
-                let mut context: Vec<Tensor> = Vec::new();
-                let (mut transitions, mut trajectories) = (0, 0);
-                let mut last = None;
-                while transitions < self.config.num_steps_per_eval {
-                    let trajectory = self.rollout(&belief, true)?;
-                    transitions += trajectory.samples.len();
-                    trajectories += 1;
-                    context.extend(trajectory.samples.iter().map(|s| self.context_row(s)));
-                    if trajectories >= self.config.num_exp_traj_eval {
-                        let stacked = Tensor::stack(&context, 0).unsqueeze(0);
-                        self.infer(&mut belief, &stacked, &task);
-                    }
-                    last = Some(trajectory);
-                }
-                let last = last.expect("at least one trajectory");
-                // oyster scores sparse-reward envs by their sparse reward.
-                let score: f64 = last.samples.iter().map(|s| if self.config.sparse_rewards { s.context_reward } else { s.reward }).sum();
-                rows.push((task.index, run, score, last.success));
+                let plan = Plan::Evaluate { run, context: Vec::new(), transitions: 0, trajectories: 0, score: 0.0, success: None };
+                slots.push(Slot::new(task.clone(), plan, self.prior()));
             }
         }
+        let rows: Vec<_> = self
+            .run_slots(slots, true)?
+            .into_iter()
+            .map(|slot| match slot.plan {
+                Plan::Evaluate { run, score, success, .. } => (slot.task.index, run, score, success),
+                Plan::Collect { .. } => unreachable!("evaluation slots only"),
+            })
+            .collect();
         let mean_return = rows.iter().map(|r| r.2).sum::<f64>() / rows.len() as f64;
         let successes: Option<Vec<bool>> = rows.iter().map(|r| r.3).collect();
         let success = successes.map(|s| s.iter().filter(|&&x| x).count() as f64 / s.len() as f64);
         Ok((mean_return, success, rows))
     }
 
-    fn context_row(&self, s: &Sample) -> Tensor {
-        let mut row: Vec<f32> = s.obs.iter().chain(&s.action).chain([&s.context_reward]).map(|&v| v as f32).collect();
-        if self.config.use_next_obs_in_context {
-            row.extend(s.next_obs.iter().map(|&v| v as f32));
-        }
-        Tensor::from_slice(&row)
-    }
-
     /// Re-run the meta-test evaluation of the checkpoint (`metarl eval`): mean final return,
     /// success rate where defined, and one row per test task and run.
     pub fn evaluate_checkpoint(&mut self) -> Result<EvalSummary> {
-        self.env.seed(iteration_seed(self.spec.seed, self.progress.iteration) ^ 0x5EED);
+        self.seed_envs(iteration_seed(self.spec.seed, self.progress.iteration) ^ 0x5EED);
         let (test_return, test_success, rows) = self.evaluate()?;
         Ok(EvalSummary { iteration: self.progress.iteration, test_return, test_success, rows })
     }
@@ -394,29 +522,21 @@ impl Trainer {
             if self.spec.max_env_steps.is_some_and(|max| self.progress.env_steps >= max) {
                 break;
             }
-            self.env.seed(iteration_seed(self.spec.seed, iteration));
+            self.seed_envs(iteration_seed(self.spec.seed, iteration));
             if iteration == 0 {
                 // A budget below the initial pool (a smoke run) shrinks the pool to fit it.
                 let n = self.train_tasks.len();
                 let initial = self.spec.max_env_steps.map_or(self.config.num_initial_steps, |max| self.config.num_initial_steps.min(max as usize / n).max(1));
-                for task in 0..n {
-                    self.collect(task, initial, None, true)?;
-                }
+                let all: Vec<usize> = (0..n).collect();
+                self.collect(&all, &[Phase { samples: initial, update_posterior_every: None, encoder_too: true }])?;
             }
-            for _ in 0..self.config.num_tasks_sample {
-                let task = self.progress.rng.gen_range(0..self.train_tasks.len());
-                self.encoder_replay.tasks[task].clear();
-                let post = Some(self.config.update_post_train);
-                for (samples, update, encoder_too) in [
-                    (self.config.num_steps_prior, None, true),
-                    (self.config.num_steps_posterior, post, true),
-                    (self.config.num_extra_rl_steps_posterior, post, false),
-                ] {
-                    if samples > 0 {
-                        self.collect(task, samples, update, encoder_too)?;
-                    }
-                }
-            }
+            let sampled: Vec<usize> = (0..self.config.num_tasks_sample).map(|_| self.progress.rng.gen_range(0..self.train_tasks.len())).collect();
+            let post = Some(self.config.update_post_train);
+            self.collect(&sampled, &[
+                Phase { samples: self.config.num_steps_prior, update_posterior_every: None, encoder_too: true },
+                Phase { samples: self.config.num_steps_posterior, update_posterior_every: post, encoder_too: true },
+                Phase { samples: self.config.num_extra_rl_steps_posterior, update_posterior_every: post, encoder_too: false },
+            ])?;
             let mut losses = Vec::with_capacity(self.config.num_train_steps_per_itr);
             for step in 0..self.config.num_train_steps_per_itr {
                 let mut loss = self.gradient_step();
@@ -434,7 +554,7 @@ impl Trainer {
                 // Dies like a killed process: mid-iteration, nothing flushed or cleaned up.
                 std::process::exit(137);
             }
-            self.env.seed(iteration_seed(self.spec.seed, iteration) ^ 0x5EED);
+            self.seed_envs(iteration_seed(self.spec.seed, iteration) ^ 0x5EED);
             let (test_return, test_success, eval_rows) = self.evaluate()?;
             let mean = |f: fn(&Losses) -> f64| (!losses.is_empty()).then(|| losses.iter().map(f).sum::<f64>() / losses.len() as f64);
             let report = IterationReport {
