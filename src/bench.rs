@@ -111,17 +111,27 @@ pub fn env_rate(name: &str, steps: usize, seed: u32) -> Result<EnvRate> {
     })
 }
 
-/// The Python reference's steps/s for `names` (`tools/reference_envs.py bench`, cache venv).
+/// The Python references' steps/s for `names`, on the same machine: Meta-World envs through the
+/// `metaworld` package (tools/reference_metaworld.py), the others through tools/reference_envs.py.
 pub fn reference_rates(names: &[String], steps: usize) -> Result<serde_json::Map<String, serde_json::Value>> {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tools/reference_envs.py");
-    let out = std::process::Command::new(paths::reference_python())
-        .arg(&script)
-        .args(["bench", "--steps", &steps.to_string()])
-        .args(names)
-        .output()
-        .with_context(|| format!("cannot run {}; {}", paths::reference_python().display(), paths::FIX_DEPS))?;
-    anyhow::ensure!(out.status.success(), "{} bench failed: {}", script.display(), String::from_utf8_lossy(&out.stderr));
-    Ok(serde_json::from_slice(&out.stdout)?)
+    let (metaworld, others): (Vec<String>, Vec<String>) =
+        names.iter().cloned().partition(|n| envs::registry::lookup(n).is_ok_and(|e| e.suite == envs::Suite::Metaworld));
+    let mut rates = serde_json::Map::new();
+    for (script, group) in [("tools/reference_metaworld.py", metaworld), ("tools/reference_envs.py", others)] {
+        if group.is_empty() {
+            continue;
+        }
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join(script);
+        let out = std::process::Command::new(paths::reference_python())
+            .arg(&script)
+            .args(["bench", "--steps", &steps.to_string()])
+            .args(&group)
+            .output()
+            .with_context(|| format!("cannot run {}; {}", paths::reference_python().display(), paths::FIX_DEPS))?;
+        anyhow::ensure!(out.status.success(), "{} bench failed: {}", script.display(), String::from_utf8_lossy(&out.stderr));
+        rates.extend(serde_json::from_slice::<serde_json::Map<_, _>>(&out.stdout)?);
+    }
+    Ok(rates)
 }
 
 /// One row of `metarl bench train`.

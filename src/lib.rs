@@ -11,6 +11,7 @@ pub mod envs;
 pub mod nn;
 pub mod paths;
 pub mod protocol;
+pub mod regress;
 pub mod results;
 #[allow(unsafe_code)]
 pub mod sim;

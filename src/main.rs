@@ -12,10 +12,10 @@ use metarl::envs::metaworld::policies;
 use metarl::envs::np_random::RandomState;
 use metarl::envs::registry::{self, DEFAULT_TASK_SEED};
 use metarl::envs::rollout::{self, Policy};
-use metarl::envs::{npy, EnvError, EnvOptions, Suite, REGISTRY};
+use metarl::envs::{npy, parity, EnvError, EnvOptions, Suite, REGISTRY};
 use metarl::protocol::config::Config;
 use metarl::protocol::meta_train::{Algorithm, RunSpec, Trainer};
-use metarl::{bench, doctor, suggest};
+use metarl::{bench, doctor};
 
 #[derive(Parser)]
 #[command(name = "metarl", version, about = "Meta-RL benchmark harness: train and evaluate the papers' baselines on MuJoCo Controls and Meta-World ML1")]
@@ -42,12 +42,23 @@ enum Command {
     },
     /// Short deterministic learning runs checked against stored baselines.
     Regress {
+        /// quick (CI, 2 cores) or full (adds MuJoCo Controls runs; a bigger machine or a GPU).
         #[arg(long, default_value = "quick")]
         suite: String,
+        /// Re-record the selected cases' baselines over --seeds (the others are kept).
         #[arg(long)]
         update: bool,
+        /// Only the cases of these algorithms.
         #[arg(long, value_delimiter = ',')]
         only: Vec<String>,
+        /// Seeds a baseline is recorded over (--update).
+        #[arg(long, value_delimiter = ',', default_value = "0,1,2,3,4")]
+        seeds: Vec<u64>,
+        /// Runs at once, each its own process (default: the cores).
+        #[arg(long)]
+        jobs: Option<usize>,
+        #[arg(long, default_value = "results/regress")]
+        out: PathBuf,
     },
     /// Measure speed: env stepping, training updates, raw MuJoCo stepping.
     Bench {
@@ -120,6 +131,23 @@ enum EnvsCommand {
     },
     /// Roll an env out on one task and write every step (obs, action, reward, flags) to JSON.
     Rollout(RolloutArgs),
+    /// Replay the Python reference's episodes live (ML1: the `metaworld` package in the cache
+    /// venv) and print per env the largest observation and reward differences and any flag or
+    /// success mismatch; exits non-zero if an env is off.
+    Parity {
+        /// ML1 envs to check (or --suite ml1).
+        envs: Vec<String>,
+        #[arg(long)]
+        suite: Option<String>,
+        /// Full episodes per env: even ones random actions, odd ones the scripted policy.
+        #[arg(long, default_value_t = 3)]
+        episodes: usize,
+        /// ML1 task seed and action seed.
+        #[arg(long, default_value_t = 123)]
+        seed: u32,
+        #[arg(long, default_value = "results/parity/ml1.csv")]
+        out: PathBuf,
+    },
 }
 
 #[derive(Args)]
@@ -179,11 +207,15 @@ enum BenchCommand {
         /// Envs to measure; default: all.
         #[arg(long = "env")]
         envs: Vec<String>,
+        /// Every env of a suite (controls, point, dynamics, ml1).
+        #[arg(long)]
+        suite: Option<String>,
         #[arg(long, default_value_t = 20_000)]
         steps: usize,
         #[arg(long, default_value_t = 0)]
         seed: u32,
-        /// Also time tools/reference_envs.py on the same envs (cache venv).
+        /// Also time the Python references on the same envs (cache venv: the `metaworld` package
+        /// for ML1, tools/reference_envs.py for the others).
         #[arg(long)]
         reference: bool,
         #[arg(long, default_value = "results/bench/env_step.csv")]
@@ -279,13 +311,14 @@ fn eval(run_dir: &Path) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn bench_envs(names: Vec<String>, steps: usize, seed: u32, reference: bool, out: PathBuf) -> Result<ExitCode> {
+fn bench_envs(mut names: Vec<String>, suite: Option<String>, steps: usize, seed: u32, reference: bool, out: PathBuf) -> Result<ExitCode> {
+    if let Some(suite) = suite {
+        names.extend(Suite::parse(&suite)?.envs().map(String::from));
+    }
     let names = if names.is_empty() { REGISTRY.iter().map(|e| e.name.to_owned()).collect() } else { names };
     let mut rows = names.iter().map(|name| bench::env_rate(name, steps, seed)).collect::<Result<Vec<_>>>()?;
     if reference {
-        // tools/reference_envs.py covers the Controls, point and dynamics suites.
-        let covered: Vec<String> = names.iter().filter(|n| registry::lookup(n).is_ok_and(|e| e.suite != Suite::Metaworld)).cloned().collect();
-        let rates = bench::reference_rates(&covered, steps)?;
+        let rates = bench::reference_rates(&names, steps)?;
         for row in &mut rows {
             row.reference_steps_per_s = rates.get(&row.env).and_then(|v| v.as_f64());
         }
@@ -303,17 +336,66 @@ fn bench_envs(names: Vec<String>, steps: usize, seed: u32, reference: bool, out:
     Ok(ExitCode::SUCCESS)
 }
 
-fn envs_list(suite: Option<String>) -> Result<ExitCode> {
-    let suites = [Suite::Controls, Suite::Point, Suite::Dynamics, Suite::Metaworld];
-    if let Some(wanted) = &suite {
-        if !suites.iter().any(|s| s.label() == wanted) {
-            let hint = suggest::closest_match(wanted, suites.iter().map(|s| s.label()));
-            anyhow::bail!("unknown suite {wanted:?}{}; suites: controls, point, dynamics, ml1",
-                hint.map(|h| format!(" (did you mean {h:?}?)")).unwrap_or_default());
+fn regress(suite: &str, update: bool, only: &[String], seeds: &[u64], jobs: usize, out: &Path) -> Result<ExitCode> {
+    use metarl::regress::{self as r, Verdict};
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let cases = r::select(suite, only)?;
+    let path = r::baselines_path(repo);
+    let mut baselines = r::read_baselines(&path)?;
+    if update {
+        let runs: Vec<_> = cases.iter().flat_map(|&c| seeds.iter().map(move |&s| (c, s))).collect();
+        println!("recording {} baseline(s) over seeds {seeds:?}: {} runs, {jobs} at once", cases.len(), runs.len());
+        let outcomes = r::run_cases(&runs, jobs, out, repo)?;
+        let command = std::env::args().skip(1).fold("metarl".to_string(), |c, a| c + " " + &a);
+        let date = metarl::results::today();
+        for case in &cases {
+            let values = outcomes
+                .iter()
+                .filter(|o| o.case.name() == case.name())
+                .map(|o| o.test_return.clone().map(|v| (o.seed, v)).map_err(|e| anyhow::anyhow!("{} seed {}: {e}", case.name(), o.seed)))
+                .collect::<Result<Vec<_>>>()?;
+            let row = r::baseline_from(case, &values, &command, &date);
+            println!("{:<24} mean {:>9.3}  std {:>7.3}  band [{:.3}, {:.3}]", case.name(), row.mean, row.std, row.low, row.high);
+            baselines.retain(|b| (b.algo.as_str(), b.env.as_str(), b.config.as_str()) != (case.algo, case.env, case.config));
+            baselines.push(row);
+        }
+        r::write_baselines(&path, &baselines)?;
+        println!("updated the baselines of {} in {} (the others are unchanged)", cases.iter().map(r::Case::name).collect::<Vec<_>>().join(", "), path.display());
+        return Ok(ExitCode::SUCCESS);
+    }
+    let runs: Vec<_> = cases.iter().map(|&c| (c, 0)).collect();
+    let outcomes = r::run_cases(&runs, jobs, out, repo)?;
+    println!("{:<24} {:>11} {:>22}  verdict", "case", "test return", "band");
+    let mut failed = Vec::new();
+    for outcome in &outcomes {
+        let verdict = r::judge(outcome, &baselines);
+        let band = baselines.iter().find(|b| b.algo == outcome.case.algo && b.env == outcome.case.env).map(|b| format!("[{:.3}, {:.3}]", b.low, b.high));
+        let value = outcome.test_return.as_ref().map_or("-".to_string(), |v| format!("{v:.3}"));
+        let text = match &verdict {
+            Verdict::Within => "ok".to_string(),
+            Verdict::Below => "BELOW the band".to_string(),
+            Verdict::Above => "ABOVE the band".to_string(),
+            Verdict::NoBaseline => format!("NO BASELINE (record it: metarl regress --update --only {})", outcome.case.algo),
+            Verdict::Failed(e) => format!("FAILED: {e}"),
+        };
+        println!("{:<24} {value:>11} {:>22}  {text}", outcome.case.name(), band.unwrap_or_else(|| "-".into()));
+        if verdict != Verdict::Within {
+            failed.push(outcome.case.name());
         }
     }
+    if failed.is_empty() {
+        println!("all {} case(s) within their bands ({})", outcomes.len(), path.display());
+        Ok(ExitCode::SUCCESS)
+    } else {
+        eprintln!("outside their bands: {}", failed.join(", "));
+        Ok(ExitCode::FAILURE)
+    }
+}
+
+fn envs_list(suite: Option<String>) -> Result<ExitCode> {
+    let suite = suite.as_deref().map(Suite::parse).transpose()?;
     println!("{:<20} {:<9} {:>4} {:>4} {:>7} {:>6} {:>5}  summary", "env", "suite", "obs", "act", "horizon", "train", "test");
-    for entry in REGISTRY.iter().filter(|e| suite.as_deref().map_or(true, |s| s == e.suite.label())) {
+    for entry in REGISTRY.iter().filter(|e| suite.map_or(true, |s| s == e.suite)) {
         let options = EnvOptions::default();
         let env = entry.make(&options)?;
         let tasks = entry.tasks(&options, DEFAULT_TASK_SEED)?;
@@ -321,6 +403,29 @@ fn envs_list(suite: Option<String>) -> Result<ExitCode> {
             env.action_space().dim(), entry.horizon, tasks.train.len(), tasks.test.len(), entry.summary);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn envs_parity(mut envs: Vec<String>, suite: Option<String>, episodes: usize, seed: u32, out: PathBuf) -> Result<ExitCode> {
+    if let Some(suite) = suite {
+        envs.extend(Suite::parse(&suite)?.envs().map(String::from));
+    }
+    if envs.is_empty() {
+        anyhow::bail!("name the envs to check, or --suite ml1");
+    }
+    println!("{:<28} {:>8} {:>6} {:>12} {:>12} {:>9} {:>6} {:>9}  (tolerance {:e})", "env", "episodes", "steps", "max |Δobs|", "max |Δrew|", "success≠", "flags≠", "successes", parity::TOLERANCE);
+    let reports = parity::metaworld(&envs, episodes, seed, |r| {
+        println!("{:<28} {:>8} {:>6} {:>12.1e} {:>12.1e} {:>9} {:>6} {:>9}  {}", r.env, r.episodes, r.steps, r.max_obs_diff, r.max_reward_diff,
+            r.success_mismatches, r.flag_mismatches, r.reference_successes, if r.within_tolerance() { "ok" } else { "OFF" });
+    })?;
+    bench::write_csv(&reports, &out)?;
+    let off: Vec<&str> = reports.iter().filter(|r| !r.within_tolerance()).map(|r| r.env.as_str()).collect();
+    println!("{} of {} envs within tolerance; wrote {}", reports.len() - off.len(), reports.len(), out.display());
+    if off.is_empty() {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        eprintln!("off: {}", off.join(", "));
+        Ok(ExitCode::FAILURE)
+    }
 }
 
 fn envs_show(env: &str, seed: u32) -> Result<ExitCode> {
@@ -420,7 +525,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(if report.healthy() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
         Command::Bench { command: BenchCommand::Mujoco { models, steps, seed, out } } => bench_mujoco(models, steps, seed, out),
-        Command::Bench { command: BenchCommand::Envs { envs, steps, seed, reference, out } } => bench_envs(envs, steps, seed, reference, out),
+        Command::Bench { command: BenchCommand::Envs { envs, suite, steps, seed, reference, out } } => bench_envs(envs, suite, steps, seed, reference, out),
         Command::Bench { command: BenchCommand::Train { algo, env, steps, device, threads, out } } => {
             tch::set_num_threads(threads);
             let device = match device {
@@ -453,8 +558,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Envs { command: EnvsCommand::List { suite } } => envs_list(suite),
         Command::Envs { command: EnvsCommand::Show { env, seed } } => envs_show(&env, seed),
         Command::Envs { command: EnvsCommand::Rollout(args) } => envs_rollout(args),
+        Command::Envs { command: EnvsCommand::Parity { envs, suite, episodes, seed, out } } => envs_parity(envs, suite, episodes, seed, out),
         Command::Campaign { .. } => not_yet("campaign", "the campaign work (plan, local pool, Slurm, collection)"),
-        Command::Regress { .. } => not_yet("regress", "the regression-baseline work"),
+        Command::Regress { suite, update, only, seeds, jobs, out } => {
+            let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+            regress(&suite, update, &only, &seeds, jobs, &out)
+        }
         Command::Offline { .. } => not_yet("offline", "FOCAL's offline datasets"),
         Command::Render { .. } => not_yet("render", "the rendering work"),
     }

@@ -14,6 +14,11 @@ bindings of the dependency cache's venv (the same MuJoCo 3.3.7 library metarl li
   and successes random actions rarely do. Its actions are float32 (the policies' `Action` array)
   and are written as their shortest float32 decimals.
 
+`live` streams, for `metarl envs parity`, one JSON line per env: N episodes of
+`metaworld.ML1(name, seed)`, episode e on train task e (mod 50), a full episode of random actions
+(`RandomState(seed + e)`) for even e and of the scripted policy for odd e, with every action,
+observation, reward and flag (floats as Python's shortest round-trip decimals, so exact).
+
 Random actions are `RandomState(action_seed).uniform(-1, 1, size=4)` per step (metarl's
 `Policy::Random` draws the same floats). Per step: reward and the sum of the observation; the
 steps where `terminated`, `truncated` and `success` hold, as lists of step indices; the full
@@ -21,6 +26,8 @@ observation and the info fields every `FULL_OBS_EVERY` steps and at the last ste
 
     .deps/venv/bin/python tools/reference_metaworld.py tasks reach-v3 [push-v3 ...] [--seed 0 --seed 1]
     .deps/venv/bin/python tools/reference_metaworld.py goldens [--env reach-v3 ...] [--out tests/goldens/metaworld]
+    .deps/venv/bin/python tools/reference_metaworld.py bench reach-v3 [...] --steps 5000   (steps/s as JSON)
+    .deps/venv/bin/python tools/reference_metaworld.py live --env reach-v3 [--env ...] --episodes 3 --seed 123
 """
 
 import argparse
@@ -28,6 +35,7 @@ import gzip
 import json
 import pickle
 import pathlib
+import time
 
 import mujoco
 import numpy as np
@@ -121,6 +129,49 @@ def golden(name):
             "mujoco": mujoco.__version__, "full_obs_every": FULL_OBS_EVERY, "episodes": episodes}
 
 
+def live(name, episodes, seed):
+    """Every step of `episodes` full episodes on ML1(name, seed)'s train tasks (module docstring)."""
+    ml1 = metaworld.ML1(name, seed=seed)
+    env = ml1.train_classes[name]()
+    policy = ENV_POLICY_MAP[name]()
+    runs = []
+    for e in range(episodes):
+        env.set_task(ml1.train_tasks[e % len(ml1.train_tasks)])
+        rng = np.random.RandomState(seed + e)
+        obs, _ = env.reset()
+        run = {"policy": "scripted" if e % 2 else "random", "task": e % len(ml1.train_tasks),
+               "reset_obs": obs.tolist(), "actions": [], "obs": [], "reward": [], "terminated": [],
+               "truncated": [], "success": []}
+        for _ in range(env.max_path_length):
+            action = scripted_action(env, policy, obs).astype(np.float64) if e % 2 else rng.uniform(-1.0, 1.0, size=4)
+            obs, reward, terminated, truncated, info = env.step(action)
+            for key, value in [("actions", action.tolist()), ("obs", obs.tolist()), ("reward", float(reward)),
+                               ("terminated", bool(terminated)), ("truncated", bool(truncated)),
+                               ("success", bool(info["success"]))]:
+                run[key].append(value)
+            if terminated or truncated:
+                break
+        runs.append(run)
+    return {"env": name, "task_seed": seed, "episodes": runs}
+
+
+def bench(name, steps):
+    """Steps/s of the package's env on ML1 train task 0: 1000 seeded random actions cycled,
+    resets at the time limit timed too (what `metarl bench envs` does)."""
+    ml1 = metaworld.ML1(name, seed=TASK_SEED)
+    env = ml1.train_classes[name]()
+    env.set_task(ml1.train_tasks[0])
+    rng = np.random.RandomState(0)
+    actions = [rng.uniform(-1.0, 1.0, size=4) for _ in range(1000)]
+    env.reset()
+    start = time.perf_counter()
+    for i in range(steps):
+        _, _, terminated, truncated, _ = env.step(actions[i % len(actions)])
+        if terminated or truncated:
+            env.reset()
+    return steps / (time.perf_counter() - start)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -130,8 +181,20 @@ def main():
     goldens = sub.add_parser("goldens")
     goldens.add_argument("--env", action="append", choices=sorted(ENVS))
     goldens.add_argument("--out", type=pathlib.Path, default=REPO / "tests" / "goldens" / "metaworld")
+    bench_parser = sub.add_parser("bench")
+    bench_parser.add_argument("names", nargs="+")
+    bench_parser.add_argument("--steps", type=int, default=5000)
+    live_parser = sub.add_parser("live")
+    live_parser.add_argument("--env", action="append", choices=sorted(ENVS), required=True)
+    live_parser.add_argument("--episodes", type=int, default=3)
+    live_parser.add_argument("--seed", type=int, default=123)
     args = parser.parse_args()
-    if args.command == "tasks":
+    if args.command == "bench":
+        print(json.dumps({name: bench(name, args.steps) for name in args.names}))
+    elif args.command == "live":
+        for name in args.env:
+            print(json.dumps(live(name, args.episodes, args.seed)), flush=True)
+    elif args.command == "tasks":
         out = {}
         for name in args.names:
             out[name] = {}

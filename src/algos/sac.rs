@@ -84,6 +84,9 @@ pub struct Sac {
     /// The state-value network's parameters and its target's, paired for the soft update.
     vf_params: Vec<Tensor>,
     target_vf_params: Vec<Tensor>,
+    /// -1 under `METARL_FAULT_FLIP_ACTOR_LOSS` (a deliberately broken learner, for the test that
+    /// shows `metarl regress` catches one), else 1.
+    actor_loss_sign: f64,
 }
 
 /// Variables of `vars` under `prefix`, in a fixed (sorted) order.
@@ -138,7 +141,8 @@ impl Sac {
             optimizers.push(("context", Adam::new(params(&vars, "context_encoder"), c.lr)));
         }
         let kl_lambda = context.map_or(0.0, |c| c.kl_lambda);
-        Sac { settings, device, vars, policy, encoder, qf1, qf2, vf, target_vf, kl_lambda, optimizers, vf_params, target_vf_params }
+        let actor_loss_sign = if std::env::var_os("METARL_FAULT_FLIP_ACTOR_LOSS").is_some() { -1.0 } else { 1.0 };
+        Sac { settings, device, vars, policy, encoder, qf1, qf2, vf, target_vf, kl_lambda, optimizers, vf_params, target_vf_params, actor_loss_sign }
     }
 
     fn optimizer(&mut self, name: &str) -> &mut Adam {
@@ -202,7 +206,7 @@ impl Sac {
 
         // Policy: E[log π - min Q] plus rlkit's small penalties on the mean and log σ.
         let reg = self.settings.policy_reg_weight;
-        let policy_loss = (&log_pi - &min_q_new).mean(Kind::Float) + mean_square(&mean) * reg + mean_square(&log_std) * reg;
+        let policy_loss = (&log_pi - &min_q_new).mean(Kind::Float) * self.actor_loss_sign + mean_square(&mean) * reg + mean_square(&log_std) * reg;
         self.optimizer("policy").zero_grad();
         policy_loss.backward();
         self.optimizer("policy").step();

@@ -8,6 +8,7 @@
 pub mod controls;
 pub mod metaworld;
 pub mod np_random;
+pub mod parity;
 pub mod npy;
 pub mod point;
 pub mod registry;
@@ -97,6 +98,9 @@ pub enum EnvError {
     #[error("unknown environment {name:?}{}; `metarl envs list` shows them all",
             .suggestion.as_ref().map(|s| format!(" (did you mean {s:?}?)")).unwrap_or_default())]
     UnknownEnv { name: String, suggestion: Option<String> },
+    #[error("unknown suite {name:?}{}; suites: controls, point, dynamics, ml1",
+            .suggestion.as_ref().map(|s| format!(" (did you mean {s:?}?)")).unwrap_or_default())]
+    UnknownSuite { name: String, suggestion: Option<String> },
     #[error("task index {index} is out of range: {env} has {count} tasks ({train} train, {test} test)")]
     TaskOutOfRange { env: String, index: usize, count: usize, train: usize, test: usize },
     #[error("{env} cannot take a task of kind {kind}")]

@@ -48,6 +48,21 @@ impl Suite {
             Suite::Metaworld => "ml1",
         }
     }
+
+    pub const ALL: [Suite; 4] = [Suite::Controls, Suite::Point, Suite::Dynamics, Suite::Metaworld];
+
+    /// A suite by its label, or an error naming the closest.
+    pub fn parse(label: &str) -> Result<Suite, EnvError> {
+        Suite::ALL.into_iter().find(|s| s.label() == label).ok_or_else(|| EnvError::UnknownSuite {
+            name: label.to_string(),
+            suggestion: closest_match(label, Suite::ALL.iter().map(|s| s.label())).map(|s| s.to_string()),
+        })
+    }
+
+    /// The registry names of this suite's envs.
+    pub fn envs(self) -> impl Iterator<Item = &'static str> {
+        REGISTRY.iter().filter(move |e| e.suite == self).map(|e| e.name)
+    }
 }
 
 /// Family options beyond the name; the defaults are what the papers run.
