@@ -1,0 +1,44 @@
+//! `metarl regress`: the quick suite passes against tests/regression/baselines.csv, covers every
+//! algorithm that has a baseline, and a deliberately broken learner (its actor loss's sign flipped
+//! through METARL_FAULT_FLIP_ACTOR_LOSS) falls outside its band and fails the check.
+
+use std::process::{Command, Output};
+
+use metarl::regress::{baselines_path, read_baselines, select};
+
+fn regress(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let out = tempfile::tempdir().unwrap();
+    Command::new(env!("CARGO_BIN_EXE_metarl"))
+        .arg("regress")
+        .args(args)
+        .arg("--out")
+        .arg(out.path())
+        .envs(env.iter().copied())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn every_quick_case_has_a_baseline_measured_over_several_seeds() {
+    let baselines = read_baselines(&baselines_path(env!("CARGO_MANIFEST_DIR").as_ref())).unwrap();
+    for case in select("quick", &[]).unwrap() {
+        let b = baselines.iter().find(|b| (b.algo.as_str(), b.env.as_str(), b.config.as_str()) == (case.algo, case.env, case.config));
+        let b = b.unwrap_or_else(|| panic!("{} has no baseline", case.name()));
+        assert!(b.seeds.split(';').count() >= 3 && b.std > 0.0 && b.low < b.seed0 && b.seed0 < b.high, "{b:?}");
+    }
+}
+
+#[test]
+fn the_quick_suite_passes_and_a_flipped_actor_loss_is_caught() {
+    let intact = regress(&["--suite", "quick"], &[]);
+    let stdout = String::from_utf8_lossy(&intact.stdout);
+    println!("{stdout}");
+    assert!(intact.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&intact.stderr));
+
+    let broken = regress(&["--only", "oracle-sac"], &[("METARL_FAULT_FLIP_ACTOR_LOSS", "1")]);
+    let stdout = String::from_utf8_lossy(&broken.stdout);
+    println!("{stdout}");
+    assert!(!broken.status.success(), "the broken learner passed:\n{stdout}");
+    assert!(stdout.contains("oracle-sac/point-robot") && stdout.contains("BELOW the band"), "{stdout}");
+    assert!(!stdout.contains("pearl/"), "--only runs only the named algorithm:\n{stdout}");
+}
