@@ -323,13 +323,13 @@ fn bench_envs(mut names: Vec<String>, suite: Option<String>, steps: usize, seed:
             row.reference_steps_per_s = rates.get(&row.env).and_then(|v| v.as_f64());
         }
     }
-    println!("{:<20} {:>12} {:>9} {:>14} {:>8}", "env", "steps/s", "mj_step", "reference/s", "speedup");
+    println!("{:<28} {:>12} {:>9} {:>14} {:>8}", "env", "steps/s", "mj_step", "reference/s", "speedup");
     for r in &rows {
         let (reference, speedup) = match r.reference_steps_per_s {
             Some(p) => (format!("{p:.0}"), format!("{:.1}x", r.steps_per_s / p)),
             None => ("-".into(), "-".into()),
         };
-        println!("{:<20} {:>12.0} {:>8.1}% {:>14} {:>8}", r.env, r.steps_per_s, 100.0 * r.physics_share, reference, speedup);
+        println!("{:<28} {:>12.0} {:>8.1}% {:>14} {:>8}", r.env, r.steps_per_s, 100.0 * r.physics_share, reference, speedup);
     }
     bench::write_csv(&rows, &out)?;
     println!("wrote {}", out.display());
