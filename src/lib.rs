@@ -6,6 +6,7 @@
 pub mod algos;
 pub mod assets;
 pub mod bench;
+pub mod campaign;
 pub mod doctor;
 pub mod envs;
 pub mod nn;

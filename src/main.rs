@@ -189,10 +189,43 @@ enum PolicyArg {
 
 #[derive(Subcommand)]
 enum CampaignCommand {
-    Plan,
-    Run,
-    Status,
-    Collect,
+    /// Write a campaign folder: manifest.csv (one line per run) and the resolved configs;
+    /// every name and override is checked first.
+    Plan {
+        /// A suite (ml1, controls, point, dynamics) or a comma-separated list of envs.
+        #[arg(long)]
+        suite: String,
+        #[arg(long, value_delimiter = ',')]
+        algos: Vec<String>,
+        #[arg(long, value_delimiter = ',', default_value = "0,1,2")]
+        seeds: Vec<u64>,
+        /// Env-step budget per run (`train --steps`).
+        #[arg(long)]
+        steps: Option<u64>,
+        /// Config fields set on top of every shipped config: field=value ... (JSON values, e.g.
+        /// num_iterations=50 'encoder_hidden=[64,64]').
+        #[arg(long, num_args = 1..)]
+        config_overrides: Vec<String>,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Run a planned campaign: complete runs skipped, checkpointed ones resumed, crashes retried.
+    Run {
+        dir: PathBuf,
+        #[arg(long, default_value = "local")]
+        backend: String,
+        /// Runs at once (local backend; default: the cores). Threads per run come from the
+        /// config (`--config-overrides threads=T` at plan time).
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// Retries of a crashed run, each resuming from its checkpoint.
+        #[arg(long, default_value_t = 2)]
+        retries: usize,
+    },
+    /// Per run: complete, partial (checkpoint iteration), running (locked) or pending.
+    Status { dir: PathBuf },
+    /// Aggregate the run folders into the papers' tables and curves.
+    Collect { dir: PathBuf },
 }
 
 #[derive(Subcommand)]
@@ -334,6 +367,69 @@ fn bench_envs(mut names: Vec<String>, suite: Option<String>, steps: usize, seed:
     bench::write_csv(&rows, &out)?;
     println!("wrote {}", out.display());
     Ok(ExitCode::SUCCESS)
+}
+
+fn campaign(command: CampaignCommand) -> Result<ExitCode> {
+    use metarl::campaign::{self, local, RunState};
+    match command {
+        CampaignCommand::Plan { suite, algos, seeds, steps, config_overrides, out } => {
+            let request = campaign::PlanRequest { targets: &suite, algos: &algos, seeds: &seeds, steps, overrides: &config_overrides };
+            let runs = campaign::plan(&request, &out)?;
+            println!("planned {} runs into {} (manifest.csv, configs/)", runs.len(), out.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        CampaignCommand::Run { dir, backend, jobs, retries } => {
+            if backend != "local" {
+                return not_yet(&format!("campaign run --backend {backend}"), "the Slurm backend");
+            }
+            let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+            let total = campaign::read_manifest(&dir)?.len();
+            let bar = ProgressBar::new(total as u64).with_style(ProgressStyle::with_template("{bar:30} {pos}/{len} runs · {elapsed_precise} · {msg}")?);
+            let outcomes = local::run(&dir, jobs, retries, |run, outcome| {
+                bar.inc(1);
+                bar.set_message(format!("{}: {outcome:?}", run.name()));
+            })?;
+            bar.finish_and_clear();
+            let failed: Vec<String> = outcomes
+                .iter()
+                .filter_map(|(run, o)| match o {
+                    local::Outcome::Failed { attempts, log } => Some(format!("{} ({attempts} attempts; {})", run.name(), log.display())),
+                    _ => None,
+                })
+                .collect();
+            let count = |f: fn(&local::Outcome) -> bool| outcomes.iter().filter(|(_, o)| f(o)).count();
+            println!("{} runs: {} completed now ({} of them resumed), {} completed by another runner, {} already complete, {} failed",
+                outcomes.len(), count(|o| matches!(o, local::Outcome::Completed { .. })),
+                count(|o| matches!(o, local::Outcome::Completed { resumed_from: Some(_), .. })),
+                count(|o| matches!(o, local::Outcome::CompletedElsewhere { .. })),
+                count(|o| *o == local::Outcome::AlreadyComplete), failed.len());
+            if failed.is_empty() {
+                Ok(ExitCode::SUCCESS)
+            } else {
+                eprintln!("failed:\n  {}", failed.join("\n  "));
+                Ok(ExitCode::FAILURE)
+            }
+        }
+        CampaignCommand::Status { dir } => {
+            let runs = campaign::read_manifest(&dir)?;
+            let mut counts = std::collections::BTreeMap::new();
+            for run in &runs {
+                let locked = dir.join(run.run_dir.with_extension("lock")).exists();
+                let state = match (campaign::run_state(&dir, run), locked) {
+                    (RunState::Complete, _) => "complete".to_string(),
+                    (RunState::Partial { iteration }, true) => format!("running (checkpoint after iteration {iteration})"),
+                    (RunState::Partial { iteration }, false) => format!("partial (checkpoint after iteration {iteration})"),
+                    (RunState::Pending, true) => "running (no checkpoint yet)".to_string(),
+                    (RunState::Pending, false) => "pending".to_string(),
+                };
+                println!("{:<40} {state}", run.name());
+                *counts.entry(state.split(' ').next().unwrap_or_default().to_string()).or_insert(0) += 1;
+            }
+            println!("{}", counts.iter().map(|(k, v)| format!("{v} {k}")).collect::<Vec<_>>().join(", "));
+            Ok(ExitCode::SUCCESS)
+        }
+        CampaignCommand::Collect { .. } => not_yet("campaign collect", "the campaign collection"),
+    }
 }
 
 fn regress(suite: &str, update: bool, only: &[String], seeds: &[u64], jobs: usize, out: &Path) -> Result<ExitCode> {
@@ -559,7 +655,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Envs { command: EnvsCommand::Show { env, seed } } => envs_show(&env, seed),
         Command::Envs { command: EnvsCommand::Rollout(args) } => envs_rollout(args),
         Command::Envs { command: EnvsCommand::Parity { envs, suite, episodes, seed, out } } => envs_parity(envs, suite, episodes, seed, out),
-        Command::Campaign { .. } => not_yet("campaign", "the campaign work (plan, local pool, Slurm, collection)"),
+        Command::Campaign { command } => campaign(command),
         Command::Regress { suite, update, only, seeds, jobs, out } => {
             let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
             regress(&suite, update, &only, &seeds, jobs, &out)

@@ -1,0 +1,184 @@
+//! Campaigns: many runs (algorithms × envs × seeds) planned into one folder, run where the compute
+//! is (a local worker pool or a Slurm job array), resumable, and collected into tables.
+//!
+//! A campaign folder holds `manifest.csv` (one line per run: algo, env, seed, steps, config, run
+//! dir; deterministic, so two plans with the same arguments are byte-identical), `configs/` (the
+//! fully resolved config of every algo × env, shipped values plus overrides, validated at plan
+//! time), `runs/<algo>/<env>/seed<k>/` (ordinary run folders) and `logs/`.
+
+pub mod local;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+
+use crate::envs::{registry, Suite};
+use crate::protocol::config::{check_algorithm, Config};
+use crate::results::write_atomic;
+
+/// One line of manifest.csv; paths are relative to the campaign folder.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlannedRun {
+    pub algo: String,
+    pub env: String,
+    pub seed: u64,
+    /// `--steps` budget, if any.
+    pub steps: Option<u64>,
+    pub config: PathBuf,
+    pub run_dir: PathBuf,
+}
+
+impl PlannedRun {
+    pub fn name(&self) -> String {
+        format!("{}/{}/seed{}", self.algo, self.env, self.seed)
+    }
+}
+
+/// What `campaign plan` is asked for.
+pub struct PlanRequest<'a> {
+    /// A suite (`ml1`, `controls`, `point`, `dynamics`) or a comma-separated list of envs.
+    pub targets: &'a str,
+    pub algos: &'a [String],
+    pub seeds: &'a [u64],
+    pub steps: Option<u64>,
+    /// `field=value` pairs applied on top of each shipped config (value as JSON, else a string).
+    pub overrides: &'a [String],
+}
+
+/// The envs a target names: a whole suite, or a list of env names (each checked).
+pub fn expand_targets(targets: &str) -> Result<Vec<String>> {
+    if let Ok(suite) = Suite::parse(targets) {
+        return Ok(suite.envs().map(String::from).collect());
+    }
+    targets
+        .split(',')
+        .map(|name| Ok(registry::lookup(name.trim())?.name.to_string()))
+        .collect::<Result<_>>()
+        .with_context(|| format!("--suite {targets:?} is neither a suite (controls, point, dynamics, ml1) nor a list of envs"))
+}
+
+/// `field=value` overrides applied to `config`; the result is checked as any config file is,
+/// so an unknown field or a bad value is named.
+pub fn apply_overrides(config: &Config, overrides: &[String], source: &str) -> Result<Config> {
+    let mut value = serde_json::to_value(config)?;
+    let fields = value.as_object_mut().expect("a config serialises to an object");
+    for pair in overrides {
+        let (name, raw) = pair.split_once('=').with_context(|| format!("--config-overrides {pair:?}: write field=value"))?;
+        let parsed = serde_json::from_str(raw).unwrap_or_else(|_| serde_json::Value::String(raw.to_string()));
+        fields.insert(name.trim().to_string(), parsed);
+    }
+    Config::from_json(&value.to_string(), source)
+}
+
+/// Plans the campaign into `out`: validates every name and override before writing anything,
+/// then writes the resolved configs and manifest.csv.
+pub fn plan(request: &PlanRequest, out: &Path) -> Result<Vec<PlannedRun>> {
+    if request.algos.is_empty() || request.seeds.is_empty() {
+        bail!("a campaign needs at least one algorithm (--algos) and one seed (--seeds)");
+    }
+    let algos = request.algos.iter().map(|a| check_algorithm(a.trim())).collect::<Result<Vec<_>>>()?;
+    let envs = expand_targets(request.targets)?;
+    let mut configs = Vec::new();
+    let mut runs = Vec::new();
+    for algo in &algos {
+        for env in &envs {
+            let suite = registry::lookup(env)?.suite.label();
+            let source = format!("--config-overrides for {algo} on {env}");
+            let config = apply_overrides(&Config::shipped(algo, env, suite)?, request.overrides, &source)?;
+            let config_path = PathBuf::from("configs").join(algo).join(format!("{env}.json"));
+            for &seed in request.seeds {
+                let run_dir = PathBuf::from("runs").join(algo).join(env).join(format!("seed{seed}"));
+                runs.push(PlannedRun { algo: algo.to_string(), env: env.clone(), seed, steps: request.steps, config: config_path.clone(), run_dir });
+            }
+            configs.push((config_path, config));
+        }
+    }
+    if out.join("manifest.csv").exists() && read_manifest(out)? != runs {
+        bail!("{} already holds another campaign; plan into a new folder", out.display());
+    }
+    for (path, config) in &configs {
+        let path = out.join(path);
+        std::fs::create_dir_all(path.parent().expect("configs/<algo>/"))?;
+        write_atomic(&path, format!("{}\n", serde_json::to_string_pretty(config)?).as_bytes())?;
+    }
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    for run in &runs {
+        writer.serialize(run)?;
+    }
+    write_atomic(&out.join("manifest.csv"), &writer.into_inner()?)?;
+    Ok(runs)
+}
+
+pub fn read_manifest(dir: &Path) -> Result<Vec<PlannedRun>> {
+    let path = dir.join("manifest.csv");
+    let mut reader = csv::Reader::from_path(&path).with_context(|| format!("{} is not a campaign folder (no manifest.csv; run `metarl campaign plan`)", dir.display()))?;
+    reader.deserialize().collect::<Result<_, _>>().with_context(|| format!("{} is not a campaign manifest", path.display()))
+}
+
+/// Where a run stands, read from its folder.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RunState {
+    /// No checkpoint yet.
+    Pending,
+    /// A checkpoint after this iteration; a rerun resumes from it.
+    Partial { iteration: usize },
+    /// summary.csv written: the run finished.
+    Complete,
+}
+
+pub fn run_state(campaign: &Path, run: &PlannedRun) -> RunState {
+    let dir = campaign.join(&run.run_dir);
+    if dir.join("summary.csv").is_file() {
+        return RunState::Complete;
+    }
+    let progress = std::fs::read(dir.join("checkpoint/progress.json")).ok();
+    let iteration = progress.and_then(|p| serde_json::from_slice::<serde_json::Value>(&p).ok()).and_then(|v| v["iteration"].as_u64());
+    match iteration {
+        Some(i) => RunState::Partial { iteration: i as usize },
+        None => RunState::Pending,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request<'a>(targets: &'a str, algos: &'a [String], overrides: &'a [String]) -> PlanRequest<'a> {
+        PlanRequest { targets, algos, seeds: &[0, 1], steps: Some(500), overrides }
+    }
+
+    #[test]
+    fn a_plan_is_deterministic_and_carries_the_resolved_configs() {
+        let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let algos = ["pearl".to_string(), "oracle-sac".to_string()];
+        let overrides = ["num_iterations=3".to_string(), "net_size=32".to_string()];
+        let runs = plan(&request("point-robot,sparse-point-robot", &algos, &overrides), a.path()).unwrap();
+        plan(&request("point-robot,sparse-point-robot", &algos, &overrides), b.path()).unwrap();
+        assert_eq!(runs.len(), 8);
+        assert_eq!(std::fs::read(a.path().join("manifest.csv")).unwrap(), std::fs::read(b.path().join("manifest.csv")).unwrap());
+        assert_eq!(read_manifest(a.path()).unwrap(), runs);
+        assert_eq!(runs[3].name(), "pearl/sparse-point-robot/seed1");
+        let config = Config::from_file(&a.path().join(&runs[3].config)).unwrap();
+        // Shipped configs/pearl/sparse-point-robot.json plus the overrides.
+        let shipped = Config::shipped("pearl", "sparse-point-robot", "point").unwrap();
+        assert_eq!((config.num_iterations, config.net_size, config.sparse_rewards), (3, 32, shipped.sparse_rewards));
+        assert_eq!(expand_targets("ml1").unwrap().len(), 50);
+    }
+
+    #[test]
+    fn bad_names_and_fields_fail_before_anything_is_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("c");
+        let algos = ["pearl".to_string()];
+        let err = plan(&request("point-robt", &algos, &[]), &out).unwrap_err();
+        assert!(format!("{err:#}").contains("did you mean \"point-robot\""), "{err:#}");
+        let err = plan(&request("point-robot", &["perl".to_string()], &[]), &out).unwrap_err();
+        assert!(format!("{err:#}").contains("did you mean \"pearl\""), "{err:#}");
+        let err = plan(&request("point-robot", &algos, &["meta_bacth=4".to_string()]), &out).unwrap_err();
+        assert!(format!("{err:#}").contains("unknown config field \"meta_bacth\""), "{err:#}");
+        let err = plan(&request("point-robot", &algos, &["meta_batch=four".to_string()]), &out).unwrap_err();
+        assert!(format!("{err:#}").contains("meta_batch"), "{err:#}");
+        assert!(!out.exists(), "nothing written");
+    }
+}

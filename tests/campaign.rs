@@ -1,0 +1,110 @@
+//! A small campaign (2 algorithms × 2 point envs × 2 seeds, tiny budgets) on the local backend:
+//! killed midway and rerun, every run completes exactly once, the interrupted ones continue from
+//! their checkpoints; two runners on one manifest never run the same run twice.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output};
+use std::time::{Duration, Instant};
+
+use metarl::campaign::{read_manifest, run_state, RunState};
+
+const TINY: &[&str] = &[
+    "n_train_tasks=4", "n_eval_tasks=2", "latent_size=2", "net_size=16", "encoder_hidden=[16,16]", "meta_batch=2",
+    "num_iterations=6", "num_initial_steps=20", "num_tasks_sample=2", "num_steps_prior=20", "num_extra_rl_steps_posterior=20",
+    "num_train_steps_per_itr=60", "batch_size=16", "embedding_batch_size=16", "num_evals=1", "num_steps_per_eval=20",
+    "max_path_length=10",
+];
+
+fn metarl() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_metarl"))
+}
+
+fn plan(dir: &Path) {
+    let out = metarl()
+        .args(["campaign", "plan", "--suite", "point-robot,sparse-point-robot", "--algos", "pearl,oracle-sac", "--seeds", "0,1", "--out"])
+        .arg(dir)
+        .arg("--config-overrides")
+        .args(TINY)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+fn runner(dir: &Path) -> Child {
+    use std::os::unix::process::CommandExt;
+    metarl().args(["campaign", "run", "--jobs", "2"]).arg(dir).process_group(0).stdout(std::process::Stdio::piped()).spawn().unwrap()
+}
+
+fn finish(child: Child) -> Output {
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "campaign run failed");
+    out
+}
+
+fn states(dir: &Path) -> Vec<RunState> {
+    read_manifest(dir).unwrap().iter().map(|r| run_state(dir, r)).collect()
+}
+
+/// Iterations in a run's progress.csv, in order.
+fn iterations(run_dir: &PathBuf) -> Vec<usize> {
+    let text = std::fs::read_to_string(run_dir.join("progress.csv")).unwrap();
+    text.lines().skip(1).map(|l| l.split(',').next().unwrap().parse().unwrap()).collect()
+}
+
+fn logs(dir: &Path) -> Vec<String> {
+    read_manifest(dir).unwrap().iter().map(|r| std::fs::read_to_string(metarl::campaign::local::log_path(dir, r)).unwrap()).collect()
+}
+
+#[test]
+fn a_killed_campaign_resumes_and_every_run_completes_once() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("c");
+    plan(&dir);
+    let mut child = runner(&dir);
+    // Kill the whole process group (runner and its training processes) once one run is
+    // complete and another has a checkpoint but is not finished.
+    let start = Instant::now();
+    loop {
+        let s = states(&dir);
+        if s.contains(&RunState::Complete) && s.iter().any(|x| matches!(x, RunState::Partial { .. })) {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(240) && child.try_wait().unwrap().is_none(), "never caught the campaign midway: {s:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(Command::new("kill").args(["-KILL", "--", &format!("-{}", child.id())]).status().unwrap().success());
+    child.wait().unwrap();
+    let before = states(&dir);
+    let interrupted: Vec<bool> = before.iter().map(|s| matches!(s, RunState::Partial { .. })).collect();
+    println!("at the kill: {before:?}");
+
+    let out = finish(runner(&dir));
+    let summary = String::from_utf8_lossy(&out.stdout);
+    println!("{summary}");
+    let complete_before = before.iter().filter(|s| **s == RunState::Complete).count();
+    assert!(summary.contains(&format!("{complete_before} already complete")), "{summary}");
+    for ((run, log), was_interrupted) in read_manifest(&dir).unwrap().iter().zip(logs(&dir)).zip(interrupted) {
+        assert_eq!(run_state(&dir, run), RunState::Complete, "{}", run.name());
+        assert_eq!(iterations(&dir.join(&run.run_dir)), (0..6).collect::<Vec<_>>(), "{}: every iteration once", run.name());
+        if was_interrupted {
+            assert!(log.contains("--resume (resuming after iteration"), "{} continued from its checkpoint:\n{log}", run.name());
+        }
+    }
+    // A third invocation has nothing left to do.
+    let again = String::from_utf8_lossy(&finish(runner(&dir)).stdout).to_string();
+    assert!(again.contains("0 completed now") && again.contains("8 already complete"), "{again}");
+}
+
+#[test]
+fn two_runners_on_one_manifest_never_run_a_run_twice() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("c");
+    plan(&dir);
+    let (a, b) = (runner(&dir), runner(&dir));
+    let (a, b) = (finish(a), finish(b));
+    println!("{}{}", String::from_utf8_lossy(&a.stdout), String::from_utf8_lossy(&b.stdout));
+    for (run, log) in read_manifest(&dir).unwrap().iter().zip(logs(&dir)) {
+        assert_eq!(log.matches("== attempt").count(), 1, "{} ran once:\n{log}", run.name());
+        assert_eq!(iterations(&dir.join(&run.run_dir)), (0..6).collect::<Vec<_>>());
+    }
+}
