@@ -428,7 +428,16 @@ fn campaign(command: CampaignCommand) -> Result<ExitCode> {
             println!("{}", counts.iter().map(|(k, v)| format!("{v} {k}")).collect::<Vec<_>>().join(", "));
             Ok(ExitCode::SUCCESS)
         }
-        CampaignCommand::Collect { .. } => not_yet("campaign collect", "the campaign collection"),
+        CampaignCommand::Collect { dir } => {
+            let collected = campaign::collect::collect(&dir)?;
+            println!("{} complete runs over {} envs and {} ({}) → {}", collected.complete, collected.envs, collected.algos.join(", "),
+                if collected.incomplete.is_empty() { "all runs complete".to_string() } else { format!("{} incomplete, left out", collected.incomplete.len()) },
+                dir.join("tables").display());
+            for name in &collected.incomplete {
+                println!("  incomplete: {name}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 

@@ -109,8 +109,8 @@ fn broken_mjcf_through_the_cli_names_the_file_and_mujocos_error() {
 
 #[test]
 fn unimplemented_commands_say_so_and_fail() {
-    let out = Command::new(env!("CARGO_BIN_EXE_metarl")).args(["campaign", "collect", "somewhere"]).output().unwrap();
-    assert_clear_failure(&out, &["not available in this version", "campaign collection"]);
+    let out = Command::new(env!("CARGO_BIN_EXE_metarl")).args(["offline", "collect", "--env", "point-robot"]).output().unwrap();
+    assert_clear_failure(&out, &["not available in this version", "offline"]);
 }
 
 fn train(args: &[&str]) -> Output {

@@ -93,6 +93,39 @@ fn a_killed_campaign_resumes_and_every_run_completes_once() {
     // A third invocation has nothing left to do.
     let again = String::from_utf8_lossy(&finish(runner(&dir)).stdout).to_string();
     assert!(again.contains("0 completed now") && again.contains("8 already complete"), "{again}");
+    check_tables(&dir);
+}
+
+/// `campaign collect`: one row per env, each algorithm's mean over its two seeds equal to the
+/// mean of the runs' final returns, wins adding up to the envs, curves for every iteration.
+fn check_tables(dir: &Path) {
+    let out = metarl().args(["campaign", "collect"]).arg(dir).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let table = |name: &str| -> Vec<Vec<String>> {
+        let text = std::fs::read_to_string(dir.join("tables").join(name)).unwrap();
+        text.lines().map(|l| l.split(',').map(String::from).collect()).collect()
+    };
+    let returns = table("returns.csv");
+    assert_eq!(returns[0], ["env", "pearl_mean", "pearl_std", "pearl_seeds", "oracle-sac_mean", "oracle-sac_std", "oracle-sac_seeds", "winner"]);
+    assert_eq!(returns.len(), 3, "one row per env");
+    for row in &returns[1..] {
+        for (algo, column) in [("pearl", 1), ("oracle-sac", 4)] {
+            let finals: Vec<f64> = (0..2)
+                .map(|seed| {
+                    let summary = std::fs::read_to_string(dir.join(format!("runs/{algo}/{}/seed{seed}/summary.csv", row[0]))).unwrap();
+                    summary.lines().nth(1).unwrap().split(',').nth(3).unwrap().parse().unwrap()
+                })
+                .collect();
+            let mean: f64 = row[column].parse().unwrap();
+            assert!((mean - (finals[0] + finals[1]) / 2.0).abs() < 1e-3, "{algo} on {}: {mean} vs {finals:?}", row[0]);
+            assert_eq!(row[column + 2], "2");
+        }
+        let winner = if row[1].parse::<f64>().unwrap() >= row[4].parse::<f64>().unwrap() { "pearl" } else { "oracle-sac" };
+        assert_eq!(row[7], winner);
+    }
+    let wins: usize = table("summary.csv")[1..].iter().filter(|r| r[0] == "wins").map(|r| r[2].parse::<usize>().unwrap()).sum();
+    assert_eq!(wins, 2);
+    assert_eq!(table("curves.csv").len(), 1 + 2 * 2 * 6, "2 envs × 2 algorithms × 6 iterations");
 }
 
 #[test]

@@ -6,6 +6,7 @@
 //! fully resolved config of every algo × env, shipped values plus overrides, validated at plan
 //! time), `runs/<algo>/<env>/seed<k>/` (ordinary run folders) and `logs/`.
 
+pub mod collect;
 pub mod local;
 
 use std::path::{Path, PathBuf};

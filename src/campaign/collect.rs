@@ -1,0 +1,168 @@
+//! `campaign collect`: the run folders of a campaign turned into the papers' tables
+//! (papers/001 Tables 1 and 3: per env, each algorithm's mean ± std over seeds of the final
+//! meta-test return, the winner, wins per algorithm, TCL's relative gain over PEARL) and the
+//! learning curves behind them, as CSV under `<campaign>/tables/`.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+
+use super::{read_manifest, run_state, RunState};
+use crate::results::write_atomic;
+
+/// One run's learning curve: (env steps, test return, test success) per iteration.
+type Curve = Vec<(f64, f64, Option<f64>)>;
+
+fn read_curve(dir: &Path) -> Result<Curve> {
+    let path = dir.join("progress.csv");
+    let mut reader = csv::Reader::from_path(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    let headers = reader.headers()?.clone();
+    let column = |name: &str| headers.iter().position(|h| h == name).with_context(|| format!("{} has no {name} column", path.display()));
+    let (steps, ret, success) = (column("env_steps")?, column("test_return")?, column("test_success")?);
+    reader
+        .records()
+        .map(|row| {
+            let row = row?;
+            Ok((row[steps].parse()?, row[ret].parse()?, row[success].parse().ok()))
+        })
+        .collect()
+}
+
+fn mean_std(values: &[f64]) -> (f64, f64) {
+    let n = values.len() as f64;
+    let mean = values.iter().sum::<f64>() / n;
+    let var = if values.len() > 1 { values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0) } else { 0.0 };
+    (mean, var.sqrt())
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    if n % 2 == 1 { values[n / 2] } else { (values[n / 2 - 1] + values[n / 2]) / 2.0 }
+}
+
+fn csv_bytes(rows: &[Vec<String>]) -> Result<Vec<u8>> {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    for row in rows {
+        writer.write_record(row)?;
+    }
+    Ok(writer.into_inner()?)
+}
+
+/// What `collect` found and wrote.
+pub struct Collected {
+    pub complete: usize,
+    pub incomplete: Vec<String>,
+    pub envs: usize,
+    pub algos: Vec<String>,
+}
+
+/// Per env × algorithm over the complete runs: writes tables/returns.csv, tables/success.csv (envs
+/// that define success), tables/summary.csv (wins per algorithm, TCL's gain over PEARL) and
+/// tables/curves.csv (mean and std over seeds per iteration).
+pub fn collect(dir: &Path) -> Result<Collected> {
+    let runs = read_manifest(dir)?;
+    let mut algos: Vec<String> = Vec::new();
+    let mut envs: Vec<String> = Vec::new();
+    // (env, algo) → one curve per complete seed.
+    let mut curves: BTreeMap<(String, String), Vec<Curve>> = BTreeMap::new();
+    let mut incomplete = Vec::new();
+    for run in &runs {
+        if !algos.contains(&run.algo) {
+            algos.push(run.algo.clone());
+        }
+        if !envs.contains(&run.env) {
+            envs.push(run.env.clone());
+        }
+        if run_state(dir, run) != RunState::Complete {
+            incomplete.push(run.name());
+            continue;
+        }
+        curves.entry((run.env.clone(), run.algo.clone())).or_default().push(read_curve(&dir.join(&run.run_dir))?);
+    }
+    let finals = |env: &str, algo: &str, pick: fn(&(f64, f64, Option<f64>)) -> Option<f64>| -> Vec<f64> {
+        curves.get(&(env.to_string(), algo.to_string())).into_iter().flatten().filter_map(|c| c.last().and_then(pick)).collect()
+    };
+    let mut wins: BTreeMap<&str, usize> = algos.iter().map(|a| (a.as_str(), 0)).collect();
+    let mut gains = Vec::new();
+    let mut tables = Vec::new();
+    for (file, pick) in [("returns.csv", (|p: &(f64, f64, Option<f64>)| Some(p.1)) as fn(&_) -> _), ("success.csv", |p| p.2)] {
+        let mut header = vec!["env".to_string()];
+        for algo in &algos {
+            header.extend([format!("{algo}_mean"), format!("{algo}_std"), format!("{algo}_seeds")]);
+        }
+        header.push("winner".into());
+        let mut rows = vec![header];
+        for env in &envs {
+            let stats: Vec<Option<(f64, f64, usize)>> = algos
+                .iter()
+                .map(|a| {
+                    let values = finals(env, a, pick);
+                    (!values.is_empty()).then(|| {
+                        let (m, s) = mean_std(&values);
+                        (m, s, values.len())
+                    })
+                })
+                .collect();
+            if stats.iter().all(Option::is_none) {
+                continue;
+            }
+            // The highest mean; on a tie, the algorithm listed first.
+            let winner = algos
+                .iter()
+                .zip(&stats)
+                .filter_map(|(a, s)| s.map(|s| (a, s.0)))
+                .fold(None, |best: Option<(&String, f64)>, (a, m)| if best.is_some_and(|b| b.1 >= m) { best } else { Some((a, m)) })
+                .map(|w| w.0.clone());
+            let mut row = vec![env.clone()];
+            for s in &stats {
+                row.extend(match s {
+                    Some((m, sd, n)) => [format!("{m:.4}"), format!("{sd:.4}"), n.to_string()],
+                    None => [String::new(), String::new(), "0".into()],
+                });
+            }
+            row.push(winner.clone().unwrap_or_default());
+            if file == "returns.csv" {
+                if let Some(w) = &winner {
+                    *wins.get_mut(w.as_str()).expect("a known algorithm") += 1;
+                }
+                let (tcl, pearl) = (algos.iter().position(|a| a == "tcl"), algos.iter().position(|a| a == "pearl"));
+                if let (Some(Some(t)), Some(Some(p))) = (tcl.map(|i| stats[i]), pearl.map(|i| stats[i])) {
+                    gains.push((t.0 - p.0) / p.0.abs().max(1e-9));
+                }
+            }
+            rows.push(row);
+        }
+        tables.push((file, rows));
+    }
+    let mut summary = vec![vec!["statistic".to_string(), "algorithm".into(), "value".into()]];
+    for (algo, n) in &wins {
+        summary.push(vec!["wins".into(), algo.to_string(), n.to_string()]);
+    }
+    if !gains.is_empty() {
+        let mean = gains.iter().sum::<f64>() / gains.len() as f64;
+        summary.push(vec!["relative_gain_over_pearl_mean".into(), "tcl".into(), format!("{mean:.4}")]);
+        summary.push(vec!["relative_gain_over_pearl_median".into(), "tcl".into(), format!("{:.4}", median(&mut gains))]);
+    }
+    tables.push(("summary.csv", summary));
+
+    let mut curve_rows = vec![["env", "algo", "iteration", "env_steps", "return_mean", "return_std", "success_mean", "seeds"].map(String::from).to_vec()];
+    for ((env, algo), seeds) in &curves {
+        let length = seeds.iter().map(Vec::len).min().unwrap_or(0);
+        for i in 0..length {
+            let (returns, successes): (Vec<f64>, Vec<Option<f64>>) = seeds.iter().map(|c| (c[i].1, c[i].2)).unzip();
+            let (m, s) = mean_std(&returns);
+            let success: Option<Vec<f64>> = successes.into_iter().collect();
+            curve_rows.push(vec![env.clone(), algo.clone(), i.to_string(), format!("{}", seeds[0][i].0), format!("{m:.4}"), format!("{s:.4}"),
+                success.map(|v| format!("{:.4}", mean_std(&v).0)).unwrap_or_default(), seeds.len().to_string()]);
+        }
+    }
+    tables.push(("curves.csv", curve_rows));
+    let out = dir.join("tables");
+    std::fs::create_dir_all(&out)?;
+    for (file, rows) in &tables {
+        write_atomic(&out.join(file), &csv_bytes(rows)?)?;
+    }
+    Ok(Collected { complete: runs.len() - incomplete.len(), incomplete, envs: envs.len(), algos })
+}
