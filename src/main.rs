@@ -187,6 +187,12 @@ enum PolicyArg {
     Scripted,
 }
 
+#[derive(Clone, Copy, PartialEq, ValueEnum)]
+enum Backend {
+    Local,
+    Slurm,
+}
+
 #[derive(Subcommand)]
 enum CampaignCommand {
     /// Write a campaign folder: manifest.csv (one line per run) and the resolved configs;
@@ -210,15 +216,48 @@ enum CampaignCommand {
         out: PathBuf,
     },
     /// Run a planned campaign: complete runs skipped, checkpointed ones resumed, crashes retried.
+    /// `--backend local` runs a worker pool here; `--backend slurm` submits one job array.
     Run {
         dir: PathBuf,
-        #[arg(long, default_value = "local")]
-        backend: String,
+        #[arg(long, value_enum, default_value_t = Backend::Local)]
+        backend: Backend,
         /// Runs at once (local backend; default: the cores). Threads per run come from the
         /// config (`--config-overrides threads=T` at plan time).
         #[arg(long)]
         jobs: Option<usize>,
         /// Retries of a crashed run, each resuming from its checkpoint.
+        #[arg(long, default_value_t = 2)]
+        retries: usize,
+        /// Slurm: partition of the array's tasks.
+        #[arg(long)]
+        partition: Option<String>,
+        /// Slurm: time limit per task (sbatch --time).
+        #[arg(long)]
+        time: Option<String>,
+        /// Slurm: CPUs per task.
+        #[arg(long, default_value_t = 1)]
+        cpus_per_task: usize,
+        /// Slurm: memory per task (sbatch --mem).
+        #[arg(long)]
+        mem: Option<String>,
+        /// Slurm: generic resources per task, e.g. gpu:1.
+        #[arg(long)]
+        gres: Option<String>,
+        /// Slurm: at most this many tasks at once.
+        #[arg(long)]
+        max_concurrent: Option<usize>,
+        /// Slurm: write the sbatch script without submitting it.
+        #[arg(long)]
+        no_submit: bool,
+        /// Slurm: wait until the array has left the queue, then report.
+        #[arg(long)]
+        wait: bool,
+    },
+    /// Run one line of the manifest (what each Slurm array task calls).
+    RunOne {
+        dir: PathBuf,
+        #[arg(long)]
+        index: usize,
         #[arg(long, default_value_t = 2)]
         retries: usize,
     },
@@ -378,10 +417,42 @@ fn campaign(command: CampaignCommand) -> Result<ExitCode> {
             println!("planned {} runs into {} (manifest.csv, configs/)", runs.len(), out.display());
             Ok(ExitCode::SUCCESS)
         }
-        CampaignCommand::Run { dir, backend, jobs, retries } => {
-            if backend != "local" {
-                return not_yet(&format!("campaign run --backend {backend}"), "the Slurm backend");
+        CampaignCommand::Run { dir, backend: Backend::Slurm, retries, partition, time, cpus_per_task, mem, gres, max_concurrent, no_submit, wait, .. } => {
+            let options = campaign::slurm::SlurmOptions { partition, time, cpus_per_task, mem, gres, max_concurrent, retries };
+            let (script, pending) = campaign::slurm::write_script(&dir, &options)?;
+            if pending.is_empty() {
+                println!("every run is complete; nothing to submit");
+                return Ok(ExitCode::SUCCESS);
             }
+            if no_submit {
+                println!("wrote {} ({} array tasks); submit it with sbatch", script.display(), pending.len());
+                return Ok(ExitCode::SUCCESS);
+            }
+            let job = campaign::slurm::submit(&dir, &script)?;
+            println!("submitted job {job}: {} array tasks ({}); follow it with `metarl campaign status {}`", pending.len(), script.display(), dir.display());
+            if !wait {
+                return Ok(ExitCode::SUCCESS);
+            }
+            campaign::slurm::wait(&dir)?;
+            let runs = campaign::read_manifest(&dir)?;
+            let unfinished: Vec<String> = runs.iter().filter(|r| campaign::run_state(&dir, r) != RunState::Complete).map(|r| r.name()).collect();
+            println!("job {job} left the queue: {} of {} runs complete", runs.len() - unfinished.len(), runs.len());
+            if unfinished.is_empty() {
+                Ok(ExitCode::SUCCESS)
+            } else {
+                eprintln!("not complete (logs in {}/logs): {}", dir.display(), unfinished.join(", "));
+                Ok(ExitCode::FAILURE)
+            }
+        }
+        CampaignCommand::RunOne { dir, index, retries } => {
+            let runs = campaign::read_manifest(&dir)?;
+            let run = runs.get(index).with_context(|| format!("--index {index}: the manifest has {} runs", runs.len()))?;
+            let exe = std::env::current_exe()?;
+            let outcome = local::execute(&dir, run, retries, &exe)?;
+            println!("{}: {outcome:?}", run.name());
+            Ok(if matches!(outcome, local::Outcome::Failed { .. }) { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+        }
+        CampaignCommand::Run { dir, backend: Backend::Local, jobs, retries, .. } => {
             let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
             let total = campaign::read_manifest(&dir)?.len();
             let bar = ProgressBar::new(total as u64).with_style(ProgressStyle::with_template("{bar:30} {pos}/{len} runs · {elapsed_precise} · {msg}")?);
@@ -412,11 +483,13 @@ fn campaign(command: CampaignCommand) -> Result<ExitCode> {
         }
         CampaignCommand::Status { dir } => {
             let runs = campaign::read_manifest(&dir)?;
+            let queued = if campaign::slurm::jobs(&dir).is_empty() { Default::default() } else { campaign::slurm::queued(&dir)? };
             let mut counts = std::collections::BTreeMap::new();
-            for run in &runs {
+            for (index, run) in runs.iter().enumerate() {
                 let locked = dir.join(run.run_dir.with_extension("lock")).exists();
                 let state = match (campaign::run_state(&dir, run), locked) {
                     (RunState::Complete, _) => "complete".to_string(),
+                    (_, false) if queued.contains_key(&index) => format!("queued (Slurm {} {})", queued[&index].0, queued[&index].1),
                     (RunState::Partial { iteration }, true) => format!("running (checkpoint after iteration {iteration})"),
                     (RunState::Partial { iteration }, false) => format!("partial (checkpoint after iteration {iteration})"),
                     (RunState::Pending, true) => "running (no checkpoint yet)".to_string(),

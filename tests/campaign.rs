@@ -141,3 +141,34 @@ fn two_runners_on_one_manifest_never_run_a_run_twice() {
         assert_eq!(iterations(&dir.join(&run.run_dir)), (0..6).collect::<Vec<_>>());
     }
 }
+
+/// The same small campaign through the Slurm backend, on a real single-node Slurm that
+/// tools/slurm-localhost.sh starts on this machine (skipped, with its reason, where it cannot).
+#[test]
+fn the_campaign_runs_to_completion_through_slurm() {
+    let root = tempfile::tempdir().unwrap();
+    let state = root.path().join("slurm");
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tools/slurm-localhost.sh");
+    let started = Command::new(script).arg("start").arg(&state).output().unwrap();
+    if !started.status.success() {
+        println!("SKIPPED: this machine cannot run Slurm: {}", String::from_utf8_lossy(&started.stderr).trim());
+        return;
+    }
+    let conf = state.join("slurm.conf");
+    let dir = root.path().join("c");
+    plan(&dir);
+    let out = metarl().args(["campaign", "run", "--backend", "slurm", "--wait"]).arg(&dir).env("SLURM_CONF", &conf).output().unwrap();
+    let status = metarl().args(["campaign", "status"]).arg(&dir).env("SLURM_CONF", &conf).output().unwrap();
+    Command::new(script).arg("stop").arg(&state).status().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    println!("{stdout}{}", String::from_utf8_lossy(&status.stdout));
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("submitted job") && stdout.contains("8 of 8 runs complete"), "{stdout}");
+    assert!(String::from_utf8_lossy(&status.stdout).contains("8 complete"));
+    for (run, log) in read_manifest(&dir).unwrap().iter().zip(logs(&dir)) {
+        assert_eq!(log.matches("== attempt").count(), 1, "{} ran once:\n{log}", run.name());
+        assert_eq!(iterations(&dir.join(&run.run_dir)), (0..6).collect::<Vec<_>>());
+    }
+    let sbatch = std::fs::read_to_string(dir.join("slurm/array.sbatch")).unwrap();
+    assert!(sbatch.contains("#SBATCH --array=0,1,2,3,4,5,6,7") && sbatch.contains("#SBATCH --requeue"), "{sbatch}");
+}

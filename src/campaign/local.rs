@@ -94,7 +94,7 @@ pub fn log_path(campaign: &Path, run: &PlannedRun) -> PathBuf {
 }
 
 /// One run, start to finish, under its lock.
-fn execute(campaign: &Path, run: &PlannedRun, retries: usize, exe: &Path) -> Result<Outcome> {
+pub fn execute(campaign: &Path, run: &PlannedRun, retries: usize, exe: &Path) -> Result<Outcome> {
     if run_state(campaign, run) == RunState::Complete {
         return Ok(Outcome::AlreadyComplete);
     }

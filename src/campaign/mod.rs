@@ -8,6 +8,7 @@
 
 pub mod collect;
 pub mod local;
+pub mod slurm;
 
 use std::path::{Path, PathBuf};
 
