@@ -126,6 +126,12 @@ fn check_tables(dir: &Path) {
     let wins: usize = table("summary.csv")[1..].iter().filter(|r| r[0] == "wins").map(|r| r[2].parse::<usize>().unwrap()).sum();
     assert_eq!(wins, 2);
     assert_eq!(table("curves.csv").len(), 1 + 2 * 2 * 6, "2 envs × 2 algorithms × 6 iterations");
+    let (width, height, _) = metarl::results::chart::read_png(&dir.join("tables/curves.png")).unwrap();
+    assert_eq!((width, height), (2 * metarl::results::chart::CHART_WIDTH, metarl::results::chart::CHART_HEIGHT), "one chart per env");
+    for env in ["point-robot", "sparse-point-robot"] {
+        assert!(dir.join(format!("tables/curves-{env}.png")).is_file());
+        assert!(dir.join(format!("runs/pearl/{env}/seed0/curves.png")).is_file(), "every run draws its curves");
+    }
 }
 
 #[test]

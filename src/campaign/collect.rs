@@ -1,33 +1,16 @@
 //! `campaign collect`: the run folders of a campaign turned into the papers' tables
 //! (papers/001 Tables 1 and 3: per env, each algorithm's mean ± std over seeds of the final
 //! meta-test return, the winner, wins per algorithm, TCL's relative gain over PEARL) and the
-//! learning curves behind them, as CSV under `<campaign>/tables/`.
+//! learning curves behind them, as CSV and PNG under `<campaign>/tables/`.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 
 use super::{read_manifest, run_state, RunState};
-use crate::results::write_atomic;
-
-/// One run's learning curve: (env steps, test return, test success) per iteration.
-type Curve = Vec<(f64, f64, Option<f64>)>;
-
-fn read_curve(dir: &Path) -> Result<Curve> {
-    let path = dir.join("progress.csv");
-    let mut reader = csv::Reader::from_path(&path).with_context(|| format!("cannot read {}", path.display()))?;
-    let headers = reader.headers()?.clone();
-    let column = |name: &str| headers.iter().position(|h| h == name).with_context(|| format!("{} has no {name} column", path.display()));
-    let (steps, ret, success) = (column("env_steps")?, column("test_return")?, column("test_success")?);
-    reader
-        .records()
-        .map(|row| {
-            let row = row?;
-            Ok((row[steps].parse()?, row[ret].parse()?, row[success].parse().ok()))
-        })
-        .collect()
-}
+use crate::results::chart::{self, Chart, Series};
+use crate::results::{read_curve, write_atomic, Curve};
 
 fn mean_std(values: &[f64]) -> (f64, f64) {
     let n = values.len() as f64;
@@ -50,6 +33,25 @@ fn csv_bytes(rows: &[Vec<String>]) -> Result<Vec<u8>> {
     Ok(writer.into_inner()?)
 }
 
+/// One env's learning curves: per algorithm, the mean test return over its seeds against env
+/// steps, with a ±std band.
+fn curve_chart(env: &str, algos: &[String], curves: &BTreeMap<(String, String), Vec<Curve>>) -> Option<Chart> {
+    let series: Vec<Series> = algos
+        .iter()
+        .filter_map(|algo| {
+            let seeds = curves.get(&(env.to_string(), algo.clone()))?;
+            let length = seeds.iter().map(Vec::len).min()?;
+            let stats: Vec<(f64, f64)> = (0..length).map(|i| mean_std(&seeds.iter().map(|c| c[i].1).collect::<Vec<_>>())).collect();
+            Some(Series {
+                label: format!("{algo} ({})", seeds.len()),
+                points: (0..length).map(|i| (seeds[0][i].0, stats[i].0)).collect(),
+                std: Some(stats.iter().map(|s| s.1).collect()),
+            })
+        })
+        .collect();
+    (!series.is_empty()).then(|| Chart { title: env.to_string(), x_label: "env steps".into(), y_label: "test return".into(), series })
+}
+
 /// What `collect` found and wrote.
 pub struct Collected {
     pub complete: usize,
@@ -60,7 +62,8 @@ pub struct Collected {
 
 /// Per env × algorithm over the complete runs: writes tables/returns.csv, tables/success.csv (envs
 /// that define success), tables/summary.csv (wins per algorithm, TCL's gain over PEARL) and
-/// tables/curves.csv (mean and std over seeds per iteration).
+/// tables/curves.csv (mean and std over seeds per iteration), and the curves as PNG: one
+/// `curves-<env>.png` per env and `curves.png`, every env in one grid.
 pub fn collect(dir: &Path) -> Result<Collected> {
     let runs = read_manifest(dir)?;
     let mut algos: Vec<String> = Vec::new();
@@ -163,6 +166,13 @@ pub fn collect(dir: &Path) -> Result<Collected> {
     std::fs::create_dir_all(&out)?;
     for (file, rows) in &tables {
         write_atomic(&out.join(file), &csv_bytes(rows)?)?;
+    }
+    let charts: Vec<Chart> = envs.iter().filter_map(|env| curve_chart(env, &algos, &curves)).collect();
+    for chart in &charts {
+        chart::save_grid(&out.join(format!("curves-{}.png", chart.title)), std::slice::from_ref(chart), 1)?;
+    }
+    if !charts.is_empty() {
+        chart::save_grid(&out.join("curves.png"), &charts, 4)?;
     }
     Ok(Collected { complete: runs.len() - incomplete.len(), incomplete, envs: envs.len(), algos })
 }

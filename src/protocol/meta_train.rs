@@ -581,6 +581,7 @@ impl Trainer {
         }
         let report = last_report.context("no iteration ran: the run had already reached its budget")?;
         write_atomic(&self.dir.join("summary.csv"), format!("{}\n{}\n", PROGRESS_COLUMNS.join(","), report.fields().join(",")).as_bytes())?;
+        crate::results::write_run_curves(&self.dir, &format!("{} on {} (seed {})", self.spec.algorithm.name(), self.spec.env, self.spec.seed))?;
         Ok(report)
     }
 }

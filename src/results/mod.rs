@@ -1,6 +1,8 @@
 //! Run folders: `config.json`, `progress.csv`, `eval.csv`, `summary.csv` and `checkpoint/`,
 //! written so that a killed run never leaves a torn row or a half-written checkpoint.
 
+pub mod chart;
+
 use std::fs::{self, File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -99,6 +101,43 @@ mod tests {
         log.append(&["2".into(), "99".into()]).unwrap();
         assert_eq!(fs::read_to_string(&path).unwrap(), "iteration,value\n0,0\n1,10\n2,99\n");
     }
+}
+
+/// A run's learning curve: (env steps, test return, test success) per iteration.
+pub type Curve = Vec<(f64, f64, Option<f64>)>;
+
+/// The learning curve in a run folder's progress.csv.
+pub fn read_curve(dir: &Path) -> Result<Curve> {
+    let path = dir.join("progress.csv");
+    let mut reader = csv::Reader::from_path(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    let headers = reader.headers()?.clone();
+    let column = |name: &str| headers.iter().position(|h| h == name).with_context(|| format!("{} has no {name} column", path.display()));
+    let (steps, ret, success) = (column("env_steps")?, column("test_return")?, column("test_success")?);
+    reader
+        .records()
+        .map(|row| {
+            let row = row?;
+            Ok((row[steps].parse()?, row[ret].parse()?, row[success].parse().ok()))
+        })
+        .collect()
+}
+
+/// `curves.png` in a run folder: its test return and (where defined) success against env steps.
+pub fn write_run_curves(dir: &Path, title: &str) -> Result<()> {
+    use chart::{Chart, Series};
+    let curve = read_curve(dir)?;
+    let panel = |name: &str, points: Vec<(f64, f64)>| Chart {
+        title: title.to_string(),
+        x_label: "env steps".into(),
+        y_label: name.into(),
+        series: vec![Series { label: name.into(), points, std: None }],
+    };
+    let mut charts = vec![panel("test return", curve.iter().map(|p| (p.0, p.1)).collect())];
+    let success: Vec<(f64, f64)> = curve.iter().filter_map(|p| p.2.map(|s| (p.0, s))).collect();
+    if !success.is_empty() {
+        charts.push(panel("test success", success));
+    }
+    chart::save_grid(&dir.join("curves.png"), &charts, 2)
 }
 
 /// Today's UTC date as YYYY-MM-DD (civil-from-days, Hinnant's algorithm).
