@@ -413,8 +413,10 @@ fn campaign(command: CampaignCommand) -> Result<ExitCode> {
     match command {
         CampaignCommand::Plan { suite, algos, seeds, steps, config_overrides, out } => {
             let request = campaign::PlanRequest { targets: &suite, algos: &algos, seeds: &seeds, steps, overrides: &config_overrides };
-            let runs = campaign::plan(&request, &out)?;
+            let (runs, cost) = campaign::plan(&request, &out)?;
             println!("planned {} runs into {} (manifest.csv, configs/)", runs.len(), out.display());
+            println!("in all: {} iterations, {} gradient steps, {} training env steps and {} meta-test env steps (multiply by the per-step costs of `metarl bench train` and `metarl bench sampler` for a compute estimate)",
+                cost.iterations, cost.gradient_steps, cost.env_steps, cost.eval_steps);
             Ok(ExitCode::SUCCESS)
         }
         CampaignCommand::Run { dir, backend: Backend::Slurm, retries, partition, time, cpus_per_task, mem, gres, max_concurrent, no_submit, wait, .. } => {

@@ -73,9 +73,42 @@ pub fn apply_overrides(config: &Config, overrides: &[String], source: &str) -> R
     Config::from_json(&value.to_string(), source)
 }
 
+/// What one run of the meta-training loop costs, from its config (oyster's schedule).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct RunCost {
+    pub iterations: u64,
+    pub gradient_steps: u64,
+    /// Training transitions, counted as the papers count them.
+    pub env_steps: u64,
+    /// Meta-test transitions on top (at least; trajectories run to their end).
+    pub eval_steps: u64,
+}
+
+/// The cost of a run with `config` on a family of `n_train` / `n_test` tasks, stopping at the
+/// iteration that reaches `budget` env steps if one is given.
+pub fn run_cost(config: &Config, n_train: usize, n_test: usize, budget: Option<u64>) -> RunCost {
+    let n_train = config.n_train_tasks.map_or(n_train, |n| n.min(n_train)) as u64;
+    let n_test = config.n_eval_tasks.map_or(n_test, |n| n.min(n_test)) as u64;
+    let initial = budget.map_or(config.num_initial_steps as u64, |b| (config.num_initial_steps as u64).min(b / n_train.max(1)).max(1)) * n_train;
+    let per_iteration = (config.num_tasks_sample * (config.num_steps_prior + config.num_steps_posterior + config.num_extra_rl_steps_posterior)) as u64;
+    let mut iterations = config.num_iterations as u64;
+    if let Some(b) = budget {
+        // Iteration i ends with initial + (i + 1) · per_iteration steps; the run stops after the
+        // first iteration at or past the budget.
+        let needed = if b <= initial { 1 } else { (b - initial).div_ceil(per_iteration.max(1)) };
+        iterations = iterations.min(needed.max(1));
+    }
+    RunCost {
+        iterations,
+        gradient_steps: iterations * config.num_train_steps_per_itr as u64,
+        env_steps: initial + iterations * per_iteration,
+        eval_steps: iterations * n_test * (config.num_evals * config.num_steps_per_eval) as u64,
+    }
+}
+
 /// Plans the campaign into `out`: validates every name and override before writing anything,
 /// then writes the resolved configs and manifest.csv.
-pub fn plan(request: &PlanRequest, out: &Path) -> Result<Vec<PlannedRun>> {
+pub fn plan(request: &PlanRequest, out: &Path) -> Result<(Vec<PlannedRun>, RunCost)> {
     if request.algos.is_empty() || request.seeds.is_empty() {
         bail!("a campaign needs at least one algorithm (--algos) and one seed (--seeds)");
     }
@@ -83,11 +116,19 @@ pub fn plan(request: &PlanRequest, out: &Path) -> Result<Vec<PlannedRun>> {
     let envs = expand_targets(request.targets)?;
     let mut configs = Vec::new();
     let mut runs = Vec::new();
+    let mut total = RunCost::default();
     for algo in &algos {
         for env in &envs {
-            let suite = registry::lookup(env)?.suite.label();
+            let entry = registry::lookup(env)?;
             let source = format!("--config-overrides for {algo} on {env}");
-            let config = apply_overrides(&Config::shipped(algo, env, suite)?, request.overrides, &source)?;
+            let config = apply_overrides(&Config::shipped(algo, env, entry.suite.label())?, request.overrides, &source)?;
+            let family = entry.tasks(&crate::envs::EnvOptions::default(), config.task_seed)?;
+            let cost = run_cost(&config, family.train.len(), family.test.len(), request.steps);
+            let seeds = request.seeds.len() as u64;
+            total.iterations += seeds * cost.iterations;
+            total.gradient_steps += seeds * cost.gradient_steps;
+            total.env_steps += seeds * cost.env_steps;
+            total.eval_steps += seeds * cost.eval_steps;
             let config_path = PathBuf::from("configs").join(algo).join(format!("{env}.json"));
             for &seed in request.seeds {
                 let run_dir = PathBuf::from("runs").join(algo).join(env).join(format!("seed{seed}"));
@@ -109,7 +150,7 @@ pub fn plan(request: &PlanRequest, out: &Path) -> Result<Vec<PlannedRun>> {
         writer.serialize(run)?;
     }
     write_atomic(&out.join("manifest.csv"), &writer.into_inner()?)?;
-    Ok(runs)
+    Ok((runs, total))
 }
 
 pub fn read_manifest(dir: &Path) -> Result<Vec<PlannedRun>> {
@@ -155,7 +196,11 @@ mod tests {
         let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
         let algos = ["pearl".to_string(), "oracle-sac".to_string()];
         let overrides = ["num_iterations=3".to_string(), "net_size=32".to_string()];
-        let runs = plan(&request("point-robot,sparse-point-robot", &algos, &overrides), a.path()).unwrap();
+        let (runs, cost) = plan(&request("point-robot,sparse-point-robot", &algos, &overrides), a.path()).unwrap();
+        // configs/pearl/point-robot.json schedule, 3 iterations (or fewer under --steps 500).
+        let point = Config::shipped("pearl", "point-robot", "point").unwrap();
+        let one = run_cost(&apply_overrides(&point, &overrides, "t").unwrap(), 40, 10, Some(500));
+        assert!(one.iterations <= 3 && one.env_steps >= 500 && cost.gradient_steps > 0, "{one:?} {cost:?}");
         plan(&request("point-robot,sparse-point-robot", &algos, &overrides), b.path()).unwrap();
         assert_eq!(runs.len(), 8);
         assert_eq!(std::fs::read(a.path().join("manifest.csv")).unwrap(), std::fs::read(b.path().join("manifest.csv")).unwrap());
@@ -166,6 +211,19 @@ mod tests {
         let shipped = Config::shipped("pearl", "sparse-point-robot", "point").unwrap();
         assert_eq!((config.num_iterations, config.net_size, config.sparse_rewards), (3, 32, shipped.sparse_rewards));
         assert_eq!(expand_targets("ml1").unwrap().len(), 50);
+    }
+
+    #[test]
+    fn run_cost_follows_the_schedule_and_stops_at_the_budget() {
+        let config = Config { num_iterations: 10, num_initial_steps: 100, num_tasks_sample: 2, num_steps_prior: 30, num_steps_posterior: 0,
+            num_extra_rl_steps_posterior: 20, num_train_steps_per_itr: 7, num_evals: 2, num_steps_per_eval: 15, ..Config::default() };
+        let full = run_cost(&config, 4, 3, None);
+        assert_eq!(full, RunCost { iterations: 10, gradient_steps: 70, env_steps: 400 + 10 * 100, eval_steps: 10 * 3 * 30 });
+        // 600 steps: the initial pool (400) and two iterations of 100.
+        assert_eq!(run_cost(&config, 4, 3, Some(600)).iterations, 2);
+        // A budget below the pool shrinks the pool to it; one iteration still runs.
+        let small = run_cost(&config, 4, 3, Some(200));
+        assert_eq!((small.iterations, small.env_steps), (1, 200 + 100));
     }
 
     #[test]
