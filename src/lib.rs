@@ -17,3 +17,4 @@ pub mod results;
 #[allow(unsafe_code)]
 pub mod sim;
 pub mod suggest;
+pub mod video;

@@ -131,6 +131,8 @@ enum EnvsCommand {
     },
     /// Roll an env out on one task and write every step (obs, action, reward, flags) to JSON.
     Rollout(RolloutArgs),
+    /// Film an env on one task under a policy (headless, MuJoCo's renderer): a GIF or PNG frames.
+    Render(RenderArgs),
     /// Replay the Python reference's episodes live (ML1: the `metaworld` package in the cache
     /// venv) and print per env the largest observation and reward differences and any flag or
     /// success mismatch; exits non-zero if an env is off.
@@ -150,8 +152,9 @@ enum EnvsCommand {
     },
 }
 
+/// Which env, task and policy an episode runs (`envs rollout` and `envs render`).
 #[derive(Args)]
-struct RolloutArgs {
+struct EpisodeArgs {
     env: String,
     /// Task index in the family's list (`metarl envs show ENV`).
     #[arg(long, default_value_t = 0)]
@@ -162,10 +165,6 @@ struct RolloutArgs {
     /// Seed of the task list.
     #[arg(long, default_value_t = DEFAULT_TASK_SEED)]
     task_seed: u32,
-    /// Actions to replay, a JSON array of arrays or a 2-D float64 .npy; episodes follow one
-    /// another until the actions run out.
-    #[arg(long)]
-    actions: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t = PolicyArg::Random)]
     policy: PolicyArg,
     #[arg(long, default_value_t = 1)]
@@ -175,6 +174,41 @@ struct RolloutArgs {
     /// Pay the summed reward every N steps (MCAT's delayed rewards).
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     reward_delay: Option<u64>,
+}
+
+#[derive(Args)]
+struct RolloutArgs {
+    #[command(flatten)]
+    episode: EpisodeArgs,
+    /// Actions to replay, a JSON array of arrays or a 2-D float64 .npy; episodes follow one
+    /// another until the actions run out.
+    #[arg(long)]
+    actions: Option<PathBuf>,
+    #[arg(long)]
+    out: PathBuf,
+}
+
+#[derive(Args)]
+struct RenderArgs {
+    #[command(flatten)]
+    episode: EpisodeArgs,
+    /// A camera of the model (Meta-World: corner, corner2, corner3, corner4, topview,
+    /// behindGripper, gripperPOV; MuJoCo Controls: track); default corner2 / track.
+    #[arg(long)]
+    camera: Option<String>,
+    /// Keep Meta-World's corner cameras as defined (upside down) instead of turning them upright.
+    #[arg(long)]
+    as_defined: bool,
+    #[arg(long, default_value_t = 320)]
+    width: usize,
+    #[arg(long, default_value_t = 240)]
+    height: usize,
+    /// Keep every k-th step as a frame (software rendering takes ~0.1 s a frame at 320×240).
+    #[arg(long, default_value_t = 5)]
+    every: usize,
+    #[arg(long, default_value_t = 20)]
+    fps: u16,
+    /// FILE.gif, or a folder for PNG frames.
     #[arg(long)]
     out: PathBuf,
 }
@@ -623,7 +657,8 @@ fn read_actions(path: &Path) -> Result<Vec<Vec<f64>>> {
     }
 }
 
-fn envs_rollout(args: RolloutArgs) -> Result<ExitCode> {
+/// The env (seeded, on its task), the task and the policy an episode command asks for.
+fn episode_setup(args: &EpisodeArgs) -> Result<(Box<dyn metarl::envs::Env>, metarl::envs::Task, Policy)> {
     let entry = registry::lookup(&args.env)?;
     let options = EnvOptions { horizon: args.horizon, reward_delay: args.reward_delay.map(|n| n as usize), ..EnvOptions::default() };
     let tasks = entry.tasks(&options, args.task_seed)?;
@@ -634,6 +669,46 @@ fn envs_rollout(args: RolloutArgs) -> Result<ExitCode> {
     let mut env = entry.make(&options)?;
     env.seed(args.seed);
     env.set_task(task)?;
+    let policy = match args.policy {
+        PolicyArg::Random => Policy::Random(RandomState::new(args.seed)),
+        PolicyArg::Zero => Policy::Zero,
+        PolicyArg::Scripted if entry.suite == Suite::Metaworld => Policy::Scripted(policies::lookup(entry.name)?),
+        PolicyArg::Scripted => {
+            anyhow::bail!("{} has no scripted policy: `--policy scripted` is for Meta-World envs (`metarl envs list --suite ml1`)", entry.name)
+        }
+    };
+    Ok((env, task.clone(), policy))
+}
+
+fn envs_render(args: RenderArgs) -> Result<ExitCode> {
+    let (mut env, _, mut policy) = episode_setup(&args.episode)?;
+    let suite = registry::lookup(&args.episode.env)?.suite;
+    let camera = args.camera.clone().map_or_else(|| metarl::video::default_camera(env.as_ref(), suite), metarl::sim::Camera::Named);
+    let rotate = !args.as_defined && metarl::video::upside_down(&camera, suite);
+    let mut recorder = metarl::video::Recorder::new(env.as_ref(), camera, rotate, args.width, args.height)?;
+    let every = args.every.max(1);
+    for e in 0..args.episode.episodes {
+        let (mut step, mut total, mut success) = (0, 0.0, false);
+        let episode = rollout::run_episode_with(env.as_mut(), &mut policy, |env, transition| -> Result<()> {
+            if let Some(t) = transition {
+                (step, total, success) = (step + 1, total + t.reward, success || t.success == Some(true));
+            }
+            let last = transition.is_some_and(|t| t.terminated || t.truncated);
+            if step % every == 0 || last {
+                recorder.capture(env, &format!("episode {e} step {step} return {total:.1}{}", if success { " success" } else { "" }))?;
+            }
+            Ok(())
+        })?;
+        println!("episode {e}: {} steps, return {:.3}{}", episode.steps.len(), episode.total_reward(),
+            episode.success().map(|s| format!(", success {s}")).unwrap_or_default());
+    }
+    recorder.save(&args.out, args.fps)?;
+    println!("wrote {} ({} frames)", args.out.display(), recorder.frames());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn envs_rollout(args: RolloutArgs) -> Result<ExitCode> {
+    let (mut env, task, mut policy) = episode_setup(&args.episode)?;
     let mut episodes = Vec::new();
     match &args.actions {
         Some(path) => {
@@ -647,20 +722,13 @@ fn envs_rollout(args: RolloutArgs) -> Result<ExitCode> {
             }
         }
         None => {
-            let mut policy = match args.policy {
-                PolicyArg::Random => Policy::Random(RandomState::new(args.seed)),
-                PolicyArg::Zero => Policy::Zero,
-                PolicyArg::Scripted if entry.suite == Suite::Metaworld => Policy::Scripted(policies::lookup(entry.name)?),
-                PolicyArg::Scripted => {
-                    anyhow::bail!("{} has no scripted policy: `--policy scripted` is for Meta-World envs (`metarl envs list --suite ml1`)", entry.name)
-                }
-            };
-            for _ in 0..args.episodes {
+            for _ in 0..args.episode.episodes {
                 episodes.push(rollout::run_episode(env.as_mut(), &mut policy)?);
             }
         }
     }
-    let report = serde_json::json!({ "env": args.env, "task": task, "seed": args.seed, "task_seed": args.task_seed, "episodes": episodes });
+    let a = &args.episode;
+    let report = serde_json::json!({ "env": a.env, "task": task, "seed": a.seed, "task_seed": a.task_seed, "episodes": episodes });
     if let Some(parent) = args.out.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent)?;
     }
@@ -738,6 +806,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Envs { command: EnvsCommand::List { suite } } => envs_list(suite),
         Command::Envs { command: EnvsCommand::Show { env, seed } } => envs_show(&env, seed),
         Command::Envs { command: EnvsCommand::Rollout(args) } => envs_rollout(args),
+        Command::Envs { command: EnvsCommand::Render(args) } => envs_render(args),
         Command::Envs { command: EnvsCommand::Parity { envs, suite, episodes, seed, out } } => envs_parity(envs, suite, episodes, seed, out),
         Command::Campaign { command } => campaign(command),
         Command::Regress { suite, update, only, seeds, jobs, out } => {

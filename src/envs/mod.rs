@@ -91,6 +91,10 @@ pub trait Env: Send {
     fn hidden_goal(&self) -> Option<[f64; 3]> {
         None
     }
+    /// The simulator's model and state, for rendering; `None` for envs without physics.
+    fn physics(&self) -> Option<(&crate::sim::Model, &crate::sim::Data)> {
+        None
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -66,7 +66,18 @@ impl Episode {
 
 /// Reset, then step until the episode ends (terminal or time limit) or the policy runs out.
 pub fn run_episode(env: &mut dyn Env, policy: &mut Policy) -> Result<Episode, EnvError> {
+    run_episode_with(env, policy, |_, _| Ok::<(), EnvError>(()))
+}
+
+/// `run_episode`, with `observe` called on the env after the reset (no transition yet) and after
+/// every step (a renderer captures frames there).
+pub fn run_episode_with<E: From<EnvError>>(
+    env: &mut dyn Env,
+    policy: &mut Policy,
+    mut observe: impl FnMut(&dyn Env, Option<&Transition>) -> Result<(), E>,
+) -> Result<Episode, E> {
     let reset_obs = env.reset()?.to_vec();
+    observe(env, None)?;
     let mut steps = Vec::new();
     while let Some(action) = policy.next_action(env) {
         let step = env.step(&action)?;
@@ -79,6 +90,7 @@ pub fn run_episode(env: &mut dyn Env, policy: &mut Policy) -> Result<Episode, En
             success: step.success,
             sparse_reward: step.sparse_reward,
         });
+        observe(env, steps.last())?;
         if step.done() {
             break;
         }

@@ -68,6 +68,9 @@ macro_rules! delegate {
         fn hidden_goal(&self) -> Option<[f64; 3]> {
             self.inner.hidden_goal()
         }
+        fn physics(&self) -> Option<(&crate::sim::Model, &crate::sim::Data)> {
+            self.inner.physics()
+        }
     };
 }
 

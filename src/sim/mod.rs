@@ -6,9 +6,11 @@
 //! slices with MuJoCo's row-major layout (`xpos` is nbody × 3 flattened).
 
 mod model;
+mod render;
 mod state;
 
 pub use model::{Contact, Data, Model, ObjType};
+pub use render::{Camera, Renderer};
 pub use state::State;
 
 use std::cell::Cell;
@@ -33,6 +35,8 @@ pub enum SimError {
     #[error("MuJoCo version mismatch: built against {expected}, the loaded library is {found}; \
              run `make deps` and rebuild, and unset LD_LIBRARY_PATH if it points at another MuJoCo")]
     Version { expected: i32, found: i32 },
+    #[error("cannot render: {0}")]
+    Render(String),
     #[error("this Data was made from another Model")]
     ModelMismatch,
     #[error("state size mismatch: the snapshot holds {found} numbers, this model needs {expected}")]

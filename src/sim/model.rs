@@ -192,7 +192,7 @@ impl Model {
         }
     }
 
-    fn raw(&self) -> &ffi::mjModel {
+    pub(super) fn raw(&self) -> &ffi::mjModel {
         // SAFETY: the pointer is valid for the life of `self`.
         unsafe { self.ptr.as_ref() }
     }
@@ -342,6 +342,11 @@ impl Data {
     }
 
     pub(crate) fn as_mut_ptr(&mut self) -> *mut ffi::mjData {
+        self.ptr.as_ptr()
+    }
+
+    /// For readers that take MuJoCo's non-const `mjData*` but only read it (`mjv_updateScene`).
+    pub(super) fn as_ptr(&self) -> *const ffi::mjData {
         self.ptr.as_ptr()
     }
 

@@ -76,6 +76,10 @@ impl<R: Robot> Env for MujocoEnv<R> {
         self.name
     }
 
+    fn physics(&self) -> Option<(&Model, &Data)> {
+        Some((&self.sim.model, &self.sim.data))
+    }
+
     fn observation_dim(&self) -> usize {
         self.obs.len()
     }

@@ -513,6 +513,10 @@ impl<T: SawyerTask> Env for SawyerEnv<T> {
         &self.obs
     }
 
+    fn physics(&self) -> Option<(&Model, &Data)> {
+        Some((&self.sim.model, &self.sim.data))
+    }
+
     fn hidden_goal(&self) -> Option<[f64; 3]> {
         Some(self.task.target_pos())
     }

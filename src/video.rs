@@ -1,0 +1,127 @@
+//! Videos of episodes: frames from the offscreen renderer with a caption (episode, step, return,
+//! success) drawn on each, written as an animated GIF or a folder of PNGs.
+
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+
+use crate::envs::{Env, Suite};
+use crate::results::chart::Canvas;
+use crate::sim::{Camera, Renderer};
+
+/// The camera an env is filmed from unless one is named: Meta-World's `corner2` overview, the
+/// tracking camera of the MuJoCo Controls models (gymnasium's `track`), else the free camera.
+pub fn default_camera(env: &dyn Env, suite: Suite) -> Camera {
+    let names = env.physics().map(|(model, _)| Renderer::cameras(model)).unwrap_or_default();
+    let preferred = if suite == Suite::Metaworld { "corner2" } else { "track" };
+    if names.iter().any(|n| n == preferred) { Camera::Named(preferred.into()) } else { Camera::Free }
+}
+
+/// Whether frames from `camera` are turned 180°: Meta-World's corner cameras are defined with
+/// their up axis pointing down (`corner`: xyaxes "-1 1 0 -0.2 -0.2 -1"), so their images come out
+/// upside down, in the package as here.
+pub fn upside_down(camera: &Camera, suite: Suite) -> bool {
+    suite == Suite::Metaworld && matches!(camera, Camera::Named(name) if name.starts_with("corner"))
+}
+
+/// Levels per channel of the GIF palette: a fixed 6 × 7 × 6 colour cube (252 colours), so a frame
+/// is quantised by arithmetic instead of a per-frame palette search.
+const CUBE: [usize; 3] = [6, 7, 6];
+
+fn cube_palette() -> Vec<u8> {
+    let level = |i: usize, n: usize| (i * 255 / (n - 1)) as u8;
+    let mut palette = Vec::with_capacity(3 * 256);
+    for r in 0..CUBE[0] {
+        for g in 0..CUBE[1] {
+            for b in 0..CUBE[2] {
+                palette.extend([level(r, CUBE[0]), level(g, CUBE[1]), level(b, CUBE[2])]);
+            }
+        }
+    }
+    palette.resize(3 * 256, 0);
+    palette
+}
+
+/// The palette entry nearest an RGB pixel, channel by channel.
+fn cube_index(pixel: &[u8]) -> u8 {
+    let q = |v: u8, n: usize| (usize::from(v) * (n - 1) + 127) / 255;
+    (q(pixel[0], CUBE[0]) * CUBE[1] * CUBE[2] + q(pixel[1], CUBE[1]) * CUBE[2] + q(pixel[2], CUBE[2])) as u8
+}
+
+/// Frames of one env, captured step by step.
+pub struct Recorder {
+    renderer: Renderer,
+    camera: Camera,
+    /// Turn each image 180° (see [`upside_down`]).
+    rotate: bool,
+    frames: Vec<Vec<u8>>,
+}
+
+impl Recorder {
+    pub fn new(env: &dyn Env, camera: Camera, rotate: bool, width: usize, height: usize) -> Result<Recorder> {
+        let (model, _) = env.physics().with_context(|| format!("{} has no physics to render", env.name()))?;
+        if let Camera::Named(name) = &camera {
+            let names = Renderer::cameras(model);
+            if !names.contains(name) {
+                bail!("{} has no camera {name:?}; its cameras: {}", env.name(), if names.is_empty() { "none".into() } else { names.join(", ") });
+            }
+        }
+        Ok(Recorder { renderer: Renderer::new(model, width, height)?, camera, rotate, frames: Vec::new() })
+    }
+
+    /// Renders the env's current state with `caption` in the top-left corner.
+    pub fn capture(&mut self, env: &dyn Env, caption: &str) -> Result<()> {
+        let (model, data) = env.physics().context("the env lost its physics")?;
+        let (width, height) = self.renderer.size();
+        let mut rgb = self.renderer.render(model, data, &self.camera)?;
+        if self.rotate {
+            // 180°: the pixel order reversed, each pixel's channels kept.
+            rgb = rgb.chunks_exact(3).rev().flatten().copied().collect();
+        }
+        let mut canvas = Canvas { width, height, rgb };
+        // A dark strip behind the text keeps it readable on any scene.
+        for y in 0..14.min(height) {
+            for x in 0..(8 * caption.len() + 8).min(width) {
+                canvas.set(x as i64, y as i64, [20, 20, 20]);
+            }
+        }
+        canvas.text(4, 3, caption, [255, 255, 255], 1);
+        self.frames.push(canvas.rgb);
+        Ok(())
+    }
+
+    pub fn frames(&self) -> usize {
+        self.frames.len()
+    }
+
+    /// Writes the frames to `out`: an animated GIF (`.gif`, `fps` frames per second) or, for a
+    /// path without an extension, a folder of `frame-00000.png`, ...
+    pub fn save(&self, out: &Path, fps: u16) -> Result<()> {
+        let (width, height) = self.renderer.size();
+        match out.extension().and_then(|e| e.to_str()) {
+            Some("gif") => {
+                if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir)?;
+                }
+                let file = std::fs::File::create(out).with_context(|| format!("cannot write {}", out.display()))?;
+                let mut encoder = gif::Encoder::new(std::io::BufWriter::new(file), width as u16, height as u16, &cube_palette())?;
+                encoder.set_repeat(gif::Repeat::Infinite)?;
+                for rgb in &self.frames {
+                    let indices: Vec<u8> = rgb.chunks_exact(3).map(cube_index).collect();
+                    let mut frame = gif::Frame::from_indexed_pixels(width as u16, height as u16, indices, None);
+                    frame.delay = (100 / fps.max(1)).max(2);
+                    encoder.write_frame(&frame)?;
+                }
+                Ok(())
+            }
+            None => {
+                std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+                for (i, rgb) in self.frames.iter().enumerate() {
+                    Canvas { width, height, rgb: rgb.clone() }.save_png(&out.join(format!("frame-{i:05}.png")))?;
+                }
+                Ok(())
+            }
+            Some(other) => bail!("{}: .{other} is not a format written here; use .gif or a folder name (PNG frames; ffmpeg -i frame-%05d.png makes an mp4)", out.display()),
+        }
+    }
+}
