@@ -176,7 +176,34 @@ def build_cache(target: Path) -> None:
     (target / "READY").write_text(cache_key() + "\n")
 
 
+# Debian packages for headless rendering (MuJoCo's renderer in an OSMesa context), checked by
+# the library they provide; installed with apt-get when this runs as root.
+SYSTEM_PACKAGES = {"libosmesa6": "libOSMesa.so.8"}
+
+
+def system_packages() -> None:
+    import ctypes
+    missing = []
+    for package, library in SYSTEM_PACKAGES.items():
+        try:
+            ctypes.CDLL(library)
+        except OSError:
+            missing.append(package)
+    if not missing:
+        return
+    command = ["apt-get", "install", "-y", "--no-install-recommends", *missing]
+    if os.geteuid() != 0 or shutil.which("apt-get") is None:
+        log(f"missing {', '.join(missing)} (rendering needs it): run `{' '.join(command)}` as root")
+        return
+    log(f"installing {', '.join(missing)}")
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    if subprocess.run(command, env=env, stdout=subprocess.DEVNULL).returncode != 0:
+        subprocess.run(["apt-get", "update"], env=env, stdout=subprocess.DEVNULL, check=True)
+        subprocess.run(command, env=env, stdout=subprocess.DEVNULL, check=True)
+
+
 def install() -> None:
+    system_packages()
     root = cache_root()
     root.mkdir(parents=True, exist_ok=True)
     target = cache_dir()
