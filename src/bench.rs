@@ -136,54 +136,53 @@ pub struct TrainRate {
 }
 
 /// Time `steps` gradient steps of `algo` at the shipped config's sizes for `env` (meta-batch,
-/// batch, network widths), on buffers of random transitions: the learner's cost alone.
+/// batch, network widths, TCL/CoCOA windows), on buffers of random transitions cut into
+/// trajectories of the config's horizon: the learner's cost alone.
 pub fn train_step_rate(algo: &str, env: &str, steps: usize, device: tch::Device) -> Result<TrainRate> {
     use crate::algos::sac::{Sac, TaskVariable};
+    use crate::algos::contrastive::Contrastive;
     use crate::protocol::buffer::{MultiTaskBuffer, Transition};
     use crate::protocol::config::Config;
+    use crate::protocol::meta_train::{build_learner, context_step, Algorithm};
     use rand_chacha::rand_core::SeedableRng;
 
-    let algorithm = crate::protocol::meta_train::Algorithm::parse(algo)?;
+    let algorithm = Algorithm::parse(algo)?;
     let entry = envs::registry::lookup(env)?;
     let config = Config::shipped(algorithm.name(), env, entry.suite.label())?;
     let probe = entry.make(&envs::EnvOptions::default())?;
     let (obs_dim, action_dim) = (probe.observation_dim(), probe.action_space().dim());
     let oracle_dim = entry.tasks(&envs::EnvOptions::default(), envs::registry::DEFAULT_TASK_SEED)?.train[0].oracle.len() as i64;
-    let pearl = algorithm == crate::protocol::meta_train::Algorithm::Pearl;
     tch::manual_seed(0);
-    let mut sac = crate::protocol::meta_train::build_learner(algorithm, &config, obs_dim, action_dim, oracle_dim as usize, device);
+    let (mut sac, mut contrastive) = build_learner(algorithm, &config, obs_dim, action_dim, oracle_dim as usize, device);
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
     let mut draws = RandomState::new(0);
     let tasks = config.meta_batch;
     let mut buffer = MultiTaskBuffer::new(tasks, obs_dim, action_dim, 2000);
     for task in buffer.tasks.iter_mut() {
-        for _ in 0..2000 {
+        for t in 0..2000 {
             let obs = draws.uniform_n(-1.0, 1.0, obs_dim);
             let action = draws.uniform_n(-1.0, 1.0, action_dim);
             let next_obs = draws.uniform_n(-1.0, 1.0, obs_dim);
             let reward = draws.uniform(-1.0, 1.0);
             task.push(&Transition { obs: &obs, action: &action, reward, sparse_reward: reward, next_obs: &next_obs, terminal: false });
+            if (t + 1) % config.max_path_length == 0 {
+                task.end_trajectory();
+            }
         }
     }
     let indices: Vec<usize> = (0..tasks).collect();
-    let step = |sac: &mut Sac, rng: &mut rand_chacha::ChaCha8Rng| {
+    let step = |sac: &mut Sac, contrastive: Option<&mut Contrastive>, rng: &mut rand_chacha::ChaCha8Rng| {
+        if algorithm.infers_task() {
+            return context_step(sac, contrastive, &config, (&buffer, &buffer), &indices, rng);
+        }
         let batch = buffer.sample_stacked(&indices, config.batch_size, rng);
-        let variable = if pearl {
-            let c = buffer.sample_stacked(&indices, config.embedding_batch_size, rng);
-            let mut parts = vec![c.obs, c.actions, c.rewards];
-            if config.use_next_obs_in_context {
-                parts.push(c.next_obs);
-            }
-            TaskVariable::Context(tch::Tensor::cat(&parts, 2))
-        } else {
-            TaskVariable::Given(tch::Tensor::zeros([tasks as i64, oracle_dim], (tch::Kind::Float, tch::Device::Cpu)))
-        };
-        sac.train_step(&batch, variable, rng)
+        let given = TaskVariable::Given(tch::Tensor::zeros([tasks as i64, oracle_dim], (tch::Kind::Float, tch::Device::Cpu)));
+        sac.train_step(&batch, given, rng)
     };
-    step(&mut sac, &mut rng);
+    step(&mut sac, contrastive.as_mut(), &mut rng);
     let start = Instant::now();
     for _ in 0..steps {
-        step(&mut sac, &mut rng);
+        step(&mut sac, contrastive.as_mut(), &mut rng);
     }
     let seconds = start.elapsed().as_secs_f64();
     Ok(TrainRate { algo: algorithm.name().into(), env: env.into(), device: format!("{device:?}"), steps, seconds, ms_per_step: 1000.0 * seconds / steps as f64 })

@@ -2,4 +2,5 @@
 
 pub mod buffer;
 pub mod config;
+pub mod embeddings;
 pub mod meta_train;
