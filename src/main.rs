@@ -218,7 +218,7 @@ enum BenchCommand {
         out: PathBuf,
     },
     /// Time per gradient step of algorithms' updates at the shipped config's sizes; with several
-    /// (`--algo pearl,tcl`), each one's extra cost over the first.
+    /// (`--algo pearl,tcl`), steps taken in turn and each one's extra cost over the first.
     Train {
         #[arg(long, default_value = "pearl", value_delimiter = ',')]
         algo: Vec<String>,
@@ -451,11 +451,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 DeviceArg::Cuda if tch::Cuda::is_available() => tch::Device::Cuda(0),
                 DeviceArg::Cuda => anyhow::bail!("--device cuda: libtorch sees no CUDA device here (`metarl doctor` says why)"),
             };
-            let rates = algo.iter().map(|a| bench::train_step_rate(a, &env, steps, device)).collect::<Result<Vec<_>>>()?;
+            let rates = bench::train_step_rates(&algo, &env, steps, device)?;
             for rate in &rates {
-                let overhead = format!(" ({:+.1}% over {})", 100.0 * (rate.ms_per_step / rates[0].ms_per_step - 1.0), rates[0].algo);
-                println!("{} on {} ({}, {threads} thread(s)): {:.1} ms per gradient step over {} steps{}", rate.algo, rate.env, rate.device, rate.ms_per_step, rate.steps,
-                    if rate.algo == rates[0].algo { String::new() } else { overhead });
+                let overhead = format!("; median {:+.1}% over {}", 100.0 * (rate.median_ms_per_step / rates[0].median_ms_per_step - 1.0), rates[0].algo);
+                println!("{} on {} ({}, {threads} thread(s)): {:.1} ms per gradient step (median {:.1}) over {} steps{}", rate.algo, rate.env, rate.device,
+                    rate.ms_per_step, rate.median_ms_per_step, rate.steps, if std::ptr::eq(rate, &rates[0]) { String::new() } else { overhead });
             }
             bench::write_csv(&rates, &out)?;
             println!("wrote {}", out.display());
