@@ -81,7 +81,7 @@ enum AnalyzeCommand {
         /// Test tasks to roll out (the first K of the run's test list).
         #[arg(long, default_value_t = 8)]
         tasks: usize,
-        /// Rollouts per task; one window is encoded per rollout.
+        /// Rollouts per task, and windows encoded per task.
         #[arg(long, default_value_t = 50)]
         rollouts: usize,
         /// Window size; default the run's contrastive_window (whole trajectories when longer).

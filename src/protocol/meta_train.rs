@@ -422,9 +422,9 @@ impl Trainer {
 
     /// For `metarl analyze embeddings` (papers/001 §5.5): `rollouts` trajectories of the
     /// checkpoint's policy on each of the first `tasks` test tasks (z from the prior, sampled
-    /// actions), one window of `window` transitions cropped per rollout's share, and the window
-    /// posteriors' means under the checkpoint's encoder and under the run's initial encoder (the
-    /// same seed builds the same initial weights).
+    /// actions); `rollouts` windows of `window` transitions per task, each cropped from one of
+    /// its rollouts drawn at random; the windows' posterior means under the checkpoint's encoder
+    /// and under the run's initial encoder (the same seed builds the same initial weights).
     pub fn window_embeddings(&mut self, tasks: usize, rollouts: usize, window: usize) -> Result<WindowEmbeddings> {
         if !self.spec.algorithm.infers_task() {
             bail!("{} has no context encoder to analyse", self.spec.algorithm.name());
