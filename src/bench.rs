@@ -1,6 +1,7 @@
 //! `metarl bench mujoco`: raw `mj_step` throughput of each model through our bindings, the
 //! hardware limit every env-stepping number is compared with (DESIGN.md, performance targets);
-//! `metarl bench envs`: env steps/s and the share of it spent in `mj_step`.
+//! `metarl bench envs`: env steps/s and the share of it spent in `mj_step`; `metarl bench train`:
+//! time per gradient step of the learners, side by side.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -10,8 +11,13 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
+use crate::algos::contrastive::Contrastive;
+use crate::algos::sac::{Sac, TaskVariable};
 use crate::envs::{self, np_random::RandomState};
 use crate::paths;
+use crate::protocol::buffer::{MultiTaskBuffer, Transition};
+use crate::protocol::config::Config;
+use crate::protocol::meta_train::{build_learner, context_step, Algorithm};
 use crate::sim::{self, Data, Model};
 
 /// One model's measurement, one CSV row.
@@ -143,60 +149,96 @@ pub struct TrainRate {
     pub steps: usize,
     pub seconds: f64,
     pub ms_per_step: f64,
+    /// The median step: robust to other work on the machine.
+    pub median_ms_per_step: f64,
 }
 
-/// Time `steps` gradient steps of `algo` at the shipped config's sizes for `env` (meta-batch,
-/// batch, network widths), on buffers of random transitions: the learner's cost alone.
-pub fn train_step_rate(algo: &str, env: &str, steps: usize, device: tch::Device) -> Result<TrainRate> {
-    use crate::algos::sac::{Sac, TaskVariable};
-    use crate::protocol::buffer::{MultiTaskBuffer, Transition};
-    use crate::protocol::config::Config;
-    use rand_chacha::rand_core::SeedableRng;
+/// One algorithm's learner on buffers of random transitions, ready to take gradient steps.
+struct StepBench {
+    algorithm: Algorithm,
+    config: Config,
+    sac: Sac,
+    contrastive: Option<Contrastive>,
+    buffer: MultiTaskBuffer,
+    oracle_dim: i64,
+    rng: ChaCha8Rng,
+}
 
-    let algorithm = crate::protocol::meta_train::Algorithm::parse(algo)?;
-    let entry = envs::registry::lookup(env)?;
-    let config = Config::shipped(algorithm.name(), env, entry.suite.label())?;
-    let probe = entry.make(&envs::EnvOptions::default())?;
-    let (obs_dim, action_dim) = (probe.observation_dim(), probe.action_space().dim());
-    let oracle_dim = entry.tasks(&envs::EnvOptions::default(), envs::registry::DEFAULT_TASK_SEED)?.train[0].oracle.len() as i64;
-    let pearl = algorithm == crate::protocol::meta_train::Algorithm::Pearl;
-    tch::manual_seed(0);
-    let mut sac = crate::protocol::meta_train::build_learner(algorithm, &config, obs_dim, action_dim, oracle_dim as usize, device);
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
-    let mut draws = RandomState::new(0);
-    let tasks = config.meta_batch;
-    let mut buffer = MultiTaskBuffer::new(tasks, obs_dim, action_dim, 2000);
-    for task in buffer.tasks.iter_mut() {
-        for _ in 0..2000 {
-            let obs = draws.uniform_n(-1.0, 1.0, obs_dim);
-            let action = draws.uniform_n(-1.0, 1.0, action_dim);
-            let next_obs = draws.uniform_n(-1.0, 1.0, obs_dim);
-            let reward = draws.uniform(-1.0, 1.0);
-            task.push(&Transition { obs: &obs, action: &action, reward, sparse_reward: reward, next_obs: &next_obs, terminal: false });
+impl StepBench {
+    /// At the shipped config's sizes for `env` (meta-batch, batch, network widths, TCL/CoCOA
+    /// windows); the buffers hold random transitions cut into trajectories of the horizon.
+    fn new(algo: &str, env: &str, device: tch::Device) -> Result<Self> {
+        let algorithm = Algorithm::parse(algo)?;
+        let entry = envs::registry::lookup(env)?;
+        let config = Config::shipped(algorithm.name(), env, entry.suite.label())?;
+        let probe = entry.make(&envs::EnvOptions::default())?;
+        let (obs_dim, action_dim) = (probe.observation_dim(), probe.action_space().dim());
+        let oracle_dim = entry.tasks(&envs::EnvOptions::default(), envs::registry::DEFAULT_TASK_SEED)?.train[0].oracle.len();
+        tch::manual_seed(0);
+        let (sac, contrastive) = build_learner(algorithm, &config, obs_dim, action_dim, oracle_dim, device);
+        let mut draws = RandomState::new(0);
+        let mut buffer = MultiTaskBuffer::new(config.meta_batch, obs_dim, action_dim, 2000);
+        for task in buffer.tasks.iter_mut() {
+            for t in 0..2000 {
+                let obs = draws.uniform_n(-1.0, 1.0, obs_dim);
+                let action = draws.uniform_n(-1.0, 1.0, action_dim);
+                let next_obs = draws.uniform_n(-1.0, 1.0, obs_dim);
+                let reward = draws.uniform(-1.0, 1.0);
+                task.push(&Transition { obs: &obs, action: &action, reward, sparse_reward: reward, next_obs: &next_obs, terminal: false });
+                if (t + 1) % config.max_path_length == 0 {
+                    task.end_trajectory();
+                }
+            }
+        }
+        Ok(StepBench { algorithm, config, sac, contrastive, buffer, oracle_dim: oracle_dim as i64, rng: ChaCha8Rng::seed_from_u64(0) })
+    }
+
+    /// One gradient step on all tasks; its duration in seconds.
+    fn step(&mut self) -> f64 {
+        let start = Instant::now();
+        let indices: Vec<usize> = (0..self.config.meta_batch).collect();
+        if self.algorithm.infers_task() {
+            context_step(&mut self.sac, self.contrastive.as_mut(), &self.config, (&self.buffer, &self.buffer), &indices, &mut self.rng);
+        } else {
+            let batch = self.buffer.sample_stacked(&indices, self.config.batch_size, &mut self.rng);
+            let given = TaskVariable::Given(tch::Tensor::zeros([indices.len() as i64, self.oracle_dim], (tch::Kind::Float, tch::Device::Cpu)));
+            self.sac.train_step(&batch, given, &mut self.rng);
+        }
+        start.elapsed().as_secs_f64()
+    }
+}
+
+/// Time `steps` gradient steps of each of `algos` on `env`, the learners' cost alone. The
+/// algorithms take their steps in turn (one each per round, after one warm-up step), so a
+/// machine whose load drifts slows them alike and their ratio holds.
+pub fn train_step_rates(algos: &[String], env: &str, steps: usize, device: tch::Device) -> Result<Vec<TrainRate>> {
+    let mut benches = algos.iter().map(|a| StepBench::new(a, env, device)).collect::<Result<Vec<_>>>()?;
+    benches.iter_mut().for_each(|b| {
+        b.step();
+    });
+    let mut times = vec![Vec::with_capacity(steps); benches.len()];
+    for _ in 0..steps {
+        for (bench, times) in benches.iter_mut().zip(&mut times) {
+            times.push(bench.step());
         }
     }
-    let indices: Vec<usize> = (0..tasks).collect();
-    let step = |sac: &mut Sac, rng: &mut rand_chacha::ChaCha8Rng| {
-        let batch = buffer.sample_stacked(&indices, config.batch_size, rng);
-        let variable = if pearl {
-            let c = buffer.sample_stacked(&indices, config.embedding_batch_size, rng);
-            let mut parts = vec![c.obs, c.actions, c.rewards];
-            if config.use_next_obs_in_context {
-                parts.push(c.next_obs);
+    Ok(benches
+        .iter()
+        .zip(times)
+        .map(|(bench, mut times)| {
+            let seconds: f64 = times.iter().sum();
+            times.sort_by(f64::total_cmp);
+            TrainRate {
+                algo: bench.algorithm.name().into(),
+                env: env.into(),
+                device: format!("{device:?}"),
+                steps,
+                seconds,
+                ms_per_step: 1000.0 * seconds / steps as f64,
+                median_ms_per_step: 1000.0 * times[steps / 2],
             }
-            TaskVariable::Context(tch::Tensor::cat(&parts, 2))
-        } else {
-            TaskVariable::Given(tch::Tensor::zeros([tasks as i64, oracle_dim], (tch::Kind::Float, tch::Device::Cpu)))
-        };
-        sac.train_step(&batch, variable, rng)
-    };
-    step(&mut sac, &mut rng);
-    let start = Instant::now();
-    for _ in 0..steps {
-        step(&mut sac, &mut rng);
-    }
-    let seconds = start.elapsed().as_secs_f64();
-    Ok(TrainRate { algo: algorithm.name().into(), env: env.into(), device: format!("{device:?}"), steps, seconds, ms_per_step: 1000.0 * seconds / steps as f64 })
+        })
+        .collect())
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -229,7 +271,7 @@ pub fn sampler_rate(algo: &str, env: &str, settings: &[(usize, usize)], steps: u
     let probe = make()?;
     let (obs_dim, action_dim) = (probe.observation_dim(), probe.action_space().dim());
     tch::manual_seed(0);
-    let sac = crate::protocol::meta_train::build_learner(algorithm, &config, obs_dim, action_dim, tasks[0].oracle.len(), tch::Device::Cpu);
+    let (sac, _) = crate::protocol::meta_train::build_learner(algorithm, &config, obs_dim, action_dim, tasks[0].oracle.len(), tch::Device::Cpu);
     let z_dim = sac.settings.z_dim;
     let mut rows = Vec::new();
     for round in 0..rounds {

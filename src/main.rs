@@ -14,6 +14,7 @@ use metarl::envs::registry::{self, DEFAULT_TASK_SEED};
 use metarl::envs::rollout::{self, Policy};
 use metarl::envs::{npy, parity, EnvError, EnvOptions, Suite, REGISTRY};
 use metarl::protocol::config::Config;
+use metarl::protocol::embeddings;
 use metarl::protocol::meta_train::{Algorithm, RunSpec, Trainer};
 use metarl::{bench, doctor};
 
@@ -30,6 +31,11 @@ enum Command {
     Train(TrainArgs),
     /// Re-run the meta-test evaluation of a finished or checkpointed run.
     Eval { run_dir: PathBuf },
+    /// Analyse a run's checkpoint.
+    Analyze {
+        #[command(subcommand)]
+        command: AnalyzeCommand,
+    },
     /// List, inspect and roll out environments.
     Envs {
         #[command(subcommand)]
@@ -76,9 +82,31 @@ enum Command {
     Doctor,
 }
 
+#[derive(Subcommand)]
+enum AnalyzeCommand {
+    /// How well the context encoder separates tasks (papers/001 §5.5, Table 2): windows from
+    /// rollouts of the checkpoint's policy on test tasks, encoded by the checkpoint's encoder and
+    /// by the run's initial one; metrics as CSV, a PCA scatter as PNG.
+    Embeddings {
+        run_dir: PathBuf,
+        /// Test tasks to roll out (the first K of the run's test list).
+        #[arg(long, default_value_t = 8)]
+        tasks: usize,
+        /// Rollouts per task, and windows encoded per task.
+        #[arg(long, default_value_t = 50)]
+        rollouts: usize,
+        /// Window size; default the run's contrastive_window (whole trajectories when longer).
+        #[arg(long)]
+        window: Option<usize>,
+        /// Output folder; default <run-dir>/analysis.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
 #[derive(Args)]
 struct TrainArgs {
-    /// pearl or oracle-sac.
+    /// pearl, oracle-sac, tcl or cocoa.
     algo: String,
     #[arg(long)]
     env: String,
@@ -327,10 +355,11 @@ enum BenchCommand {
         #[arg(long, default_value = "results/bench/env_step.csv")]
         out: PathBuf,
     },
-    /// Time per gradient step of an algorithm's update at the shipped config's sizes.
+    /// Time per gradient step of algorithms' updates at the shipped config's sizes; with several
+    /// (`--algo pearl,tcl`), steps taken in turn and each one's extra cost over the first.
     Train {
-        #[arg(long, default_value = "pearl")]
-        algo: String,
+        #[arg(long, default_value = "pearl", value_delimiter = ',')]
+        algo: Vec<String>,
         #[arg(long, default_value = "cheetah-vel")]
         env: String,
         #[arg(long, default_value_t = 50)]
@@ -414,6 +443,20 @@ fn eval(run_dir: &Path) -> Result<ExitCode> {
     println!("checkpoint of iteration {}: test return {:.3}{}", summary.iteration, summary.test_return,
         summary.test_success.map(|s| format!(", success {:.0}%", 100.0 * s)).unwrap_or_default());
     println!("wrote {}", out.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn analyze_embeddings(run_dir: &Path, tasks: usize, rollouts: usize, window: Option<usize>, out: Option<PathBuf>) -> Result<ExitCode> {
+    let out = out.unwrap_or_else(|| run_dir.join("analysis"));
+    let report = embeddings::analyze(run_dir, tasks, rollouts, window, &out)?;
+    println!("{tasks} test tasks × {rollouts} windows of {} transitions (raw embeddings, papers/001 Table 2):", report.window);
+    println!("{:<8} {:>26} {:>32} {:>11}", "encoder", "mean distance to centroid", "mean distance between centroids", "separation");
+    for e in &report.encoders {
+        println!("{:<8} {:>26.4} {:>32.4} {:>11.3}", e.encoder, e.metrics.mean_distance_to_centroid, e.metrics.mean_distance_between_centroids, e.metrics.separation);
+    }
+    for path in [&report.metrics_csv, &report.points_csv, &report.png] {
+        println!("wrote {}", path.display());
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -781,9 +824,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 DeviceArg::Cuda if tch::Cuda::is_available() => tch::Device::Cuda(0),
                 DeviceArg::Cuda => anyhow::bail!("--device cuda: libtorch sees no CUDA device here (`metarl doctor` says why)"),
             };
-            let rate = bench::train_step_rate(&algo, &env, steps, device)?;
-            println!("{} on {} ({}, {threads} thread(s)): {:.1} ms per gradient step over {} steps", rate.algo, rate.env, rate.device, rate.ms_per_step, rate.steps);
-            bench::write_csv(&[rate], &out)?;
+            let rates = bench::train_step_rates(&algo, &env, steps, device)?;
+            for rate in &rates {
+                let overhead = format!("; median {:+.1}% over {}", 100.0 * (rate.median_ms_per_step / rates[0].median_ms_per_step - 1.0), rates[0].algo);
+                println!("{} on {} ({}, {threads} thread(s)): {:.1} ms per gradient step (median {:.1}) over {} steps{}", rate.algo, rate.env, rate.device,
+                    rate.ms_per_step, rate.median_ms_per_step, rate.steps, if std::ptr::eq(rate, &rates[0]) { String::new() } else { overhead });
+            }
+            bench::write_csv(&rates, &out)?;
             println!("wrote {}", out.display());
             Ok(ExitCode::SUCCESS)
         }
@@ -803,6 +850,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Train(args) => train(args),
         Command::Eval { run_dir } => eval(&run_dir),
+        Command::Analyze { command: AnalyzeCommand::Embeddings { run_dir, tasks, rollouts, window, out } } => analyze_embeddings(&run_dir, tasks, rollouts, window, out),
         Command::Envs { command: EnvsCommand::List { suite } } => envs_list(suite),
         Command::Envs { command: EnvsCommand::Show { env, seed } } => envs_show(&env, seed),
         Command::Envs { command: EnvsCommand::Rollout(args) } => envs_rollout(args),

@@ -1,6 +1,7 @@
-//! PEARL and oracle SAC learn (point-robot, a small budget and small networks set in
-//! configs/demo/point-robot.json), runs are reproducible and resumable, and a NaN loss
-//! stops a run with the iteration and loss named while the last good checkpoint survives.
+//! PEARL, oracle SAC, TCL-PEARL and CoCOA learn (point-robot, a small budget and small networks
+//! set in configs/demo/point-robot.json), TCL's and CoCOA's encoders separate the test tasks
+//! better than their initial weights, runs are reproducible and resumable, and a NaN loss stops a
+//! run with the iteration and loss named while the last good checkpoint survives.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -13,8 +14,14 @@ use metarl::envs::EnvOptions;
 const CONFIG: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/configs/demo/point-robot.json");
 
 fn train(algo: &str, out: &Path, extra: &[&str], env: &[(&str, &str)]) -> Output {
+    train_with(algo, Path::new(CONFIG), out, extra, env)
+}
+
+fn train_with(algo: &str, config: &Path, out: &Path, extra: &[&str], env: &[(&str, &str)]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_metarl"))
-        .args(["train", algo, "--env", "point-robot", "--config", CONFIG, "--seed", "3", "--out"])
+        .args(["train", algo, "--env", "point-robot", "--seed", "3", "--config"])
+        .arg(config)
+        .arg("--out")
         .arg(out)
         .args(extra)
         .envs(env.iter().copied())
@@ -51,7 +58,8 @@ fn random_policy_return() -> f64 {
     returns.iter().sum::<f64>() / returns.len() as f64
 }
 
-fn learns(algo: &str, margin: f64) {
+/// Train `algo`, print its returns and seconds per iteration, and check it beats random actions.
+fn learns(algo: &str, margin: f64) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let out = train(algo, dir.path(), &[], &[]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -59,8 +67,46 @@ fn learns(algo: &str, margin: f64) {
     let returns: Vec<f64> = rows.iter().map(|r| r[3].parse().unwrap()).collect();
     let final_return = returns[returns.len() - 5..].iter().sum::<f64>() / 5.0;
     let random = random_policy_return();
-    println!("{algo}: random policy {random:.2}, first iteration {:.2}, last five iterations {final_return:.2}", returns[0]);
+    let seconds: f64 = rows.last().unwrap().last().unwrap().parse().unwrap();
+    println!("{algo}: random policy {random:.2}, first iteration {:.2}, last five iterations {final_return:.2}; {:.2} s per iteration", returns[0], seconds / rows.len() as f64);
     assert!(final_return > random + margin * random.abs(), "{algo} did not learn: {final_return:.2} vs random {random:.2}");
+    dir
+}
+
+/// `metarl analyze embeddings` on a finished run: (encoder, mean distance to centroid, mean
+/// distance between centroids, separation) for the initial and the trained encoder.
+fn embedding_metrics(run: &Path) -> Vec<(String, f64, f64, f64)> {
+    let out = Command::new(env!("CARGO_BIN_EXE_metarl")).args(["analyze", "embeddings"]).arg(run).args(["--tasks", "5", "--rollouts", "20"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(run.join("analysis/embeddings_pca.png").is_file());
+    let text = std::fs::read_to_string(run.join("analysis/embedding_metrics.csv")).unwrap();
+    text.lines().skip(1).map(|l| {
+        let f: Vec<&str> = l.split(',').collect();
+        (f[0].to_owned(), f[4].parse().unwrap(), f[5].parse().unwrap(), f[6].parse().unwrap())
+    }).collect()
+}
+
+/// papers/001 Table 2 on raw embeddings of 5 test tasks × 20 windows: the trained encoder's
+/// clusters are further apart relative to their width than the randomly initialised encoder's.
+fn separates_tasks(algo: &str) {
+    let run = learns(algo, 0.2);
+    let metrics = embedding_metrics(run.path());
+    for (encoder, within, between, separation) in &metrics {
+        println!("{algo} {encoder:<8} encoder: mean distance to centroid {within:.4}, mean distance between centroids {between:.4}, separation {separation:.2}");
+    }
+    let [(_, _, _, initial), (_, _, _, trained)] = [metrics[0].clone(), metrics[1].clone()];
+    assert_eq!((metrics[0].0.as_str(), metrics[1].0.as_str()), ("initial", "trained"));
+    assert!(trained > 2.0 * initial, "{algo}'s encoder does not separate tasks: separation {trained:.2} vs {initial:.2} at initialisation");
+}
+
+#[test]
+fn tcl_learns_point_robot_and_separates_its_tasks() {
+    separates_tasks("tcl");
+}
+
+#[test]
+fn cocoa_learns_point_robot_and_separates_its_tasks() {
+    separates_tasks("cocoa");
 }
 
 #[test]
@@ -97,6 +143,39 @@ fn same_seed_same_progress_and_a_killed_run_resumes_to_the_same_end() {
 
     let again = train("pearl", &run("a"), &short, &[]);
     assert!(String::from_utf8_lossy(&again.stderr).contains("already holds a run; pass --resume"));
+}
+
+#[test]
+fn a_killed_cocoa_run_with_the_bilinear_ablation_resumes_to_the_same_end() {
+    // The key encoder, W and its Adam moments, and the buffers' trajectory boundaries are all
+    // in the checkpoint, or the resumed run would differ.
+    let root = tempfile::tempdir().unwrap();
+    let mut config: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(CONFIG).unwrap()).unwrap();
+    config["similarity"] = "bilinear".into();
+    let config_path = root.path().join("bilinear.json");
+    std::fs::write(&config_path, config.to_string()).unwrap();
+    let short = ["--steps", "8000"];
+    let whole = train_with("cocoa", &config_path, &root.path().join("a"), &short, &[]);
+    assert!(whole.status.success(), "{}", String::from_utf8_lossy(&whole.stderr));
+    let killed = train_with("cocoa", &config_path, &root.path().join("k"), &short, &[("METARL_FAULT_KILL_ITERATION", "1")]);
+    assert_eq!(killed.status.code(), Some(137));
+    let resumed = train_with("cocoa", &config_path, &root.path().join("k"), &[&short[..], &["--resume"]].concat(), &[]);
+    assert!(resumed.status.success(), "{}", String::from_utf8_lossy(&resumed.stderr));
+    let (a, k) = (progress(&root.path().join("a")), progress(&root.path().join("k")));
+    assert_eq!(without_clock(&k), without_clock(&a), "killed + resumed = uninterrupted");
+    assert!(a.iter().all(|row| !row[9].is_empty() && !row[10].is_empty()), "CoCOA logs its contrastive loss and query KL: {a:?}");
+}
+
+#[test]
+fn a_window_as_long_as_the_horizon_is_refused_by_name() {
+    let root = tempfile::tempdir().unwrap();
+    let mut config: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(CONFIG).unwrap()).unwrap();
+    config["contrastive_window"] = 20.into();
+    let config_path = root.path().join("w20.json");
+    std::fs::write(&config_path, config.to_string()).unwrap();
+    let out = train_with("tcl", &config_path, &root.path().join("run"), &[], &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("contrastive_window is 20") && stderr.contains("max_path_length - 1 = 19"), "{stderr}");
 }
 
 #[test]

@@ -21,11 +21,26 @@ impl ContextEncoder {
     /// q(z|c) for context `[tasks, n, width]`: mean and variance `[tasks, latent]` of the product
     /// of the per-transition Gaussians, σ² = 1/Σ(1/σₙ²), μ = σ² Σ μₙ/σₙ² (σₙ² clamped at 1e-7).
     pub fn posterior(&self, context: &Tensor) -> (Tensor, Tensor) {
+        self.product_of_factors(context, None)
+    }
+
+    /// q(z|w) for windows `[n, window, width]` whose rows past a short trajectory's end are
+    /// padding: `mask` (`[n, window, 1]`, 0 for padding) leaves their factors out of the product.
+    pub fn window_posterior(&self, windows: &Tensor, mask: &Tensor) -> (Tensor, Tensor) {
+        self.product_of_factors(windows, Some(mask))
+    }
+
+    fn product_of_factors(&self, context: &Tensor, mask: Option<&Tensor>) -> (Tensor, Tensor) {
         let params = self.mlp.forward(context);
         let mu = params.narrow(-1, 0, self.latent);
         let var = params.narrow(-1, self.latent, self.latent).softplus().clamp_min(1e-7);
-        let posterior_var = var.reciprocal().sum_dim_intlist(1, false, Kind::Float).reciprocal();
-        let posterior_mean = &posterior_var * (mu / &var).sum_dim_intlist(1, false, Kind::Float);
+        let sum = |t: Tensor| t.sum_dim_intlist(1, false, Kind::Float);
+        let (precision, weighted_mu) = match mask {
+            None => (sum(var.reciprocal()), sum(mu / &var)),
+            Some(mask) => (sum(mask / &var), sum(mu * mask / &var)),
+        };
+        let posterior_var = precision.reciprocal();
+        let posterior_mean = &posterior_var * weighted_mu;
         (posterior_mean, posterior_var)
     }
 
@@ -66,5 +81,11 @@ mod tests {
         let (_, var_1) = encoder.posterior(&context.narrow(1, 0, 1));
         let shrank = var_10.lt_tensor(&var_1).all().int64_value(&[]);
         assert_eq!(shrank, 1, "ten factors give a tighter posterior than one");
+
+        // Masking rows out of a window is the same as leaving them out.
+        let mask = Tensor::cat(&[Tensor::ones([2, 4, 1], (Kind::Float, Device::Cpu)), Tensor::zeros([2, 6, 1], (Kind::Float, Device::Cpu))], 1);
+        let (masked_mean, masked_var) = encoder.window_posterior(&context, &mask);
+        let (mean_4, var_4) = encoder.posterior(&context.narrow(1, 0, 4));
+        assert!(masked_mean.allclose(&mean_4, 1e-5, 1e-6, false) && masked_var.allclose(&var_4, 1e-5, 1e-6, false));
     }
 }

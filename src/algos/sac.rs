@@ -40,14 +40,19 @@ pub struct Losses {
     pub policy_loss: f64,
     /// KL(q(z|c) ‖ N(0, I)) summed over the meta-batch; 0 without an encoder.
     pub kl_divergence: f64,
+    /// TCL/CoCOA: the InfoNCE loss of the step's query-key windows (papers/001 Eq. 8).
+    pub contrastive_loss: Option<f64>,
+    /// CoCOA: KL(q ‖ N(0, I)) summed over the queries (papers/000 §4.5).
+    pub query_kl: Option<f64>,
 }
 
 impl Losses {
     /// The first non-finite loss, by name.
     pub fn first_non_finite(&self) -> Option<(&'static str, f64)> {
-        [("qf_loss", self.qf_loss), ("vf_loss", self.vf_loss), ("policy_loss", self.policy_loss), ("kl_divergence", self.kl_divergence)]
+        [("qf_loss", Some(self.qf_loss)), ("vf_loss", Some(self.vf_loss)), ("policy_loss", Some(self.policy_loss)), ("kl_divergence", Some(self.kl_divergence)),
+            ("contrastive_loss", self.contrastive_loss), ("query_kl", self.query_kl)]
             .into_iter()
-            .find(|(_, v)| !v.is_finite())
+            .find_map(|(name, v)| v.filter(|v| !v.is_finite()).map(|v| (name, v)))
     }
 }
 
@@ -65,6 +70,9 @@ pub struct ContextSettings {
 pub enum TaskVariable {
     /// PEARL: context `[tasks, n, width]`, encoded into q(z|c) and sampled.
     Context(Tensor),
+    /// TCL/CoCOA: PEARL's context, and an extra loss on the encoder (the contrastive term) that
+    /// joins the critic's backward pass, so the encoder's gradient is that of Q loss + β·KL + it.
+    ContextAndEncoderLoss(Tensor, Tensor),
     /// Oracle SAC: one given vector per task, `[tasks, z_dim]`.
     Given(Tensor),
 }
@@ -145,12 +153,25 @@ impl Sac {
         Sac { settings, device, vars, policy, encoder, qf1, qf2, vf, target_vf, kl_lambda, optimizers, vf_params, target_vf_params, actor_loss_sign }
     }
 
+    /// The context encoder's parameters (TCL/CoCOA's query encoder), in a fixed order.
+    pub fn encoder_params(&self) -> Vec<Tensor> {
+        params(&self.vars, "context_encoder")
+    }
+
     fn optimizer(&mut self, name: &str) -> &mut Adam {
         &mut self.optimizers.iter_mut().find(|(n, _)| *n == name).expect("optimizer exists").1
     }
 
     fn optimizers_named<'a>(&'a mut self, names: &'a [&str]) -> impl Iterator<Item = &'a mut Adam> {
         self.optimizers.iter_mut().filter(move |(n, _)| names.contains(n)).map(|(_, o)| o)
+    }
+
+    /// z ~ q(z|c) per task and KL(q(z|c) ‖ N(0, I)), with gradients into the encoder.
+    fn encode(&self, context: &Tensor, rng: &mut ChaCha8Rng) -> (Tensor, Tensor) {
+        let encoder = self.encoder.as_ref().expect("a context step needs the encoder");
+        let (mean, var) = encoder.posterior(&context.to_device(self.device));
+        let noise = standard_normal(rng, context.size()[0], self.settings.z_dim, self.device);
+        (ContextEncoder::sample(&mean, &var, &noise), ContextEncoder::kl_to_prior(&mean, &var))
     }
 
     /// One step of `_take_step` on a meta-batch: `batch` is `[tasks, b, ·]`.
@@ -163,14 +184,16 @@ impl Sac {
         let (rewards, terminals) = (flat(&batch.rewards), flat(&batch.terminals));
 
         // z per task, then one row per transition.
-        let (z, kl) = match task {
+        let (z, kl, encoder_loss) = match task {
             TaskVariable::Context(context) => {
-                let encoder = self.encoder.as_ref().expect("a context step needs the encoder");
-                let (mean, var) = encoder.posterior(&context.to_device(dev));
-                let z = ContextEncoder::sample(&mean, &var, &standard_normal(rng, tasks, self.settings.z_dim, dev));
-                (z, Some(ContextEncoder::kl_to_prior(&mean, &var)))
+                let (z, kl) = self.encode(&context, rng);
+                (z, Some(kl), None)
             }
-            TaskVariable::Given(z) => (z.to_device(dev), None),
+            TaskVariable::ContextAndEncoderLoss(context, loss) => {
+                let (z, kl) = self.encode(&context, rng);
+                (z, Some(kl), Some(loss))
+            }
+            TaskVariable::Given(z) => (z.to_device(dev), None, None),
         };
         let task_z = z.unsqueeze(1).expand([tasks, b, self.settings.z_dim], false).reshape([tasks * b, self.settings.z_dim]);
         let z_fixed = task_z.detach();
@@ -189,9 +212,13 @@ impl Sac {
         let kl_divergence = kl.as_ref().map_or(0.0, scalar);
         let critic_names = ["qf1", "qf2", "context"];
         self.optimizers_named(&critic_names).for_each(Adam::zero_grad);
-        match &kl {
-            Some(kl) => (&qf_loss + kl * self.kl_lambda).backward(),
-            None => qf_loss.backward(),
+        let critic_objective = match &kl {
+            Some(kl) => &qf_loss + kl * self.kl_lambda,
+            None => qf_loss.shallow_clone(),
+        };
+        match encoder_loss {
+            Some(extra) => (critic_objective + extra).backward(),
+            None => critic_objective.backward(),
         }
         self.optimizers_named(&critic_names).for_each(Adam::step);
 
@@ -211,7 +238,7 @@ impl Sac {
         policy_loss.backward();
         self.optimizer("policy").step();
 
-        Losses { qf_loss: scalar(&qf_loss), vf_loss: scalar(&vf_loss), policy_loss: scalar(&policy_loss), kl_divergence }
+        Losses { qf_loss: scalar(&qf_loss), vf_loss: scalar(&vf_loss), policy_loss: scalar(&policy_loss), kl_divergence, ..Losses::default() }
     }
 
     /// One action per row of `obs` (`[n, obs_dim]`) under the rows of `z` (`[n, z_dim]`), as

@@ -1,6 +1,13 @@
 //! oyster's `MultiTaskReplayBuffer`: one ring buffer of transitions per task, sampled uniformly.
 //! PEARL keeps two: the RL buffer, and the encoder buffer whose task entries are cleared each
 //! iteration so the context comes from recent data.
+//!
+//! Each buffer also remembers where its trajectories begin and end (papers/001 Alg. 2 line 1:
+//! trajectory-level encoder buffers), so TCL and CoCOA crop their windows from inside one
+//! trajectory (§C.3).
+
+use std::collections::VecDeque;
+use std::ops::Range;
 
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
@@ -26,6 +33,15 @@ pub struct Batch {
     pub terminals: Tensor,
 }
 
+/// Two windows cropped from one trajectory for each task of a meta-batch (a query and its key),
+/// `[tasks, window, ·]`; a trajectory shorter than the window fills only its first rows, and
+/// `mask` (`[tasks, window, 1]`, 1 for a real transition) says which.
+pub struct WindowPair {
+    pub queries: Batch,
+    pub keys: Batch,
+    pub mask: Tensor,
+}
+
 #[derive(Clone)]
 pub struct TaskBuffer {
     obs_dim: usize,
@@ -33,8 +49,13 @@ pub struct TaskBuffer {
     capacity: usize,
     /// Rows of `obs | action | reward | sparse_reward | next_obs | terminal`.
     rows: Vec<f32>,
-    next: usize,
-    len: usize,
+    /// Rows pushed since the last clear; row `i` lives in slot `i % capacity` while `i` is one of
+    /// the newest `capacity`.
+    pushed: usize,
+    /// Finished trajectories still wholly in the buffer, oldest first, as ranges of row numbers.
+    trajectories: VecDeque<Range<usize>>,
+    /// First row of the trajectory being stored.
+    open_start: usize,
 }
 
 impl TaskBuffer {
@@ -43,20 +64,40 @@ impl TaskBuffer {
     }
 
     pub fn new(obs_dim: usize, action_dim: usize, capacity: usize) -> Self {
-        TaskBuffer { obs_dim, action_dim, capacity, rows: Vec::new(), next: 0, len: 0 }
+        TaskBuffer { obs_dim, action_dim, capacity, rows: Vec::new(), pushed: 0, trajectories: VecDeque::new(), open_start: 0 }
     }
 
     pub fn len(&self) -> usize {
-        self.len
+        self.pushed.min(self.capacity)
     }
 
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.pushed == 0
     }
 
     pub fn clear(&mut self) {
         self.rows.clear();
-        (self.next, self.len) = (0, 0);
+        self.trajectories.clear();
+        (self.pushed, self.open_start) = (0, 0);
+    }
+
+    /// The oldest row number still stored.
+    fn oldest(&self) -> usize {
+        self.pushed.saturating_sub(self.capacity)
+    }
+
+    /// Close the trajectory of the rows pushed since the last call.
+    pub fn end_trajectory(&mut self) {
+        let start = self.open_start.max(self.oldest());
+        if self.pushed > start {
+            self.trajectories.push_back(start..self.pushed);
+        }
+        self.open_start = self.pushed;
+    }
+
+    /// The finished trajectories still stored, as ranges of row numbers.
+    pub fn trajectories(&self) -> impl Iterator<Item = &Range<usize>> {
+        self.trajectories.iter()
     }
 
     pub fn push(&mut self, t: &Transition) {
@@ -66,44 +107,83 @@ impl TaskBuffer {
             .chain([if t.terminal { 1.0 } else { 0.0 }])
             .map(|v| v as f32);
         let width = self.width();
+        let slot = self.pushed % self.capacity;
         if self.rows.len() < self.capacity * width {
             self.rows.extend(row);
         } else {
-            self.rows[self.next * width..(self.next + 1) * width].iter_mut().zip(row).for_each(|(slot, v)| *slot = v);
+            self.rows[slot * width..(slot + 1) * width].iter_mut().zip(row).for_each(|(cell, v)| *cell = v);
         }
-        self.next = (self.next + 1) % self.capacity;
-        self.len = (self.len + 1).min(self.capacity);
+        self.pushed += 1;
+        // A trajectory that lost its first row to the ring is gone.
+        while self.trajectories.front().is_some_and(|t| t.start < self.oldest()) {
+            self.trajectories.pop_front();
+        }
+    }
+
+    /// Row number `i`'s stored values.
+    fn row(&self, i: usize) -> &[f32] {
+        let (width, slot) = (self.width(), i % self.capacity);
+        &self.rows[slot * width..(slot + 1) * width]
     }
 
     /// `n` transitions drawn uniformly with replacement (`np.random.randint(0, size, n)`).
     pub fn sample(&self, n: usize, rng: &mut ChaCha8Rng) -> Batch {
-        assert!(self.len > 0, "sampling an empty buffer");
+        assert!(!self.is_empty(), "sampling an empty buffer");
         let width = self.width();
         let mut picked = Vec::with_capacity(n * width);
         for _ in 0..n {
-            let i = rng.gen_range(0..self.len);
-            picked.extend_from_slice(&self.rows[i * width..(i + 1) * width]);
+            let slot = rng.gen_range(0..self.len());
+            picked.extend_from_slice(&self.rows[slot * width..(slot + 1) * width]);
         }
-        let all = Tensor::from_slice(&picked).view([n as i64, width as i64]);
+        self.split(Tensor::from_slice(&picked).view([n as i64, width as i64]))
+    }
+
+    /// papers/001 §C.3 window crop: a trajectory drawn uniformly among the stored ones, and two
+    /// windows of `window` consecutive transitions cropped from it at independent uniform starts
+    /// (the query and its positive key). A trajectory shorter than the window gives itself whole,
+    /// zero-padded: the returned count of real rows says how much. Rows `[window, width]` each.
+    pub fn sample_window_pair(&self, window: usize, rng: &mut ChaCha8Rng) -> (Tensor, Tensor, usize) {
+        assert!(!self.trajectories.is_empty(), "cropping a window from a buffer with no finished trajectory");
+        let trajectory = self.trajectories[rng.gen_range(0..self.trajectories.len())].clone();
+        let real = trajectory.len().min(window);
+        let mut crop = || {
+            let start = trajectory.start + rng.gen_range(0..=trajectory.len() - real);
+            let mut rows = Vec::with_capacity(window * self.width());
+            (start..start + real).for_each(|i| rows.extend_from_slice(self.row(i)));
+            rows.resize(window * self.width(), 0.0);
+            Tensor::from_slice(&rows).view([window as i64, self.width() as i64])
+        };
+        let (query, key) = (crop(), crop());
+        (query, key, real)
+    }
+
+    /// Named columns of `[.., width]` rows.
+    fn split(&self, all: Tensor) -> Batch {
         let (o, a) = (self.obs_dim as i64, self.action_dim as i64);
         Batch {
-            obs: all.narrow(1, 0, o),
-            actions: all.narrow(1, o, a),
-            rewards: all.narrow(1, o + a, 1),
-            sparse_rewards: all.narrow(1, o + a + 1, 1),
-            next_obs: all.narrow(1, o + a + 2, o),
-            terminals: all.narrow(1, 2 * o + a + 2, 1),
+            obs: all.narrow(-1, 0, o),
+            actions: all.narrow(-1, o, a),
+            rewards: all.narrow(-1, o + a, 1),
+            sparse_rewards: all.narrow(-1, o + a + 1, 1),
+            next_obs: all.narrow(-1, o + a + 2, o),
+            terminals: all.narrow(-1, 2 * o + a + 2, 1),
         }
     }
 
-    /// The stored rows and the ring position, for a checkpoint.
-    pub fn to_tensor(&self) -> (Tensor, [i64; 2]) {
-        (Tensor::from_slice(&self.rows), [self.next as i64, self.len as i64])
+    /// For a checkpoint: the stored rows; the row count and open trajectory's start; the
+    /// finished trajectories as `[start, end]` pairs.
+    pub fn to_tensors(&self) -> [Tensor; 3] {
+        let bounds: Vec<i64> = self.trajectories.iter().flat_map(|t| [t.start as i64, t.end as i64]).collect();
+        [Tensor::from_slice(&self.rows), Tensor::from_slice(&[self.pushed as i64, self.open_start as i64]), Tensor::from_slice(&bounds)]
     }
 
-    pub fn restore(&mut self, rows: &Tensor, position: [i64; 2]) {
-        self.rows = Vec::<f32>::try_from(rows).expect("a float32 buffer tensor");
-        (self.next, self.len) = (position[0] as usize, position[1] as usize);
+    pub fn restore(&mut self, rows: &Tensor, position: &Tensor, trajectories: &Tensor) -> Result<(), String> {
+        let ints = |t: &Tensor| Vec::<i64>::try_from(t).map_err(|e| e.to_string());
+        self.rows = Vec::<f32>::try_from(rows).map_err(|e| e.to_string())?;
+        let position = ints(position)?;
+        (self.pushed, self.open_start) = (position[0] as usize, position[1] as usize);
+        self.trajectories = ints(trajectories)?.chunks(2).map(|p| p[0] as usize..p[1] as usize).collect();
+        Ok(())
     }
 }
 
@@ -132,13 +212,31 @@ impl MultiTaskBuffer {
         }
     }
 
+    /// For each task in `indices`, a query and a key window of `window` transitions cropped from
+    /// one of its trajectories (TCL/CoCOA); N = `indices.len()` query-key pairs.
+    pub fn sample_window_pairs(&self, indices: &[usize], window: usize, rng: &mut ChaCha8Rng) -> WindowPair {
+        let (mut queries, mut keys, mut mask) = (Vec::new(), Vec::new(), Vec::new());
+        for &i in indices {
+            let (query, key, real) = self.tasks[i].sample_window_pair(window, rng);
+            queries.push(query);
+            keys.push(key);
+            mask.extend((0..window).map(|row| if row < real { 1.0f32 } else { 0.0 }));
+        }
+        let task = &self.tasks[indices[0]];
+        WindowPair {
+            queries: task.split(Tensor::stack(&queries, 0)),
+            keys: task.split(Tensor::stack(&keys, 0)),
+            mask: Tensor::from_slice(&mask).view([indices.len() as i64, window as i64, 1]),
+        }
+    }
+
     pub fn save(&self, prefix: &str) -> Vec<(String, Tensor)> {
         self.tasks
             .iter()
             .enumerate()
             .flat_map(|(i, b)| {
-                let (rows, position) = b.to_tensor();
-                [(format!("{prefix}.{i}.rows"), rows), (format!("{prefix}.{i}.position"), Tensor::from_slice(&position))]
+                let [rows, position, trajectories] = b.to_tensors();
+                [(format!("{prefix}.{i}.rows"), rows), (format!("{prefix}.{i}.position"), position), (format!("{prefix}.{i}.trajectories"), trajectories)]
             })
             .collect()
     }
@@ -146,8 +244,7 @@ impl MultiTaskBuffer {
     pub fn restore(&mut self, prefix: &str, saved: &std::collections::HashMap<String, Tensor>) -> Result<(), String> {
         for (i, buffer) in self.tasks.iter_mut().enumerate() {
             let get = |what: &str| saved.get(&format!("{prefix}.{i}.{what}")).ok_or(format!("{prefix}.{i}.{what}"));
-            let position = Vec::<i64>::try_from(get("position")?).map_err(|e| e.to_string())?;
-            buffer.restore(get("rows")?, [position[0], position[1]]);
+            buffer.restore(get("rows")?, get("position")?, get("trajectories")?)?;
         }
         Ok(())
     }
@@ -175,5 +272,57 @@ mod tests {
         for ((o, r), (a, t)) in obs.iter().zip(&rewards).zip(actions.iter().zip(&terminals)) {
             assert_eq!((*r, *a, *t), (10.0 * o, -o, if *o == 4.0 { 1.0 } else { 0.0 }));
         }
+    }
+
+    /// Trajectory `id` of `len` steps: obs = (id, step), so every row says where it came from.
+    fn push_trajectory(buffer: &mut TaskBuffer, id: usize, len: usize) {
+        for step in 0..len {
+            let (id, step) = (id as f64, step as f64);
+            buffer.push(&Transition { obs: &[id, step], action: &[0.0], reward: 0.0, sparse_reward: 0.0, next_obs: &[id, step + 1.0], terminal: false });
+        }
+        buffer.end_trajectory();
+    }
+
+    #[test]
+    fn windows_are_cropped_inside_one_trajectory_and_never_cross_a_boundary() {
+        // Capacity 30 with 7 + 3 + 12 + 5 + 9 = 36 rows pushed: the ring overwrote trajectory 0.
+        let mut buffer = TaskBuffer::new(2, 1, 30);
+        for (id, len) in [7, 3, 12, 5, 9].into_iter().enumerate() {
+            push_trajectory(&mut buffer, id + 1, len);
+        }
+        let kept: Vec<usize> = buffer.trajectories().map(|t| t.len()).collect();
+        assert_eq!(kept, vec![3, 12, 5, 9], "the trajectory the ring overwrote is forgotten");
+        let mut multi = MultiTaskBuffer::new(2, 2, 1, 30);
+        multi.tasks[1] = buffer;
+        let mut rng = ChaCha8Rng::seed_from_u64(7);
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..200 {
+            let pair = multi.sample_window_pairs(&[1, 1, 1], 4, &mut rng);
+            let mask = Vec::<f32>::try_from(pair.mask.view([-1])).unwrap();
+            for windows in [&pair.queries, &pair.keys] {
+                let obs = Vec::<f32>::try_from(windows.obs.reshape([-1])).unwrap();
+                for (w, rows) in obs.chunks(8).enumerate() {
+                    let real = mask[4 * w..4 * w + 4].iter().filter(|&&m| m == 1.0).count();
+                    let id = rows[0];
+                    let len = [0, 7, 3, 12, 5, 9][id as usize];
+                    assert_eq!(real, len.min(4), "window of trajectory {id}");
+                    for r in 0..4 {
+                        let (row_id, step) = (rows[2 * r], rows[2 * r + 1]);
+                        if r < real {
+                            assert_eq!(row_id, id, "a window crossed from trajectory {id} into {row_id}");
+                            assert_eq!(step, rows[1] + r as f32, "consecutive steps");
+                            assert!((step as usize) < len);
+                        } else {
+                            assert_eq!((row_id, step), (0.0, 0.0), "padding is zero");
+                        }
+                    }
+                    seen.insert(id as usize);
+                }
+            }
+            // A query and its key come from the same trajectory.
+            let first = |b: &Batch| Vec::<f32>::try_from(b.obs.select(2, 0).select(1, 0)).unwrap();
+            assert_eq!(first(&pair.queries), first(&pair.keys));
+        }
+        assert_eq!(seen, [2, 3, 4, 5].into_iter().collect(), "every stored trajectory is drawn, the overwritten one never");
     }
 }

@@ -6,10 +6,11 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
+use crate::algos::contrastive::Similarity;
 use crate::suggest::closest_match;
 
 /// The algorithms `metarl train` runs.
-pub const ALGORITHMS: &[&str] = &["pearl", "oracle-sac"];
+pub const ALGORITHMS: &[&str] = &["pearl", "oracle-sac", "tcl", "cocoa"];
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -60,6 +61,19 @@ pub struct Config {
     /// Envs the sampler steps together, one batched policy forward per step: the tasks of one
     /// collection round and the meta-test runs go through in waves of this many.
     pub sampler_envs: usize,
+    /// TCL/CoCOA window size W, in transitions (papers/001 Table 4 per env; Table 8: 64 on
+    /// Meta-World). Below `max_path_length`, so two crops of a trajectory differ.
+    pub contrastive_window: usize,
+    /// The contrastive loss's weight in the query encoder's objective (papers/001 Table 4).
+    pub contrastive_loss_scale: f64,
+    /// InfoNCE temperature: logits are similarities divided by it (papers/001 Table 8: 1).
+    pub contrastive_temperature: f64,
+    /// The key encoder's EMA step, φk ← (1 − τ)·φk + τ·φq after every gradient step: papers/001
+    /// §C.1 "momentum 0.005", read as the weight of the query encoder (MoCo's m = 1 − τ).
+    pub key_encoder_tau: f64,
+    /// Query-key similarity: "wasserstein" (TCL), "bhattacharyya" (CoCOA) or "bilinear" (CoCOA's
+    /// ablation, papers/000 Table 5.2); null runs the algorithm's own.
+    pub similarity: Option<Similarity>,
 }
 
 impl Default for Config {
@@ -100,6 +114,11 @@ impl Default for Config {
             replay_buffer_size: 1_000_000,
             threads: 1,
             sampler_envs: 8,
+            contrastive_window: 64,
+            contrastive_loss_scale: 1.0,
+            contrastive_temperature: 1.0,
+            key_encoder_tau: 0.005,
+            similarity: None,
         }
     }
 }
@@ -131,16 +150,32 @@ impl Config {
         Config::from_json(&text, &path.display().to_string())
     }
 
-    /// The shipped config: `configs/<algo>/<env>.json`, else the suite's `configs/<algo>/<suite>.json`
-    /// (`ml1.json`), else the defaults. Oracle SAC runs PEARL's schedule (its files are PEARL's),
-    /// so the two compare like for like.
+    /// The shipped config, in layers: PEARL's file, then (TCL, CoCOA) TCL's, then (CoCOA)
+    /// CoCOA's, each layer `configs/<layer>/<env>.json`, else the suite's
+    /// `configs/<layer>/<suite>.json` (`ml1.json`), fields of a later layer over an earlier's;
+    /// the defaults below all. Oracle SAC, TCL and CoCOA run PEARL's schedule (papers/001 §C:
+    /// TCL shares PEARL's meta-RL hyper-parameters), so they compare like for like, and each
+    /// value lives in one file.
     pub fn shipped(algo: &str, env: &str, suite: &str) -> Result<Config> {
-        let folder = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs").join(if algo == "oracle-sac" { "pearl" } else { algo });
-        [format!("{env}.json"), format!("{suite}.json")]
+        let layers: &[&str] = match algo {
+            "tcl" => &["pearl", "tcl"],
+            "cocoa" => &["pearl", "tcl", "cocoa"],
+            _ => &["pearl"],
+        };
+        let configs = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs");
+        let files: Vec<_> = layers
             .iter()
-            .map(|file| folder.join(file))
-            .find(|path| path.is_file())
-            .map_or_else(|| Ok(Config::default()), |path| Config::from_file(&path))
+            .filter_map(|layer| [format!("{env}.json"), format!("{suite}.json")].iter().map(|file| configs.join(layer).join(file)).find(|p| p.is_file()))
+            .collect();
+        let mut merged = serde_json::Map::new();
+        for path in &files {
+            let text = std::fs::read_to_string(path).with_context(|| format!("cannot read config {}", path.display()))?;
+            let value: serde_json::Value = serde_json::from_str(&text).with_context(|| format!("{} is not valid JSON", path.display()))?;
+            let serde_json::Value::Object(fields) = value else { bail!("{}: a config is a JSON object of fields", path.display()) };
+            merged.extend(fields);
+        }
+        let source = files.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(" + ");
+        Config::from_json(&serde_json::Value::Object(merged).to_string(), &source)
     }
 }
 
@@ -178,5 +213,27 @@ mod tests {
         let ml1 = Config::shipped("oracle-sac", "reach-v3", "ml1").unwrap();
         assert_eq!((ml1.latent_size, ml1.net_size, ml1.reward_scale, ml1.num_tasks_sample), (7, 400, 10.0, 15));
         assert_eq!(Config::shipped("pearl", "cheetah-armature", "dynamics").unwrap(), Config::default());
+    }
+
+    #[test]
+    fn tcl_and_cocoa_read_pearl_schedule_and_their_own_tables() {
+        for layer in ["tcl", "cocoa"] {
+            for entry in std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("configs").join(layer)).unwrap() {
+                Config::from_file(&entry.unwrap().path()).unwrap();
+            }
+        }
+        // papers/001 Table 4 (Humanoid: W 128, scale 5) on oyster's humanoid-dir schedule.
+        let humanoid = Config::shipped("tcl", "humanoid-dir", "controls").unwrap();
+        let pearl = Config::shipped("pearl", "humanoid-dir", "controls").unwrap();
+        assert_eq!((humanoid.contrastive_window, humanoid.contrastive_loss_scale, humanoid.key_encoder_tau), (128, 5.0, 0.005));
+        assert_eq!((humanoid.num_train_steps_per_itr, humanoid.embedding_batch_size), (pearl.num_train_steps_per_itr, pearl.embedding_batch_size));
+        let cheetah = Config::shipped("cocoa", "cheetah-vel", "controls").unwrap();
+        assert_eq!((cheetah.contrastive_window, cheetah.similarity, cheetah.embedding_batch_size), (64, Some(Similarity::Bhattacharyya), 100));
+        // Table 8 on Table 7.
+        let ml1 = Config::shipped("cocoa", "push-v3", "ml1").unwrap();
+        assert_eq!((ml1.contrastive_window, ml1.contrastive_temperature, ml1.latent_size, ml1.net_size), (64, 1.0, 7, 400));
+        assert_eq!(Config { similarity: None, ..ml1 }, Config { similarity: None, ..Config::shipped("tcl", "push-v3", "ml1").unwrap() });
+        let err = Config::from_json(r#"{"similarity": "cosine"}"#, "x.json").unwrap_err();
+        assert!(format!("{err:#}").contains("similarity"), "{err:#}");
     }
 }

@@ -1,6 +1,8 @@
 //! PEARL's meta-training loop and meta-test evaluation as oyster runs them
 //! (`rlkit/core/rl_algorithm.py`, `MetaRLAlgorithm.train`, `collect_data`, `_do_eval`), shared by
-//! oracle SAC, which replaces the inferred z by the task's ground-truth vector.
+//! oracle SAC, which replaces the inferred z by the task's ground-truth vector, and by TCL-PEARL
+//! and CoCOA, which add a contrastive loss on windows of the encoder buffer's trajectories to
+//! each gradient step (papers/001 Alg. 2; papers/000 §4.6).
 //!
 //! Per iteration: (first iteration only) `num_initial_steps` per train task with z from the prior;
 //! then for `num_tasks_sample` sampled train tasks, clear the task's encoder buffer and collect
@@ -25,9 +27,10 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor};
 
-use super::buffer::{MultiTaskBuffer, Transition};
+use super::buffer::{Batch, MultiTaskBuffer, Transition};
 use super::config::Config;
 use super::sampler::VecEnvs;
+use crate::algos::contrastive::{Contrastive, ContrastiveSettings, Similarity};
 use crate::algos::sac::{ContextSettings, Losses, Sac, SacSettings, TaskVariable};
 use crate::envs::wrappers::NormalizedActions;
 use crate::envs::{registry, Env, EnvOptions, Task};
@@ -38,12 +41,16 @@ use crate::results::{field, replace_dir_atomic, write_atomic, CsvLog};
 pub enum Algorithm {
     Pearl,
     OracleSac,
+    Tcl,
+    Cocoa,
 }
 
 impl Algorithm {
     pub fn parse(name: &str) -> Result<Algorithm> {
         Ok(match super::config::check_algorithm(name)? {
             "pearl" => Algorithm::Pearl,
+            "tcl" => Algorithm::Tcl,
+            "cocoa" => Algorithm::Cocoa,
             _ => Algorithm::OracleSac,
         })
     }
@@ -52,7 +59,24 @@ impl Algorithm {
         match self {
             Algorithm::Pearl => "pearl",
             Algorithm::OracleSac => "oracle-sac",
+            Algorithm::Tcl => "tcl",
+            Algorithm::Cocoa => "cocoa",
         }
+    }
+
+    /// z comes from PEARL's context encoder (all but oracle SAC).
+    pub fn infers_task(self) -> bool {
+        self != Algorithm::OracleSac
+    }
+
+    /// The contrastive algorithms' similarity: the config's choice, else the paper's.
+    fn similarity(self, config: &Config) -> Option<Similarity> {
+        let own = match self {
+            Algorithm::Tcl => Similarity::Wasserstein,
+            Algorithm::Cocoa => Similarity::Bhattacharyya,
+            Algorithm::Pearl | Algorithm::OracleSac => return None,
+        };
+        Some(config.similarity.unwrap_or(own))
     }
 }
 
@@ -69,7 +93,7 @@ pub struct RunSpec {
 }
 
 const PROGRESS_COLUMNS: &[&str] = &[
-    "iteration", "env_steps", "train_steps", "test_return", "test_success", "qf_loss", "vf_loss", "policy_loss", "kl_divergence", "wall_clock_s",
+    "iteration", "env_steps", "train_steps", "test_return", "test_success", "qf_loss", "vf_loss", "policy_loss", "kl_divergence", "contrastive_loss", "query_kl", "wall_clock_s",
 ];
 const EVAL_COLUMNS: &[&str] = &["iteration", "task", "run", "final_return", "final_success"];
 
@@ -100,6 +124,8 @@ pub struct Trainer {
     train_tasks: Vec<Task>,
     test_tasks: Vec<Task>,
     sac: Sac,
+    /// TCL/CoCOA's key encoder (and bilinear W).
+    contrastive: Option<Contrastive>,
     replay: MultiTaskBuffer,
     encoder_replay: MultiTaskBuffer,
     z_dim: i64,
@@ -117,6 +143,13 @@ struct Sample {
     context_reward: f64,
     next_obs: Vec<f64>,
     terminal: bool,
+}
+
+impl Sample {
+    /// As a buffer stores it: the context reward in the sparse slot.
+    fn transition(&self) -> Transition<'_> {
+        Transition { obs: &self.obs, action: &self.action, reward: self.reward, sparse_reward: self.context_reward, next_obs: &self.next_obs, terminal: self.terminal }
+    }
 }
 
 /// One trajectory.
@@ -150,6 +183,8 @@ struct Phase {
 enum Plan {
     /// oyster `collect_data` on a train task (its encoder buffer cleared first), the phases in order.
     Collect { train_index: usize, phases: Vec<Phase>, collected: usize, trajectories: usize },
+    /// `remaining` more trajectories with z from the prior, each kept (embedding analysis).
+    Record { remaining: usize, kept: Vec<Trajectory> },
     /// One meta-test run on a test task: exploration, posterior updates, the last trajectory scored.
     Evaluate { run: usize, context: Vec<Tensor>, transitions: usize, trajectories: usize, score: f64, success: Option<bool> },
 }
@@ -171,7 +206,7 @@ impl Slot {
     fn train_index(&self) -> Option<usize> {
         match self.plan {
             Plan::Collect { train_index, .. } => Some(train_index),
-            Plan::Evaluate { .. } => None,
+            Plan::Record { .. } | Plan::Evaluate { .. } => None,
         }
     }
 
@@ -210,7 +245,11 @@ impl Trainer {
         }
         let (obs_dim, action_dim) = (envs.obs_dim(), envs.action_dim());
         let oracle_dim = family.train[0].oracle.len();
-        let sac = build_learner(spec.algorithm, &config, obs_dim, action_dim, oracle_dim, device);
+        if spec.algorithm.similarity(&config).is_some() && !(1..config.max_path_length).contains(&config.contrastive_window) {
+            bail!("config field contrastive_window is {}: it must be between 1 and max_path_length - 1 = {}, so that two windows cropped from one trajectory differ",
+                config.contrastive_window, config.max_path_length.saturating_sub(1));
+        }
+        let (sac, contrastive) = build_learner(spec.algorithm, &config, obs_dim, action_dim, oracle_dim, device);
         let z_dim = sac.settings.z_dim;
         let n_train = family.train.len();
         let replay = MultiTaskBuffer::new(n_train, obs_dim, action_dim, config.replay_buffer_size);
@@ -223,6 +262,7 @@ impl Trainer {
             config,
             envs,
             sac,
+            contrastive,
             z_dim,
             device,
             dir: dir.to_owned(),
@@ -251,6 +291,9 @@ impl Trainer {
             let tensors: HashMap<String, Tensor> = Tensor::load_multi(checkpoint.join("state.ot"))?.into_iter().collect();
             let restore = |result: Result<(), String>| result.map_err(|name| anyhow::anyhow!("checkpoint lacks {name}"));
             restore(self.sac.load_state(&tensors))?;
+            if let Some(contrastive) = &mut self.contrastive {
+                restore(contrastive.load_state(&tensors))?;
+            }
             restore(self.replay.restore("replay", &tensors))?;
             restore(self.encoder_replay.restore("encoder_replay", &tensors))?;
         } else {
@@ -265,6 +308,7 @@ impl Trainer {
 
     fn save_checkpoint(&mut self) -> Result<()> {
         let mut named = self.sac.state();
+        named.extend(self.contrastive.iter().flat_map(Contrastive::state));
         named.extend(self.replay.save("replay"));
         named.extend(self.encoder_replay.save("encoder_replay"));
         let progress = serde_json::to_vec(&self.progress)?;
@@ -283,13 +327,13 @@ impl Trainer {
     /// oyster's `sample_z`: a draw from the current belief (oracle SAC: the task's vector).
     fn sample_z(&mut self, belief: &mut Belief, task: &Task) {
         belief.z = match self.spec.algorithm {
-            Algorithm::Pearl => {
-                let noise = crate::algos::sac::standard_normal(&mut self.progress.rng, 1, self.z_dim, self.device);
-                &belief.mean + belief.var.sqrt() * noise
-            }
             Algorithm::OracleSac => {
                 let oracle: Vec<f32> = task.oracle.iter().map(|&v| v as f32).collect();
                 Tensor::from_slice(&oracle).view([1, -1]).to_device(self.device)
+            }
+            Algorithm::Pearl | Algorithm::Tcl | Algorithm::Cocoa => {
+                let noise = crate::algos::sac::standard_normal(&mut self.progress.rng, 1, self.z_dim, self.device);
+                &belief.mean + belief.var.sqrt() * noise
             }
         };
     }
@@ -310,23 +354,21 @@ impl Trainer {
 
     fn store(&mut self, task_index: usize, trajectory: &Trajectory, encoder_too: bool) {
         for s in &trajectory.samples {
-            let t = Transition { obs: &s.obs, action: &s.action, reward: s.reward, sparse_reward: s.context_reward, next_obs: &s.next_obs, terminal: s.terminal };
+            let t = s.transition();
             self.replay.tasks[task_index].push(&t);
             if encoder_too {
                 self.encoder_replay.tasks[task_index].push(&t);
             }
         }
+        self.replay.tasks[task_index].end_trajectory();
+        if encoder_too {
+            self.encoder_replay.tasks[task_index].end_trajectory();
+        }
     }
 
     /// Context `[tasks, n, width]` from the encoder buffers (oyster `sample_context`).
     fn sample_context(&mut self, indices: &[usize]) -> Tensor {
-        let batch = self.encoder_replay.sample_stacked(indices, self.config.embedding_batch_size, &mut self.progress.rng);
-        let reward = if self.config.sparse_rewards { &batch.sparse_rewards } else { &batch.rewards };
-        let mut parts = vec![&batch.obs, &batch.actions, reward];
-        if self.config.use_next_obs_in_context {
-            parts.push(&batch.next_obs);
-        }
-        Tensor::cat(&parts, 2)
+        sample_context(&self.config, &self.encoder_replay, indices, &mut self.progress.rng)
     }
 
     /// Seeds sampler env k with `base` mixed with k, so every env draws its own reset noise.
@@ -420,12 +462,19 @@ impl Trainer {
                     slot.finished = phases.is_empty();
                     slot.belief = self.prior();
                     self.sample_z(&mut slot.belief, &slot.task);
-                } else if phase.update_posterior_every.is_some_and(|n| *trajectories % n == 0) && self.spec.algorithm == Algorithm::Pearl {
+                } else if phase.update_posterior_every.is_some_and(|n| *trajectories % n == 0) && self.spec.algorithm.infers_task() {
                     let context = self.sample_context(&[task_index]);
                     self.infer(&mut slot.belief, &context, &slot.task);
                 } else {
                     self.sample_z(&mut slot.belief, &slot.task);
                 }
+            }
+            Plan::Record { remaining, kept } => {
+                kept.push(trajectory);
+                *remaining -= 1;
+                slot.finished = *remaining == 0;
+                slot.belief = self.prior();
+                self.sample_z(&mut slot.belief, &slot.task);
             }
             Plan::Evaluate { context, transitions, trajectories, score, success, .. } => {
                 *transitions += length;
@@ -467,13 +516,12 @@ impl Trainer {
     fn gradient_step(&mut self) -> Losses {
         let n = self.train_tasks.len();
         let indices: Vec<usize> = (0..self.config.meta_batch).map(|_| self.progress.rng.gen_range(0..n)).collect();
-        let task = match self.spec.algorithm {
-            Algorithm::Pearl => TaskVariable::Context(self.sample_context(&indices)),
-            Algorithm::OracleSac => {
-                let rows: Vec<f32> = indices.iter().flat_map(|&i| self.train_tasks[i].oracle.iter().map(|&v| v as f32)).collect();
-                TaskVariable::Given(Tensor::from_slice(&rows).view([indices.len() as i64, self.z_dim]))
-            }
-        };
+        if self.spec.algorithm.infers_task() {
+            let buffers = (&self.replay, &self.encoder_replay);
+            return context_step(&mut self.sac, self.contrastive.as_mut(), &self.config, buffers, &indices, &mut self.progress.rng);
+        }
+        let rows: Vec<f32> = indices.iter().flat_map(|&i| self.train_tasks[i].oracle.iter().map(|&v| v as f32)).collect();
+        let task = TaskVariable::Given(Tensor::from_slice(&rows).view([indices.len() as i64, self.z_dim]));
         let batch = self.replay.sample_stacked(&indices, self.config.batch_size, &mut self.progress.rng);
         self.sac.train_step(&batch, task, &mut self.progress.rng)
     }
@@ -492,7 +540,7 @@ impl Trainer {
             .into_iter()
             .map(|slot| match slot.plan {
                 Plan::Evaluate { run, score, success, .. } => (slot.task.index, run, score, success),
-                Plan::Collect { .. } => unreachable!("evaluation slots only"),
+                Plan::Collect { .. } | Plan::Record { .. } => unreachable!("evaluation slots only"),
             })
             .collect();
         let mean_return = rows.iter().map(|r| r.2).sum::<f64>() / rows.len() as f64;
@@ -507,6 +555,41 @@ impl Trainer {
         self.seed_envs(iteration_seed(self.spec.seed, self.progress.iteration) ^ 0x5EED);
         let (test_return, test_success, rows) = self.evaluate()?;
         Ok(EvalSummary { iteration: self.progress.iteration, test_return, test_success, rows })
+    }
+
+    /// For `metarl analyze embeddings` (papers/001 §5.5): `rollouts` trajectories of the
+    /// checkpoint's policy on each of the first `tasks` test tasks (z from the prior, sampled
+    /// actions); `rollouts` windows of `window` transitions per task, each cropped from one of
+    /// its rollouts drawn at random; the windows' posterior means under the checkpoint's encoder
+    /// and under the run's initial encoder (the same seed builds the same initial weights).
+    pub fn window_embeddings(&mut self, tasks: usize, rollouts: usize, window: usize) -> Result<WindowEmbeddings> {
+        if !self.spec.algorithm.infers_task() {
+            bail!("{} has no context encoder to analyse", self.spec.algorithm.name());
+        }
+        if tasks < 2 || tasks > self.test_tasks.len() {
+            bail!("--tasks {tasks}: pick between 2 and the run's {} test tasks", self.test_tasks.len());
+        }
+        if rollouts == 0 || window == 0 {
+            bail!("--rollouts and --window must be at least 1");
+        }
+        let (obs_dim, action_dim) = (self.envs.obs_dim(), self.envs.action_dim());
+        let mut buffers = MultiTaskBuffer::new(tasks, obs_dim, action_dim, rollouts * self.config.max_path_length);
+        self.seed_envs(iteration_seed(self.spec.seed, self.progress.iteration) ^ 0xA11A);
+        let slots = self.test_tasks[..tasks].iter().map(|task| Slot::new(task.clone(), Plan::Record { remaining: rollouts, kept: Vec::new() }, self.prior())).collect();
+        for (i, slot) in self.run_slots(slots, false)?.into_iter().enumerate() {
+            let Plan::Record { kept, .. } = slot.plan else { unreachable!("recording slots only") };
+            for trajectory in kept {
+                trajectory.samples.iter().for_each(|s| buffers.tasks[i].push(&s.transition()));
+                buffers.tasks[i].end_trajectory();
+            }
+        }
+        let task_of_window: Vec<usize> = (0..tasks).flat_map(|t| std::iter::repeat(t).take(rollouts)).collect();
+        let windows = buffers.sample_window_pairs(&task_of_window, window, &mut self.progress.rng);
+        let (rows, mask) = (context_rows(&self.config, &windows.queries).to_device(self.device), windows.mask.to_device(self.device));
+        let means = |sac: &Sac| tch::no_grad(|| sac.encoder.as_ref().expect("an encoder").window_posterior(&rows, &mask).0.to_device(Device::Cpu));
+        tch::manual_seed(self.spec.seed as i64);
+        let (initial, _) = build_learner(self.spec.algorithm, &self.config, obs_dim, action_dim, self.train_tasks[0].oracle.len(), self.device);
+        Ok(WindowEmbeddings { task_of_window, trained: means(&self.sac), initial: means(&initial) })
     }
 
     /// Train until `num_iterations` or the env-step budget; `on_iteration` sees each row.
@@ -567,6 +650,8 @@ impl Trainer {
                 vf_loss: mean(|l| l.vf_loss),
                 policy_loss: mean(|l| l.policy_loss),
                 kl_divergence: mean(|l| l.kl_divergence),
+                contrastive_loss: mean_of_some(&losses, |l| l.contrastive_loss),
+                query_kl: mean_of_some(&losses, |l| l.query_kl),
                 wall_clock_s: start.elapsed().as_secs_f64(),
             };
             for (task, run, score, success) in eval_rows {
@@ -586,16 +671,57 @@ impl Trainer {
     }
 }
 
+/// The mean of a loss that only some algorithms report.
+fn mean_of_some(losses: &[Losses], f: fn(&Losses) -> Option<f64>) -> Option<f64> {
+    let values: Vec<f64> = losses.iter().filter_map(f).collect();
+    (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64)
+}
+
+/// Context rows `obs | action | reward (| next obs)` of transitions `[.., n, ·]`; the reward is
+/// the sparse one with `sparse_rewards`.
+pub fn context_rows(config: &Config, batch: &Batch) -> Tensor {
+    let reward = if config.sparse_rewards { &batch.sparse_rewards } else { &batch.rewards };
+    let mut parts = vec![&batch.obs, &batch.actions, reward];
+    if config.use_next_obs_in_context {
+        parts.push(&batch.next_obs);
+    }
+    Tensor::cat(&parts, -1)
+}
+
+/// oyster `sample_context`: `embedding_batch_size` transitions per task from the encoder buffers.
+pub fn sample_context(config: &Config, encoder_replay: &MultiTaskBuffer, indices: &[usize], rng: &mut ChaCha8Rng) -> Tensor {
+    context_rows(config, &encoder_replay.sample_stacked(indices, config.embedding_batch_size, rng))
+}
+
+/// One gradient step of PEARL (oyster `_take_step`) on the meta-batch `indices`; with
+/// `contrastive`, TCL's or CoCOA's: each task also gives a query and a key window of one of its
+/// trajectories, and the contrastive loss joins the encoder's objective (papers/001 Alg. 2 lines
+/// 9-16), after which the key encoder takes its EMA step.
+pub fn context_step(sac: &mut Sac, contrastive: Option<&mut Contrastive>, config: &Config, (replay, encoder_replay): (&MultiTaskBuffer, &MultiTaskBuffer),
+    indices: &[usize], rng: &mut ChaCha8Rng) -> Losses {
+    let context = sample_context(config, encoder_replay, indices, rng);
+    let Some(contrastive) = contrastive else {
+        let batch = replay.sample_stacked(indices, config.batch_size, rng);
+        return sac.train_step(&batch, TaskVariable::Context(context), rng);
+    };
+    let windows = encoder_replay.sample_window_pairs(indices, config.contrastive_window, rng);
+    let query_encoder = sac.encoder.as_ref().expect("TCL and CoCOA train PEARL's encoder");
+    let terms = contrastive.terms(query_encoder, &context_rows(config, &windows.queries), &context_rows(config, &windows.keys), &windows.mask);
+    let batch = replay.sample_stacked(indices, config.batch_size, rng);
+    let mut losses = sac.train_step(&batch, TaskVariable::ContextAndEncoderLoss(context, terms.loss), rng);
+    contrastive.after_step();
+    (losses.contrastive_loss, losses.query_kl) = (Some(terms.info_nce), terms.query_kl);
+    losses
+}
+
 /// The learner an algorithm trains, sized from the config and the env: z is PEARL's latent
-/// (with the context encoder) or the task's oracle vector.
-pub fn build_learner(algorithm: Algorithm, config: &Config, obs_dim: usize, action_dim: usize, oracle_dim: usize, device: Device) -> Sac {
+/// (with the context encoder) or the task's oracle vector; TCL and CoCOA add the contrastive
+/// part (key encoder, bilinear W).
+pub fn build_learner(algorithm: Algorithm, config: &Config, obs_dim: usize, action_dim: usize, oracle_dim: usize, device: Device) -> (Sac, Option<Contrastive>) {
     let settings = SacSettings {
         obs_dim: obs_dim as i64,
         action_dim: action_dim as i64,
-        z_dim: match algorithm {
-            Algorithm::Pearl => config.latent_size,
-            Algorithm::OracleSac => oracle_dim as i64,
-        },
+        z_dim: if algorithm.infers_task() { config.latent_size } else { oracle_dim as i64 },
         net_size: config.net_size,
         discount: config.discount,
         reward_scale: config.reward_scale,
@@ -606,19 +732,40 @@ pub fn build_learner(algorithm: Algorithm, config: &Config, obs_dim: usize, acti
         policy_reg_weight: 1e-3,
     };
     let context_width = obs_dim + action_dim + 1 + if config.use_next_obs_in_context { obs_dim } else { 0 };
-    let context = (algorithm == Algorithm::Pearl).then(|| ContextSettings {
+    let context = algorithm.infers_task().then(|| ContextSettings {
         input_dim: context_width as i64,
         hidden: config.encoder_hidden.clone(),
         lr: config.context_lr,
         kl_lambda: config.kl_lambda,
     });
-    Sac::new(settings, device, context)
+    let sac = Sac::new(settings, device, context.clone());
+    let contrastive = algorithm.similarity(config).zip(context).map(|(similarity, context)| {
+        let settings = ContrastiveSettings {
+            similarity,
+            loss_scale: config.contrastive_loss_scale,
+            temperature: config.contrastive_temperature,
+            key_encoder_tau: config.key_encoder_tau,
+            // papers/000 §4.5: CoCOA's bottleneck on the queries, weighted like PEARL's.
+            query_kl_lambda: (algorithm == Algorithm::Cocoa).then_some(config.kl_lambda),
+            bilinear_lr: config.context_lr,
+        };
+        Contrastive::new(settings, &sac, &context)
+    });
+    (sac, contrastive)
 }
 
 /// The env's reset-noise seed for an iteration: a function of the run seed and the iteration, so
 /// a resumed run draws what an uninterrupted one would.
 fn iteration_seed(seed: u64, iteration: usize) -> u32 {
     (seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ iteration as u64).wrapping_mul(0xBF58_476D_1CE4_E5B9).rotate_left(31) as u32
+}
+
+/// Window embeddings of test tasks (`Trainer::window_embeddings`): `[windows, latent]` posterior
+/// means, row i from test task `task_of_window[i]`.
+pub struct WindowEmbeddings {
+    pub task_of_window: Vec<usize>,
+    pub trained: Tensor,
+    pub initial: Tensor,
 }
 
 /// What `metarl eval` reports.
@@ -645,6 +792,9 @@ pub struct IterationReport {
     pub vf_loss: Option<f64>,
     pub policy_loss: Option<f64>,
     pub kl_divergence: Option<f64>,
+    /// TCL/CoCOA: mean InfoNCE loss; CoCOA: mean KL of the queries to the prior.
+    pub contrastive_loss: Option<f64>,
+    pub query_kl: Option<f64>,
     pub wall_clock_s: f64,
 }
 
@@ -660,6 +810,8 @@ impl IterationReport {
             field(self.vf_loss),
             field(self.policy_loss),
             field(self.kl_divergence),
+            field(self.contrastive_loss),
+            field(self.query_kl),
             format!("{:.3}", self.wall_clock_s),
         ]
     }

@@ -2,5 +2,6 @@
 
 pub mod buffer;
 pub mod config;
+pub mod embeddings;
 pub mod meta_train;
 pub mod sampler;

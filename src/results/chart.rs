@@ -1,6 +1,7 @@
-//! Line charts as PNG, drawn pixel by pixel with an 8×8 bitmap font (no plotting stack, no system
-//! fonts): learning curves with a shaded ±std band per series, axes with rounded ticks, a title
-//! and a legend, several charts to a grid.
+//! Charts as PNG, drawn pixel by pixel with an 8×8 bitmap font (no plotting stack, no system
+//! fonts): line charts (learning curves with a shaded ±std band per series, axes with rounded
+//! ticks, a title and a legend, several to a grid) and scatter panels (embeddings coloured by
+//! task).
 
 use std::path::Path;
 
@@ -202,6 +203,48 @@ pub fn save_grid(path: &Path, charts: &[Chart], columns: usize) -> Result<()> {
     canvas.save_png(path)
 }
 
+/// One scatter panel: 2-D points and the class of each (its colour).
+pub struct Panel<'a> {
+    pub title: &'a str,
+    pub points: &'a [[f64; 2]],
+    pub classes: &'a [usize],
+}
+
+const SCATTER_PANEL: usize = 400;
+const SCATTER_MARGIN: usize = 24;
+const DOT_RADIUS: i64 = 3;
+
+/// Writes `panels` side by side to `path`; each panel's axes span its own points' range
+/// (padded 5%), its title above the frame.
+pub fn scatter_png(path: &Path, panels: &[Panel]) -> Result<()> {
+    let mut canvas = Canvas::new(panels.len() * SCATTER_PANEL, SCATTER_PANEL);
+    for (p, panel) in panels.iter().enumerate() {
+        let left = (p * SCATTER_PANEL + SCATTER_MARGIN) as i64;
+        let (top, span) = (SCATTER_MARGIN as i64, (SCATTER_PANEL - 2 * SCATTER_MARGIN) as i64);
+        canvas.text(left, 6, panel.title, INK, 1);
+        let frame = [(left, top), (left + span, top), (left + span, top + span), (left, top + span), (left, top)];
+        for edge in frame.windows(2) {
+            canvas.line((edge[0].0 as f64, edge[0].1 as f64), (edge[1].0 as f64, edge[1].1 as f64), [160, 160, 160], 1);
+        }
+        let range = |axis: usize| {
+            let (low, high) = panel.points.iter().map(|q| q[axis]).fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), v| (l.min(v), h.max(v)));
+            let pad = ((high - low) * 0.05).max(1e-12);
+            (low - pad, high + pad)
+        };
+        let ((x0, x1), (y0, y1)) = (range(0), range(1));
+        for (point, &class) in panel.points.iter().zip(panel.classes) {
+            let cx = left + ((point[0] - x0) / (x1 - x0) * span as f64).round() as i64;
+            let cy = top + span - ((point[1] - y0) / (y1 - y0) * span as f64).round() as i64;
+            for (dx, dy) in (-DOT_RADIUS..=DOT_RADIUS).flat_map(|dx| (-DOT_RADIUS..=DOT_RADIUS).map(move |dy| (dx, dy))) {
+                if dx * dx + dy * dy <= DOT_RADIUS * DOT_RADIUS {
+                    canvas.set(cx + dx, cy + dy, PALETTE[class % PALETTE.len()]);
+                }
+            }
+        }
+    }
+    canvas.save_png(path)
+}
+
 /// Reads a PNG back as (width, height, RGB bytes), for tests and checks.
 pub fn read_png(path: &Path) -> Result<(usize, usize, Vec<u8>)> {
     let decoder = png::Decoder::new(std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?);
@@ -217,6 +260,24 @@ mod tests {
     use super::*;
 
     const WHITE: [u8; 3] = [255, 255, 255];
+
+    #[test]
+    fn points_land_in_their_panel_in_their_colour() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.png");
+        let points = [[0.0, 0.0], [1.0, 1.0]];
+        let panels = [Panel { title: "a", points: &points, classes: &[0, 1] }, Panel { title: "b", points: &points, classes: &[2, 2] }];
+        scatter_png(&path, &panels).unwrap();
+        let (w, h, rgb) = read_png(&path).unwrap();
+        assert_eq!((w, h), (800, 400));
+        let canvas = Canvas { width: w, height: h, rgb };
+        // [0, 1] padded 5% a side maps 0 to 0.05/1.1 · 352 ≈ 16 px inside the 352 px frame from
+        // the bottom-left, 1 as far from the top-right.
+        assert_eq!(canvas.pixel(24 + 16, 376 - 16), PALETTE[0]);
+        assert_eq!(canvas.pixel(376 - 16, 24 + 16), PALETTE[1]);
+        assert_eq!(canvas.pixel(400 + 24 + 16, 376 - 16), PALETTE[2]);
+        assert_eq!(canvas.pixel(200, 200), WHITE);
+    }
 
     #[test]
     fn ticks_are_round_and_inside_the_range() {

@@ -1,5 +1,7 @@
 //! Run folders: `config.json`, `progress.csv`, `eval.csv`, `summary.csv` and `checkpoint/`,
-//! written so that a killed run never leaves a torn row or a half-written checkpoint.
+//! written so that a killed run never leaves a torn row or a half-written checkpoint; PNG plots
+//! (`plot`).
+
 
 pub mod chart;
 
