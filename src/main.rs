@@ -76,8 +76,9 @@ enum Command {
         #[command(subcommand)]
         command: OfflineCommand,
     },
-    /// Render a run's meta-test episodes to a video.
-    Render { run_dir: PathBuf },
+    /// Film a run's checkpoint on a test task through the meta-test protocol (exploration
+    /// episodes, then adapted ones): a GIF or PNG frames with episode, return and success drawn.
+    Render(RunRenderArgs),
     /// Report what this build found (MuJoCo, libtorch, CUDA, assets, reference venv) and how to fix problems.
     Doctor,
 }
@@ -216,10 +217,9 @@ struct RolloutArgs {
     out: PathBuf,
 }
 
+/// How episodes are filmed (`envs render` and `render`).
 #[derive(Args)]
-struct RenderArgs {
-    #[command(flatten)]
-    episode: EpisodeArgs,
+struct FilmArgs {
     /// A camera of the model (Meta-World: corner, corner2, corner3, corner4, topview,
     /// behindGripper, gripperPOV; MuJoCo Controls: track); default corner2 / track.
     #[arg(long)]
@@ -239,6 +239,35 @@ struct RenderArgs {
     /// FILE.gif, or a folder for PNG frames.
     #[arg(long)]
     out: PathBuf,
+}
+
+impl FilmArgs {
+    fn recorder(&self, env: &dyn metarl::envs::Env, suite: Suite) -> Result<metarl::video::Recorder> {
+        let camera = self.camera.clone().map_or_else(|| metarl::video::default_camera(env, suite), metarl::sim::Camera::Named);
+        let rotate = !self.as_defined && metarl::video::upside_down(&camera, suite);
+        metarl::video::Recorder::new(env, camera, rotate, self.width, self.height)
+    }
+}
+
+#[derive(Args)]
+struct RenderArgs {
+    #[command(flatten)]
+    episode: EpisodeArgs,
+    #[command(flatten)]
+    film: FilmArgs,
+}
+
+#[derive(Args)]
+struct RunRenderArgs {
+    run_dir: PathBuf,
+    /// Test task index (0-based, in the run's test tasks).
+    #[arg(long, default_value_t = 0)]
+    task: usize,
+    /// Film only the first K episodes of the meta-test run (default: all of them).
+    #[arg(long)]
+    episodes: Option<usize>,
+    #[command(flatten)]
+    film: FilmArgs,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -424,15 +453,21 @@ fn train(args: TrainArgs) -> Result<ExitCode> {
     bar.finish_and_clear();
     println!("iteration {}: {} env steps, {} gradient steps, test return {:.3}{}", report.iteration, report.env_steps, report.train_steps, report.test_return,
         report.test_success.map(|s| format!(", success {:.0}%", 100.0 * s)).unwrap_or_default());
+    if matches!(algorithm, Algorithm::Tcl | Algorithm::Cocoa) {
+        // The trained encoder's task clusters (papers/001 Table 2), as `metarl analyze embeddings`.
+        let tasks = trainer.test_task_count().min(5);
+        drop(trainer);
+        if tasks >= 2 {
+            let analysis = embeddings::analyze(&dir, tasks, 10, None, &dir.join("analysis"))?;
+            println!("embeddings: {}", analysis.png.display());
+        }
+    }
     println!("wrote {}", dir.display());
     Ok(ExitCode::SUCCESS)
 }
 
 fn eval(run_dir: &Path) -> Result<ExitCode> {
-    let config = run_dir.join("config.json");
-    let spec: RunSpec = serde_json::from_slice(&std::fs::read(&config).with_context(|| format!("{} is not a run folder (no config.json)", run_dir.display()))?)
-        .with_context(|| format!("{} is not a run config", config.display()))?;
-    let mut trainer = Trainer::open(spec, run_dir, true)?;
+    let mut trainer = Trainer::open(RunSpec::read(run_dir)?, run_dir, true)?;
     let summary = trainer.evaluate_checkpoint()?;
     let mut csv = String::from("task,run,final_return,final_success\n");
     for (task, run, score, success) in &summary.rows {
@@ -725,11 +760,8 @@ fn episode_setup(args: &EpisodeArgs) -> Result<(Box<dyn metarl::envs::Env>, meta
 
 fn envs_render(args: RenderArgs) -> Result<ExitCode> {
     let (mut env, _, mut policy) = episode_setup(&args.episode)?;
-    let suite = registry::lookup(&args.episode.env)?.suite;
-    let camera = args.camera.clone().map_or_else(|| metarl::video::default_camera(env.as_ref(), suite), metarl::sim::Camera::Named);
-    let rotate = !args.as_defined && metarl::video::upside_down(&camera, suite);
-    let mut recorder = metarl::video::Recorder::new(env.as_ref(), camera, rotate, args.width, args.height)?;
-    let every = args.every.max(1);
+    let mut recorder = args.film.recorder(env.as_ref(), registry::lookup(&args.episode.env)?.suite)?;
+    let every = args.film.every.max(1);
     for e in 0..args.episode.episodes {
         let (mut step, mut total, mut success) = (0, 0.0, false);
         let episode = rollout::run_episode_with(env.as_mut(), &mut policy, |env, transition| -> Result<()> {
@@ -745,8 +777,35 @@ fn envs_render(args: RenderArgs) -> Result<ExitCode> {
         println!("episode {e}: {} steps, return {:.3}{}", episode.steps.len(), episode.total_reward(),
             episode.success().map(|s| format!(", success {s}")).unwrap_or_default());
     }
-    recorder.save(&args.out, args.fps)?;
-    println!("wrote {} ({} frames)", args.out.display(), recorder.frames());
+    recorder.save(&args.film.out, args.film.fps)?;
+    println!("wrote {} ({} frames)", args.film.out.display(), recorder.frames());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn render_run(args: RunRenderArgs) -> Result<ExitCode> {
+    let mut trainer = Trainer::open(RunSpec::read(&args.run_dir)?, &args.run_dir, true)?;
+    let suite = registry::lookup(trainer.env_name())?.suite;
+    let (mut recorder, mut last_trajectory) = (None, None);
+    let every = args.film.every.max(1);
+    let (score, success) = trainer.film(args.task, &mut |env, at| {
+        if args.episodes.is_some_and(|k| at.trajectory >= k) {
+            return Ok(());
+        }
+        let recorder = match &mut recorder {
+            Some(r) => r,
+            None => recorder.insert(args.film.recorder(env, suite)?),
+        };
+        if at.step % every == 0 || last_trajectory != Some(at.trajectory) {
+            let phase = if at.exploration { "exploring" } else { "adapted" };
+            recorder.capture(env, &format!("task {} ep {} {phase} t={} R={:.1}{}", args.task, at.trajectory, at.step, at.episode_return, if at.success { " success" } else { "" }))?;
+        }
+        last_trajectory = Some(at.trajectory);
+        Ok(())
+    })?;
+    let recorder = recorder.context("the meta-test run took no step")?;
+    recorder.save(&args.film.out, args.film.fps)?;
+    println!("test task {}: meta-test return {score:.3}{}; wrote {} ({} frames)", args.task,
+        success.map(|s| format!(", success {s}")).unwrap_or_default(), args.film.out.display(), recorder.frames());
     Ok(ExitCode::SUCCESS)
 }
 
@@ -862,7 +921,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             regress(&suite, update, &only, &seeds, jobs, &out)
         }
         Command::Offline { .. } => not_yet("offline", "FOCAL's offline datasets"),
-        Command::Render { .. } => not_yet("render", "the rendering work"),
+        Command::Render(args) => render_run(args),
     }
 }
 

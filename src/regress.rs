@@ -29,8 +29,12 @@ pub struct Case {
 pub const CASES: &[Case] = &[
     Case { algo: "pearl", env: "point-robot", config: "configs/demo/point-robot.json", quick: true },
     Case { algo: "oracle-sac", env: "point-robot", config: "configs/demo/point-robot.json", quick: true },
+    Case { algo: "tcl", env: "point-robot", config: "configs/demo/point-robot.json", quick: true },
+    Case { algo: "cocoa", env: "point-robot", config: "configs/demo/point-robot.json", quick: true },
     Case { algo: "pearl", env: "cheetah-vel", config: "configs/regress/cheetah-vel.json", quick: false },
     Case { algo: "oracle-sac", env: "cheetah-vel", config: "configs/regress/cheetah-vel.json", quick: false },
+    Case { algo: "tcl", env: "cheetah-vel", config: "configs/regress/cheetah-vel.json", quick: false },
+    Case { algo: "cocoa", env: "cheetah-vel", config: "configs/regress/cheetah-vel.json", quick: false },
 ];
 
 impl Case {

@@ -78,7 +78,7 @@ fn learns(algo: &str, margin: f64) -> tempfile::TempDir {
 fn embedding_metrics(run: &Path) -> Vec<(String, f64, f64, f64)> {
     let out = Command::new(env!("CARGO_BIN_EXE_metarl")).args(["analyze", "embeddings"]).arg(run).args(["--tasks", "5", "--rollouts", "20"]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(run.join("analysis/embeddings_pca.png").is_file());
+    assert!(run.join("analysis/embeddings.png").is_file());
     let text = std::fs::read_to_string(run.join("analysis/embedding_metrics.csv")).unwrap();
     text.lines().skip(1).map(|l| {
         let f: Vec<&str> = l.split(',').collect();

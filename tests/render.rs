@@ -80,3 +80,34 @@ fn a_metaworld_frame_matches_the_python_renderer() {
         assert!(mean_abs < 0.5 && differing * 100 < ours.len(), "{camera}: the frames differ");
     }
 }
+
+/// `metarl envs render` films a scripted Meta-World episode, and `metarl render` films a trained
+/// PEARL run's meta-test (exploration, then adapted episodes) on a MuJoCo Controls task.
+#[test]
+fn the_cli_films_an_env_and_a_run_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let metarl = || std::process::Command::new(env!("CARGO_BIN_EXE_metarl"));
+    let frames = dir.path().join("reach");
+    let out = metarl().args(["envs", "render", "reach", "--policy", "scripted", "--every", "100", "--out"]).arg(&frames).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // 500 steps: the reset, steps 100..500 and the last.
+    assert_eq!(std::fs::read_dir(&frames).unwrap().count(), 6);
+
+    let config = dir.path().join("tiny.json");
+    std::fs::write(&config, r#"{"n_train_tasks": 4, "n_eval_tasks": 2, "latent_size": 2, "net_size": 32, "encoder_hidden": [32, 32],
+        "meta_batch": 2, "num_iterations": 1, "num_initial_steps": 200, "num_tasks_sample": 2, "num_steps_prior": 200,
+        "num_extra_rl_steps_posterior": 200, "num_train_steps_per_itr": 20, "batch_size": 32, "embedding_batch_size": 32,
+        "num_evals": 1, "num_steps_per_eval": 400, "num_exp_traj_eval": 1}"#).unwrap();
+    let run = dir.path().join("run");
+    let out = metarl().args(["train", "pearl", "--env", "cheetah-vel", "--config"]).arg(&config).arg("--out").arg(&run).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let gif = dir.path().join("run.gif");
+    let out = metarl().arg("render").arg(&run).args(["--task", "1", "--every", "40", "--out"]).arg(&gif).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // Two episodes of 200 steps (one exploring, one adapted), a frame every 40 steps and at each
+    // episode's first step.
+    assert!(stdout.contains("test task 1") && stdout.contains("(12 frames)"), "{stdout}");
+    let decoder = gif::DecodeOptions::new().read_info(std::fs::File::open(&gif).unwrap()).unwrap();
+    assert_eq!((decoder.width(), decoder.height()), (320, 240));
+}

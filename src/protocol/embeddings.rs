@@ -84,11 +84,9 @@ pub struct EmbeddingReport {
 /// Encode windows from `rollouts` rollouts on each of `tasks` test tasks of the run in
 /// `run_dir` (its checkpoint's policy and encoder, and the run's initial encoder for comparison);
 /// write `embedding_metrics.csv`, `embeddings.csv` (per window: task, PCA coordinates, raw
-/// embedding) and `embeddings_pca.png` (initial encoder left, trained right) to `out`.
+/// embedding) and `embeddings.png` (initial encoder left, trained right) to `out`.
 pub fn analyze(run_dir: &Path, tasks: usize, rollouts: usize, window: Option<usize>, out: &Path) -> Result<EmbeddingReport> {
-    let config = run_dir.join("config.json");
-    let spec: RunSpec = serde_json::from_slice(&std::fs::read(&config).with_context(|| format!("{} is not a run folder (no config.json)", run_dir.display()))?)
-        .with_context(|| format!("{} is not a run config", config.display()))?;
+    let spec = RunSpec::read(run_dir)?;
     let window = window.unwrap_or(spec.config.contrastive_window);
     let mut trainer = Trainer::open(spec, run_dir, true)?;
     let embeddings = trainer.window_embeddings(tasks, rollouts, window)?;
@@ -112,7 +110,7 @@ pub fn analyze(run_dir: &Path, tasks: usize, rollouts: usize, window: Option<usi
             points_csv.push_str(&format!("{},{task},{i},{},{},{}\n", report.encoder, point[0], point[1], z.join(" ")));
         }
     }
-    let (metrics_path, points_path, png) = (out.join("embedding_metrics.csv"), out.join("embeddings.csv"), out.join("embeddings_pca.png"));
+    let (metrics_path, points_path, png) = (out.join("embedding_metrics.csv"), out.join("embeddings.csv"), out.join("embeddings.png"));
     write_atomic(&metrics_path, metrics_csv.as_bytes())?;
     write_atomic(&points_path, points_csv.as_bytes())?;
     let panels: Vec<Panel> = encoders.iter().map(|r| Panel { title: r.encoder, points: &r.projection, classes: labels }).collect();

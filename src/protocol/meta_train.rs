@@ -92,6 +92,15 @@ pub struct RunSpec {
     pub config: Config,
 }
 
+impl RunSpec {
+    /// The arguments a run folder was trained with (its config.json).
+    pub fn read(run_dir: &Path) -> Result<RunSpec> {
+        let config = run_dir.join("config.json");
+        serde_json::from_slice(&std::fs::read(&config).with_context(|| format!("{} is not a run folder (no config.json)", run_dir.display()))?)
+            .with_context(|| format!("{} is not a run config", config.display()))
+    }
+}
+
 const PROGRESS_COLUMNS: &[&str] = &[
     "iteration", "env_steps", "train_steps", "test_return", "test_success", "qf_loss", "vf_loss", "policy_loss", "kl_divergence", "contrastive_loss", "query_kl", "wall_clock_s",
 ];
@@ -188,6 +197,9 @@ enum Plan {
     /// One meta-test run on a test task: exploration, posterior updates, the last trajectory scored.
     Evaluate { run: usize, context: Vec<Tensor>, transitions: usize, trajectories: usize, score: f64, success: Option<bool> },
 }
+
+/// Sees a slot's env and state after each of its steps (`metarl render` films through it).
+type Watcher<'a> = &'a mut dyn FnMut(&dyn Env, &Slot) -> Result<()>;
 
 /// One sampler env's job: a task, a plan, the running belief and the trajectory in progress.
 struct Slot {
@@ -382,6 +394,11 @@ impl Trainer {
     /// the same train task twice, so a task collected twice in one iteration is collected in
     /// order, as oyster's sequential loop does.
     fn run_slots(&mut self, slots: Vec<Slot>, deterministic: bool) -> Result<Vec<Slot>> {
+        self.run_slots_watched(slots, deterministic, None)
+    }
+
+    /// `run_slots`, with `watch` shown slot 0's env and slot after every step of the first wave.
+    fn run_slots_watched(&mut self, slots: Vec<Slot>, deterministic: bool, mut watch: Option<Watcher>) -> Result<Vec<Slot>> {
         let mut done = Vec::with_capacity(slots.len());
         let mut pending = slots.into_iter().peekable();
         while pending.peek().is_some() {
@@ -389,7 +406,7 @@ impl Trainer {
             while let Some(next) = pending.next_if(|s| wave.len() < self.envs.len() && !wave.iter().any(|w| w.collects_into(s.train_index()))) {
                 wave.push(next);
             }
-            self.drive(&mut wave, deterministic)?;
+            self.drive(&mut wave, deterministic, watch.take())?;
             done.extend(wave);
         }
         Ok(done)
@@ -397,7 +414,7 @@ impl Trainer {
 
     /// Steps the slots of one wave together until each plan is over: one batched policy forward
     /// per step for every live slot (slot k runs on sampler env k).
-    fn drive(&mut self, slots: &mut [Slot], deterministic: bool) -> Result<()> {
+    fn drive(&mut self, slots: &mut [Slot], deterministic: bool, mut watch: Option<Watcher>) -> Result<()> {
         for (k, slot) in slots.iter_mut().enumerate() {
             if let Plan::Collect { train_index, .. } = slot.plan {
                 self.encoder_replay.tasks[train_index].clear();
@@ -434,6 +451,9 @@ impl Trainer {
                     next_obs: self.envs.env(k).observation().to_vec(),
                     terminal: step.terminated,
                 });
+                if let (0, Some(watch)) = (k, watch.as_mut()) {
+                    watch(self.envs.env(0), slot)?;
+                }
                 if step.done() {
                     self.end_trajectory(slot)?;
                     if !slot.finished {
@@ -590,6 +610,42 @@ impl Trainer {
         tch::manual_seed(self.spec.seed as i64);
         let (initial, _) = build_learner(self.spec.algorithm, &self.config, obs_dim, action_dim, self.train_tasks[0].oracle.len(), self.device);
         Ok(WindowEmbeddings { task_of_window, trained: means(&self.sac), initial: means(&initial) })
+    }
+
+    /// The env the run trains on.
+    pub fn env_name(&self) -> &str {
+        &self.spec.env
+    }
+
+    pub fn test_task_count(&self) -> usize {
+        self.test_tasks.len()
+    }
+
+    /// One meta-test run of the checkpoint on test task `task` (exploration trajectories, then
+    /// adapted ones, as the evaluation runs them), with `on_step` shown the env after every step
+    /// (`metarl render`); returns the run's score and success.
+    pub fn film(&mut self, task: usize, on_step: &mut dyn FnMut(&dyn Env, &FilmStep) -> Result<()>) -> Result<(f64, Option<bool>)> {
+        let task = self.test_tasks.get(task).cloned().with_context(|| format!("--task {task}: the run has {} test tasks", self.test_tasks.len()))?;
+        self.seed_envs(iteration_seed(self.spec.seed, self.progress.iteration) ^ 0x5EED);
+        let exploration = self.config.num_exp_traj_eval;
+        let plan = Plan::Evaluate { run: 0, context: Vec::new(), transitions: 0, trajectories: 0, score: 0.0, success: None };
+        let mut watch = |env: &dyn Env, slot: &Slot| {
+            let Plan::Evaluate { trajectories, .. } = slot.plan else { return Ok(()) };
+            let samples = &slot.trajectory.samples;
+            let step = FilmStep {
+                trajectory: trajectories,
+                exploration: trajectories < exploration,
+                step: samples.len(),
+                episode_return: samples.iter().map(|s| s.reward).sum(),
+                success: slot.trajectory.success.unwrap_or(false),
+            };
+            on_step(env, &step)
+        };
+        let slot = self.run_slots_watched(vec![Slot::new(task, plan, self.prior())], true, Some(&mut watch))?.remove(0);
+        match slot.plan {
+            Plan::Evaluate { score, success, .. } => Ok((score, success)),
+            _ => unreachable!("an evaluation slot"),
+        }
     }
 
     /// Train until `num_iterations` or the env-step budget; `on_iteration` sees each row.
@@ -766,6 +822,18 @@ pub struct WindowEmbeddings {
     pub task_of_window: Vec<usize>,
     pub trained: Tensor,
     pub initial: Tensor,
+}
+
+/// Where a filmed meta-test run is, step by step.
+pub struct FilmStep {
+    /// 0-based trajectory of the run.
+    pub trajectory: usize,
+    /// Before the posterior is first inferred (z from the prior).
+    pub exploration: bool,
+    /// Steps into the trajectory.
+    pub step: usize,
+    pub episode_return: f64,
+    pub success: bool,
 }
 
 /// What `metarl eval` reports.
