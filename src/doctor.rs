@@ -67,7 +67,22 @@ pub fn run() -> Report {
     checks.push(metaworld_assets());
     checks.push(gymnasium_models());
     checks.push(reference_venv());
+    checks.push(rendering());
     Report { checks }
+}
+
+/// Offscreen rendering (OSMesa): optional, so its absence is information, not a failure.
+fn rendering() -> Check {
+    let model = crate::sim::Model::from_xml_str("<mujoco><worldbody><geom size='.1'/></worldbody></mujoco>");
+    match model.map_err(anyhow::Error::from).and_then(|m| Ok(crate::sim::Renderer::new(&m, 8, 8)?)) {
+        Ok(_) => Check::ok("rendering", "MuJoCo's renderer in an OSMesa context (headless)"),
+        Err(e) => Check {
+            name: "rendering",
+            status: Status::Info,
+            detail: format!("unavailable ({e}); `metarl render` and `envs render` need it"),
+            fix: Some("apt-get install libosmesa6 (as root), or `make deps` as root".into()),
+        },
+    }
 }
 
 fn cache(deps: &Path) -> Check {
