@@ -13,8 +13,11 @@ use metarl::envs::np_random::RandomState;
 use metarl::envs::registry::{self, DEFAULT_TASK_SEED};
 use metarl::envs::rollout::{self, Policy};
 use metarl::envs::{npy, EnvError, EnvOptions, Suite, REGISTRY};
-use metarl::protocol::config::Config;
-use metarl::protocol::meta_train::{Algorithm, RunSpec, Trainer};
+use metarl::protocol::config::{self, Algorithm, Config};
+use metarl::protocol::meta_train::{RunSpec, Trainer};
+use metarl::protocol::onpolicy::maml::MamlRunner;
+use metarl::protocol::onpolicy::rl2::Rl2Runner;
+use metarl::protocol::onpolicy::{OnPolicyAlgorithm, OnPolicyTrainer};
 use metarl::{bench, doctor, suggest};
 
 #[derive(Parser)]
@@ -67,11 +70,11 @@ enum Command {
 
 #[derive(Args)]
 struct TrainArgs {
-    /// pearl or oracle-sac.
+    /// pearl, oracle-sac, maml-trpo or rl2-ppo.
     algo: String,
     #[arg(long)]
     env: String,
-    /// JSON config; default configs/<algo>/<env>.json, else oyster's defaults.
+    /// JSON config; default configs/<algo>/<env>.json, else configs/<algo>/<suite>.json, else the defaults.
     #[arg(long)]
     config: Option<PathBuf>,
     #[arg(long, default_value_t = 0)]
@@ -189,12 +192,14 @@ enum BenchCommand {
         #[arg(long, default_value = "results/bench/env_step.csv")]
         out: PathBuf,
     },
-    /// Time per gradient step of an algorithm's update at the shipped config's sizes.
+    /// PEARL family: time per gradient step of the update at the shipped config's sizes.
+    /// maml-trpo, rl2-ppo: the sampler's env steps/s and the time per training iteration.
     Train {
         #[arg(long, default_value = "pearl")]
         algo: String,
         #[arg(long, default_value = "cheetah-vel")]
         env: String,
+        /// Gradient steps timed (PEARL family).
         #[arg(long, default_value_t = 50)]
         steps: usize,
         #[arg(long, value_enum, default_value_t = DeviceArg::Cpu)]
@@ -202,6 +207,12 @@ enum BenchCommand {
         /// libtorch intra-op threads.
         #[arg(long, default_value_t = 1)]
         threads: i32,
+        /// Training iterations timed (on-policy algorithms).
+        #[arg(long, default_value_t = 1)]
+        iterations: usize,
+        /// Threads stepping the envs (on-policy algorithms).
+        #[arg(long, default_value_t = 2)]
+        sampler_threads: usize,
         #[arg(long, default_value = "results/bench/train_step.csv")]
         out: PathBuf,
     },
@@ -222,39 +233,79 @@ enum BenchCommand {
 fn train(args: TrainArgs) -> Result<ExitCode> {
     let algorithm = Algorithm::parse(&args.algo)?;
     let entry = registry::lookup(&args.env)?;
-    let config = match &args.config {
-        Some(path) => Config::from_file(path)?,
-        None => Config::shipped(algorithm.name(), &args.env, entry.suite.label())?,
-    };
     let dir = args.out.clone().unwrap_or_else(|| {
         PathBuf::from("results").join(entry.suite.label()).join(&args.env).join(algorithm.name()).join(format!("seed{}", args.seed))
     });
-    let spec = RunSpec { algorithm, env: args.env.clone(), seed: args.seed, max_env_steps: args.steps, device: args.device.name().into(), config };
-    let mut trainer = Trainer::open(spec, &dir, args.resume)?;
+    match algorithm {
+        Algorithm::MamlTrpo => train_on_policy::<MamlRunner>(algorithm, &args, entry.suite.label(), &dir),
+        Algorithm::Rl2Ppo => train_on_policy::<Rl2Runner>(algorithm, &args, entry.suite.label(), &dir),
+        Algorithm::Pearl | Algorithm::OracleSac => train_pearl(algorithm, &args, entry.suite.label(), &dir),
+    }
+}
+
+fn spec<C>(algorithm: Algorithm, args: &TrainArgs, config: C) -> RunSpec<C> {
+    RunSpec { algorithm, env: args.env.clone(), seed: args.seed, max_env_steps: args.steps, device: args.device.name().into(), config }
+}
+
+fn spinner() -> Result<ProgressBar> {
     let bar = ProgressBar::new_spinner().with_style(ProgressStyle::with_template("{spinner} {elapsed_precise} {msg}")?);
     bar.enable_steady_tick(std::time::Duration::from_millis(500));
+    Ok(bar)
+}
+
+fn success_note(success: Option<f64>) -> String {
+    success.map(|s| format!(", success {:.0}%", 100.0 * s)).unwrap_or_default()
+}
+
+fn train_pearl(algorithm: Algorithm, args: &TrainArgs, suite: &str, dir: &Path) -> Result<ExitCode> {
+    let config = match &args.config {
+        Some(path) => Config::from_file(path)?,
+        None => Config::shipped(algorithm.name(), &args.env, suite)?,
+    };
+    let mut trainer = Trainer::open(spec(algorithm, args, config), dir, args.resume)?;
+    let bar = spinner()?;
     let report = trainer.run(|r| bar.set_message(format!("iteration {} · {} env steps · test return {:.2}", r.iteration, r.env_steps, r.test_return)))?;
     bar.finish_and_clear();
     println!("iteration {}: {} env steps, {} gradient steps, test return {:.3}{}", report.iteration, report.env_steps, report.train_steps, report.test_return,
-        report.test_success.map(|s| format!(", success {:.0}%", 100.0 * s)).unwrap_or_default());
+        success_note(report.test_success));
+    println!("wrote {}", dir.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn train_on_policy<A: OnPolicyAlgorithm>(algorithm: Algorithm, args: &TrainArgs, suite: &str, dir: &Path) -> Result<ExitCode> {
+    let config: A::Config = match &args.config {
+        Some(path) => config::read_file(path)?,
+        None => config::shipped(algorithm.name(), &args.env, suite)?,
+    };
+    let mut trainer = OnPolicyTrainer::<A>::open(spec(algorithm, args, config), dir, args.resume)?;
+    let bar = spinner()?;
+    let row = trainer.run(|iteration, env_steps, test_return| bar.set_message(format!("iteration {iteration} · {env_steps} env steps · test return {test_return:.2}")))?;
+    bar.finish_and_clear();
+    let value = |name: &str| trainer.columns().iter().position(|c| *c == name).map(|i| row[i].clone()).unwrap_or_default();
+    let success = value("test_success").parse::<f64>().ok();
+    println!("iteration {}: {} env steps, test return {} (exploration episodes {}){}", value("iteration"), value("env_steps"), value("test_return"),
+        value("test_explore_return"), success_note(success));
     println!("wrote {}", dir.display());
     Ok(ExitCode::SUCCESS)
 }
 
 fn eval(run_dir: &Path) -> Result<ExitCode> {
     let config = run_dir.join("config.json");
-    let spec: RunSpec = serde_json::from_slice(&std::fs::read(&config).with_context(|| format!("{} is not a run folder (no config.json)", run_dir.display()))?)
-        .with_context(|| format!("{} is not a run config", config.display()))?;
-    let mut trainer = Trainer::open(spec, run_dir, true)?;
-    let summary = trainer.evaluate_checkpoint()?;
+    let text = std::fs::read(&config).with_context(|| format!("{} is not a run folder (no config.json)", run_dir.display()))?;
+    let not_a_run = || format!("{} is not a run config", config.display());
+    let algorithm: Algorithm = serde_json::from_value(serde_json::from_slice::<serde_json::Value>(&text).with_context(not_a_run)?["algorithm"].clone()).with_context(not_a_run)?;
+    let summary = match algorithm {
+        Algorithm::MamlTrpo => OnPolicyTrainer::<MamlRunner>::open(serde_json::from_slice(&text).with_context(not_a_run)?, run_dir, true)?.evaluate_checkpoint()?,
+        Algorithm::Rl2Ppo => OnPolicyTrainer::<Rl2Runner>::open(serde_json::from_slice(&text).with_context(not_a_run)?, run_dir, true)?.evaluate_checkpoint()?,
+        Algorithm::Pearl | Algorithm::OracleSac => Trainer::open(serde_json::from_slice(&text).with_context(not_a_run)?, run_dir, true)?.evaluate_checkpoint()?,
+    };
     let mut csv = String::from("task,run,final_return,final_success\n");
     for (task, run, score, success) in &summary.rows {
         csv.push_str(&format!("{task},{run},{score},{}\n", success.map(|s| (s as u8).to_string()).unwrap_or_default()));
     }
     let out = run_dir.join(format!("reeval_iteration{}.csv", summary.iteration));
     metarl::results::write_atomic(&out, csv.as_bytes())?;
-    println!("checkpoint of iteration {}: test return {:.3}{}", summary.iteration, summary.test_return,
-        summary.test_success.map(|s| format!(", success {:.0}%", 100.0 * s)).unwrap_or_default());
+    println!("checkpoint of iteration {}: test return {:.3}{}", summary.iteration, summary.test_return, success_note(summary.test_success));
     println!("wrote {}", out.display());
     Ok(ExitCode::SUCCESS)
 }
@@ -401,13 +452,21 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Bench { command: BenchCommand::Mujoco { models, steps, seed, out } } => bench_mujoco(models, steps, seed, out),
         Command::Bench { command: BenchCommand::Envs { envs, steps, seed, reference, out } } => bench_envs(envs, steps, seed, reference, out),
-        Command::Bench { command: BenchCommand::Train { algo, env, steps, device, threads, out } } => {
+        Command::Bench { command: BenchCommand::Train { algo, env, steps, device, threads, iterations, sampler_threads, out } } => {
             tch::set_num_threads(threads);
-            let device = match device {
-                DeviceArg::Cpu => tch::Device::Cpu,
-                DeviceArg::Cuda if tch::Cuda::is_available() => tch::Device::Cuda(0),
-                DeviceArg::Cuda => anyhow::bail!("--device cuda: libtorch sees no CUDA device here (`metarl doctor` says why)"),
-            };
+            let algorithm = Algorithm::parse(&algo)?;
+            if algorithm.is_on_policy() {
+                let rate = match algorithm {
+                    Algorithm::MamlTrpo => bench::sampler_rate::<MamlRunner>(algorithm, &env, iterations, sampler_threads, device.name())?,
+                    _ => bench::sampler_rate::<Rl2Runner>(algorithm, &env, iterations, sampler_threads, device.name())?,
+                };
+                println!("{} on {} ({}, {} envs, {} sampler thread(s)): {:.0} env steps/s while sampling ({} steps), {:.2} s per iteration",
+                    rate.algo, rate.env, rate.device, rate.envs, rate.sampler_threads, rate.steps_per_s, rate.env_steps, rate.iteration_s);
+                bench::write_csv(&[rate], &out)?;
+                println!("wrote {}", out.display());
+                return Ok(ExitCode::SUCCESS);
+            }
+            let device = metarl::protocol::run_dir::parse_device(device.name())?;
             let rate = bench::train_step_rate(&algo, &env, steps, device)?;
             println!("{} on {} ({}, {threads} thread(s)): {:.1} ms per gradient step over {} steps", rate.algo, rate.env, rate.device, rate.ms_per_step, rate.steps);
             bench::write_csv(&[rate], &out)?;

@@ -1,5 +1,9 @@
 //! Learners. The SAC core is shared; PEARL adds the context encoder; oracle SAC feeds z from the
-//! task family's ground truth.
+//! task family's ground truth. The on-policy baselines share `onpolicy` (GAE, the linear feature
+//! baseline, conjugate gradient, TRPO's step): MAML-TRPO and RL²-PPO.
 
+pub mod maml_trpo;
+pub mod onpolicy;
 pub mod pearl;
+pub mod rl2_ppo;
 pub mod sac;

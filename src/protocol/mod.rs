@@ -3,4 +3,6 @@
 pub mod buffer;
 pub mod config;
 pub mod meta_train;
+pub mod onpolicy;
+pub mod run_dir;
 pub mod sampler;
