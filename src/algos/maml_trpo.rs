@@ -72,11 +72,6 @@ impl MamlTrpo {
         current
     }
 
-    /// Actions for `obs` `[n, obs_dim]` under `params`: μ + σ·`noise`.
-    pub fn act(&self, params: &[Tensor], obs: &Tensor, noise: &Tensor) -> Tensor {
-        tch::no_grad(|| GaussianMlpPolicy::distribution(params, obs).sample(noise))
-    }
-
     /// The outer surrogate and the mean KL over the meta-batch, both as functions of θ through
     /// the inner steps (`create_graph`) or as values only.
     fn surrogate_and_kl(&self, tasks: &[TaskData], old: &[(DiagGaussian, Tensor)], create_graph: bool) -> (Tensor, Tensor) {
@@ -123,8 +118,9 @@ mod tests {
     use super::*;
     use crate::algos::onpolicy::flatten;
 
+    /// A tiny policy and task in double precision, every value from a formula (no generator, so
+    /// tests running beside each other cannot change them).
     fn tiny() -> (MamlTrpo, TaskData) {
-        tch::manual_seed(3);
         let settings = MamlSettings {
             obs_dim: 2,
             action_dim: 1,
@@ -132,13 +128,18 @@ mod tests {
             init_std: 0.8,
             inner_lr: 0.5,
             num_grad_updates: 1,
-            region: TrustRegion { max_kl: 0.01, cg_iters: 10, backtrack_ratio: 0.8, max_backtracks: 15, hvp_reg: 0.0 },
+            region: TrustRegion { max_kl: 0.01, cg_iters: 10, backtrack_ratio: 0.8, max_backtracks: 15, hvp_reg: 1e-5 },
         };
         let mut maml = MamlTrpo::new(settings, Device::Cpu);
         maml.vars.double();
-        let opts = (Kind::Double, Device::Cpu);
-        let batch = |n: i64| StepBatch { obs: Tensor::randn([n, 2], opts), actions: Tensor::randn([n, 1], opts), advantages: Tensor::randn([n], opts) };
-        let task = TaskData { adaptation: vec![batch(6)], validation: batch(5) };
+        let wave = |n: i64, phase: f64| (Tensor::arange(n, (Kind::Double, Device::Cpu)) * 0.77 + phase).sin();
+        tch::no_grad(|| {
+            for (i, p) in maml.policy.parameters().iter().enumerate() {
+                p.shallow_clone().copy_(&(wave(p.numel() as i64, i as f64) * 0.6).view(p.size().as_slice()));
+            }
+        });
+        let batch = |n: i64, phase: f64| StepBatch { obs: wave(2 * n, phase).view([n, 2]) * 1.5, actions: wave(n, phase + 1.0).view([n, 1]), advantages: wave(n, phase + 2.0) };
+        let task = TaskData { adaptation: vec![batch(10, 0.0)], validation: batch(12, 0.5) };
         (maml, task)
     }
 

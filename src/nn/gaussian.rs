@@ -90,6 +90,28 @@ impl GaussianMlpPolicy {
     }
 }
 
+/// π(·|s) for rows that each act with their own parameter list, in one batched pass: `stacked[i]`
+/// is parameter i of K lists stacked on a new first axis, `which` `[n]` picks each row's list.
+pub fn distribution_per_row(stacked: &[Tensor], which: &Tensor, obs: &Tensor) -> DiagGaussian {
+    let (layers, log_std) = stacked.split_at(stacked.len() - 1);
+    let depth = layers.len() / 2;
+    let mut h = obs.unsqueeze(2);
+    for (i, layer) in layers.chunks(2).enumerate() {
+        h = layer[0].index_select(0, which).bmm(&h) + layer[1].index_select(0, which).unsqueeze(2);
+        if i + 1 < depth {
+            h = h.tanh();
+        }
+    }
+    let mean = h.squeeze_dim(2);
+    let log_std = log_std[0].index_select(0, which).clamp_min(LOG_STD_MIN);
+    DiagGaussian { mean, log_std }
+}
+
+/// Parameter lists stacked for [`distribution_per_row`].
+pub fn stack_params(lists: &[Vec<Tensor>]) -> Vec<Tensor> {
+    (0..lists[0].len()).map(|i| Tensor::stack(&lists.iter().map(|l| l[i].shallow_clone()).collect::<Vec<_>>(), 0)).collect()
+}
+
 /// Shallow copies (same storage, same graph) of a parameter list.
 pub fn shallow_copies(params: &[Tensor]) -> Vec<Tensor> {
     params.iter().map(Tensor::shallow_clone).collect()
@@ -161,6 +183,17 @@ mod tests {
         let detached = sgd_step(p, &(-GaussianMlpPolicy::distribution(p, &obs).log_prob(&actions).mean(Kind::Float)), 0.1, false);
         for (a, d) in adapted.iter().zip(&detached) {
             assert!(f64::try_from((a - d).abs().max()).unwrap() < 1e-6, "same step with and without the graph");
+        }
+
+        // Rows acting with different lists in one batched pass = each row on its own.
+        let lists = vec![shallow_copies(p), detached];
+        let which = Tensor::from_slice(&[1i64, 0, 0, 1, 1]);
+        let batched = distribution_per_row(&stack_params(&lists), &which, &obs);
+        for (row, &k) in [1usize, 0, 0, 1, 1].iter().enumerate() {
+            let alone = GaussianMlpPolicy::distribution(&lists[k], &obs.narrow(0, row as i64, 1));
+            let gap = f64::try_from((batched.mean.narrow(0, row as i64, 1) - alone.mean).abs().max()).unwrap();
+            assert!(gap < 1e-6, "row {row}: {gap}");
+            assert_eq!(batched.log_std.narrow(0, row as i64, 1).size(), alone.log_std.size());
         }
     }
 }

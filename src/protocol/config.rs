@@ -339,4 +339,29 @@ mod tests {
         assert_eq!((ml1.latent_size, ml1.net_size, ml1.reward_scale, ml1.num_tasks_sample), (7, 400, 10.0, 15));
         assert_eq!(Config::shipped("pearl", "cheetah-armature", "dynamics").unwrap(), Config::default());
     }
+
+    #[test]
+    fn on_policy_configs_parse_and_carry_the_reference_values() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs");
+        let files = |folder: &str| std::fs::read_dir(root.join(folder)).unwrap().map(|e| e.unwrap().path()).collect::<Vec<_>>();
+        files("maml-trpo").iter().for_each(|path| drop(read_file::<MamlConfig>(path).unwrap()));
+        files("rl2-ppo").iter().for_each(|path| drop(read_file::<Rl2Config>(path).unwrap()));
+        // ProMP trpo_run_all.py: two inner steps on ant-goal, (128, 128) on humanoid, α = 0.05 on rand-params.
+        let ant_goal: MamlConfig = shipped("maml-trpo", "ant-goal", "controls").unwrap();
+        assert_eq!((ant_goal.num_grad_updates, ant_goal.run.meta_batch, ant_goal.run.episodes_per_task), (2, 40, 20));
+        let humanoid: MamlConfig = shipped("maml-trpo", "humanoid-dir", "controls").unwrap();
+        assert_eq!(humanoid.hidden_sizes, [128, 128]);
+        let walker: MamlConfig = shipped("maml-trpo", "walker-rand-params", "controls").unwrap();
+        assert_eq!(walker.inner_lr, 0.05);
+        // Meta-World paper / garage launchers for ML1.
+        let rl2: Rl2Config = shipped("rl2-ppo", "push-v3", "ml1").unwrap();
+        assert_eq!((rl2.run.meta_batch, rl2.run.episodes_per_task, rl2.gru_hidden, rl2.lr, rl2.run.gae_lambda), (25, 10, 256, 5e-4, 0.95));
+        assert_eq!((rl2.entropy_coeff, rl2.center_adv, rl2.run.max_path_length, rl2.run.n_eval_tasks), (0.02, false, 200, Some(10)));
+        let maml: MamlConfig = shipped("maml-trpo", "reach-v3", "ml1").unwrap();
+        assert_eq!((maml.run.meta_batch, maml.run.episodes_per_task, maml.inner_lr, maml.max_kl), (20, 10, 0.1, 0.01));
+        // The shared fields are flat in the JSON; the other algorithm's fields are unknown.
+        let err = parse_json::<MamlConfig>(r#"{"meta_batch": 3, "ppo_epochs": 2}"#, "x.json").unwrap_err().to_string();
+        assert!(err.contains("unknown config field \"ppo_epochs\""), "{err}");
+        assert_eq!(parse_json::<Rl2Config>(r#"{"meta_batch": 3, "ppo_epochs": 2}"#, "x.json").unwrap().run.meta_batch, 3);
+    }
 }

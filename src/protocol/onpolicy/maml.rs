@@ -9,11 +9,12 @@ use super::collect::{Episode, Inputs};
 use super::{mean, OnPolicyAlgorithm, Sampler, TrainStats};
 use crate::algos::maml_trpo::{MamlSettings, MamlTrpo, StepBatch, TaskData};
 use crate::algos::onpolicy::{fit_and_advantages, standardize, LinearFeatureBaseline, PathObs, TrustRegion};
-use crate::nn::gaussian::shallow_copies;
+use crate::nn::gaussian::{distribution_per_row, shallow_copies, stack_params};
+use crate::nn::GaussianMlpPolicy;
 use crate::nn::{load_vars_state, vars_state};
 use crate::protocol::config::{MamlConfig, OnPolicyRun};
 
-/// Who acts in each slot: θ everywhere (one forward for all), or each task's adapted θ'.
+/// Who acts in each slot: θ everywhere, or each task's adapted θ' (lists by slot position).
 #[derive(Clone, Copy)]
 enum Policies<'a> {
     Shared(&'a [Tensor]),
@@ -28,22 +29,24 @@ pub struct MamlRunner {
 }
 
 impl MamlRunner {
-    /// Episodes in every slot, the slot at position k of `slots` acting with `params.of(k)`.
+    /// Episodes in every slot of `slots`; one batched forward per step, with θ or with each
+    /// slot's θ'.
     fn rollouts(&self, sampler: &mut Sampler, slots: &[usize], episodes: usize, params: Policies) -> Result<Vec<Vec<Episode>>> {
         let (action_dim, device) = (self.action_dim as i64, sampler.device);
+        let stacked = match params {
+            Policies::PerSlot(lists) => stack_params(lists),
+            Policies::Shared(_) => Vec::new(),
+        };
         sampler.episodes(slots, episodes, Inputs::Observation, |running, obs, rng| {
             let obs = obs.to_device(device);
             let noise = Sampler::noise(rng, running.len() as i64, action_dim, device);
-            match params {
-                Policies::Shared(theta) => self.maml.act(theta, &obs, &noise),
-                Policies::PerSlot(adapted) => {
-                    let row = |i: usize, slot: usize| {
-                        let k = slots.iter().position(|&s| s == slot).expect("a listed slot");
-                        self.maml.act(&adapted[k], &obs.narrow(0, i as i64, 1), &noise.narrow(0, i as i64, 1))
-                    };
-                    Tensor::cat(&running.iter().enumerate().map(|(i, &slot)| row(i, slot)).collect::<Vec<_>>(), 0)
+            tch::no_grad(|| match params {
+                Policies::Shared(theta) => GaussianMlpPolicy::distribution(theta, &obs).sample(&noise),
+                Policies::PerSlot(_) => {
+                    let which: Vec<i64> = running.iter().map(|s| slots.iter().position(|x| x == s).expect("a listed slot") as i64).collect();
+                    distribution_per_row(&stacked, &Tensor::from_slice(&which).to_device(device), &obs).sample(&noise)
                 }
-            }
+            })
         })
     }
 

@@ -188,6 +188,7 @@ impl<A: OnPolicyAlgorithm> OnPolicyTrainer<A> {
         if resume {
             let (progress, tensors): (Progress, _) = trainer.dir.load_checkpoint()?;
             trainer.setup.algorithm.load_state(&tensors).map_err(|name| anyhow::anyhow!("checkpoint lacks {name}"))?;
+            trainer.setup.sampler.rng = progress.rng.clone();
             trainer.progress = progress;
         }
         Ok(trainer)
@@ -197,8 +198,9 @@ impl<A: OnPolicyAlgorithm> OnPolicyTrainer<A> {
         A::run_config(&self.spec.config)
     }
 
-    /// The meta-test on every test task: (test return, success share, exploration return, rows).
-    fn evaluate(&mut self, seed: u32) -> Result<(f64, Option<f64>, f64, Vec<EvalRow>)> {
+    /// The meta-test on every test task: (test return, success share, exploration return if
+    /// there were exploration episodes, rows).
+    fn evaluate(&mut self, seed: u32) -> Result<(f64, Option<f64>, Option<f64>, Vec<EvalRow>)> {
         let tasks = self.setup.test_tasks.clone();
         let slots = set_tasks(&mut self.setup.sampler, &tasks, seed)?;
         let results = self.setup.algorithm.meta_test(&mut self.setup.sampler, &slots)?;
@@ -208,7 +210,7 @@ impl<A: OnPolicyAlgorithm> OnPolicyTrainer<A> {
             rows.extend(phases.enumerate().map(|(i, (adapted, e))| (task.index, i, adapted, e.total_reward(), e.success)));
         }
         let test_return = mean(rows.iter().filter(|r| r.2).map(|r| r.3));
-        let explore_return = mean(rows.iter().filter(|r| !r.2).map(|r| r.3));
+        let explore_return = rows.iter().any(|r| !r.2).then(|| mean(rows.iter().filter(|r| !r.2).map(|r| r.3)));
         let successes: Option<Vec<bool>> = rows.iter().filter(|r| r.2).map(|r| r.4).collect();
         let success = successes.map(|s| s.iter().filter(|&&x| x).count() as f64 / s.len().max(1) as f64);
         Ok((test_return, success, explore_return, rows))
@@ -229,7 +231,6 @@ impl<A: OnPolicyAlgorithm> OnPolicyTrainer<A> {
         let mut logs = self.dir.open_logs(&self.columns, EVAL_COLUMNS, resumed.then_some(self.progress.iteration))?;
         let start = Instant::now() - std::time::Duration::from_secs_f64(self.progress.elapsed_s);
         let first = if resumed { self.progress.iteration + 1 } else { 0 };
-        self.setup.sampler.rng = self.progress.rng.clone();
         let mut last_row = None;
         for iteration in first..self.run_config().num_iterations {
             if self.spec.max_env_steps.is_some_and(|max| self.progress.env_steps >= max) {
@@ -248,7 +249,7 @@ impl<A: OnPolicyAlgorithm> OnPolicyTrainer<A> {
             self.progress.env_steps += env_steps;
             let (test_return, test_success, explore_return, rows) = self.evaluate(iteration_seed(self.spec.seed, iteration) ^ 0x5EED)?;
             let wall_clock_s = start.elapsed().as_secs_f64();
-            let mut row = vec![iteration.to_string(), self.progress.env_steps.to_string(), field(Some(train_return)), field(Some(test_return)), field(test_success), field(Some(explore_return))];
+            let mut row = vec![iteration.to_string(), self.progress.env_steps.to_string(), field(Some(train_return)), field(Some(test_return)), field(test_success), field(explore_return)];
             row.extend(numbers.iter().map(|&v| field(Some(v))));
             row.push(format!("{wall_clock_s:.3}"));
             for (task, episode, adapted, ret, success) in rows {
