@@ -147,7 +147,7 @@ pub fn train_step_rate(algo: &str, env: &str, steps: usize, device: tch::Device)
     use rand_chacha::rand_core::SeedableRng;
 
     let algorithm = Algorithm::parse(algo)?;
-    anyhow::ensure!(!algorithm.is_on_policy(), "{algo} is timed by `sampler_rate`");
+    anyhow::ensure!(!algorithm.is_on_policy(), "{algo} is timed by `on_policy_rate`");
     let entry = envs::registry::lookup(env)?;
     let config = Config::shipped(algorithm.name(), env, entry.suite.label())?;
     let probe = entry.make(&envs::EnvOptions::default())?;
@@ -195,7 +195,7 @@ pub fn train_step_rate(algo: &str, env: &str, steps: usize, device: tch::Device)
 
 /// One row of `metarl bench train` for an on-policy algorithm.
 #[derive(Debug, Serialize)]
-pub struct SamplerRate {
+pub struct OnPolicyRate {
     pub algo: String,
     pub env: String,
     pub device: String,
@@ -214,7 +214,7 @@ pub struct SamplerRate {
 /// Time `iterations` training iterations of an on-policy algorithm at the shipped config for
 /// `env` (meta-batch, episodes, networks), `sampler_threads` stepping the envs: the sampler's env
 /// steps/s and the time per iteration.
-pub fn sampler_rate<A: OnPolicyAlgorithm>(algorithm: Algorithm, env: &str, iterations: usize, sampler_threads: usize, device: &str) -> Result<SamplerRate> {
+pub fn on_policy_rate<A: OnPolicyAlgorithm>(algorithm: Algorithm, env: &str, iterations: usize, sampler_threads: usize, device: &str) -> Result<OnPolicyRate> {
     let entry = envs::registry::lookup(env)?;
     let mut config: A::Config = crate::protocol::config::shipped(algorithm.name(), env, entry.suite.label())?;
     A::run_config_mut(&mut config).sampler_threads = sampler_threads;
@@ -229,7 +229,7 @@ pub fn sampler_rate<A: OnPolicyAlgorithm>(algorithm: Algorithm, env: &str, itera
     }
     let seconds = start.elapsed().as_secs_f64();
     let sampler = &setup.sampler;
-    Ok(SamplerRate {
+    Ok(OnPolicyRate {
         algo: algorithm.name().into(),
         env: env.into(),
         device: format!("{:?}", sampler.device),

@@ -457,8 +457,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let algorithm = Algorithm::parse(&algo)?;
             if algorithm.is_on_policy() {
                 let rate = match algorithm {
-                    Algorithm::MamlTrpo => bench::sampler_rate::<MamlRunner>(algorithm, &env, iterations, sampler_threads, device.name())?,
-                    _ => bench::sampler_rate::<Rl2Runner>(algorithm, &env, iterations, sampler_threads, device.name())?,
+                    Algorithm::MamlTrpo => bench::on_policy_rate::<MamlRunner>(algorithm, &env, iterations, sampler_threads, device.name())?,
+                    _ => bench::on_policy_rate::<Rl2Runner>(algorithm, &env, iterations, sampler_threads, device.name())?,
                 };
                 println!("{} on {} ({}, {} envs, {} sampler thread(s)): {:.0} env steps/s while sampling ({} steps), {:.2} s per iteration",
                     rate.algo, rate.env, rate.device, rate.envs, rate.sampler_threads, rate.steps_per_s, rate.env_steps, rate.iteration_s);
