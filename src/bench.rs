@@ -16,8 +16,9 @@ use crate::algos::sac::{Sac, TaskVariable};
 use crate::envs::{self, np_random::RandomState};
 use crate::paths;
 use crate::protocol::buffer::{MultiTaskBuffer, Transition};
-use crate::protocol::config::Config;
-use crate::protocol::meta_train::{build_learner, context_step, Algorithm};
+use crate::protocol::config::{Algorithm, Config};
+use crate::protocol::meta_train::{build_learner, context_step, RunSpec};
+use crate::protocol::onpolicy::{set_tasks, setup, OnPolicyAlgorithm};
 use crate::sim::{self, Data, Model};
 
 /// One model's measurement, one CSV row.
@@ -262,7 +263,8 @@ pub fn sampler_rate(algo: &str, env: &str, settings: &[(usize, usize)], steps: u
     use crate::protocol::sampler::VecEnvs;
     use rand_chacha::rand_core::SeedableRng;
 
-    let algorithm = crate::protocol::meta_train::Algorithm::parse(algo)?;
+    let algorithm = Algorithm::parse(algo)?;
+    anyhow::ensure!(!algorithm.is_on_policy(), "{algo} is timed by `on_policy_rate`");
     let entry = envs::registry::lookup(env)?;
     let config = Config::shipped(algorithm.name(), env, entry.suite.label())?;
     let options = envs::EnvOptions { horizon: Some(config.max_path_length), ..envs::EnvOptions::default() };
@@ -304,6 +306,56 @@ pub fn sampler_rate(algo: &str, env: &str, settings: &[(usize, usize)], steps: u
         }
     }
     Ok(rows)
+}
+
+/// One row of `metarl bench train` for an on-policy algorithm.
+#[derive(Debug, Serialize)]
+pub struct OnPolicyRate {
+    pub algo: String,
+    pub env: String,
+    pub device: String,
+    /// Envs stepped together (one per task of the meta-batch).
+    pub envs: usize,
+    pub sampler_threads: usize,
+    pub iterations: usize,
+    pub env_steps: u64,
+    /// Seconds spent collecting episodes (env steps and the batched policy forwards).
+    pub sampling_s: f64,
+    pub steps_per_s: f64,
+    /// Seconds per whole training iteration (sampling and the update).
+    pub iteration_s: f64,
+}
+
+/// Time `iterations` training iterations of an on-policy algorithm at the shipped config for
+/// `env` (meta-batch, episodes, networks), `sampler_threads` stepping the envs: the sampler's env
+/// steps/s and the time per iteration.
+pub fn on_policy_rate<A: OnPolicyAlgorithm>(algorithm: Algorithm, env: &str, iterations: usize, sampler_threads: usize, device: &str) -> Result<OnPolicyRate> {
+    let entry = envs::registry::lookup(env)?;
+    let mut config: A::Config = crate::protocol::config::shipped(algorithm.name(), env, entry.suite.label())?;
+    A::run_config_mut(&mut config).sampler_threads = sampler_threads;
+    let meta_batch = A::run_config(&config).meta_batch;
+    let spec = RunSpec { algorithm, env: env.to_owned(), seed: 0, max_env_steps: None, device: device.to_owned(), config };
+    let mut setup = setup::<A>(&spec)?;
+    let start = Instant::now();
+    for iteration in 0..iterations {
+        let tasks = setup.sample_tasks(meta_batch);
+        let slots = set_tasks(&mut setup.sampler, &tasks, iteration as u32)?;
+        setup.algorithm.train(&mut setup.sampler, &slots)?;
+    }
+    let seconds = start.elapsed().as_secs_f64();
+    let sampler = &setup.sampler;
+    Ok(OnPolicyRate {
+        algo: algorithm.name().into(),
+        env: env.into(),
+        device: format!("{:?}", sampler.device),
+        envs: meta_batch,
+        sampler_threads,
+        iterations,
+        env_steps: sampler.sampled_steps,
+        sampling_s: sampler.sampling_s,
+        steps_per_s: sampler.sampled_steps as f64 / sampler.sampling_s,
+        iteration_s: seconds / iterations.max(1) as f64,
+    })
 }
 
 pub fn write_csv<T: Serialize>(rows: &[T], out: &Path) -> Result<()> {

@@ -13,9 +13,12 @@ use metarl::envs::np_random::RandomState;
 use metarl::envs::registry::{self, DEFAULT_TASK_SEED};
 use metarl::envs::rollout::{self, Policy};
 use metarl::envs::{npy, parity, EnvError, EnvOptions, Suite, REGISTRY};
-use metarl::protocol::config::Config;
+use metarl::protocol::config::{self, Algorithm, Config};
 use metarl::protocol::embeddings;
-use metarl::protocol::meta_train::{Algorithm, RunSpec, Trainer};
+use metarl::protocol::meta_train::{RunSpec, Trainer};
+use metarl::protocol::onpolicy::maml::MamlRunner;
+use metarl::protocol::onpolicy::rl2::Rl2Runner;
+use metarl::protocol::onpolicy::{OnPolicyAlgorithm, OnPolicyTrainer};
 use metarl::{bench, doctor};
 
 #[derive(Parser)]
@@ -107,11 +110,11 @@ enum AnalyzeCommand {
 
 #[derive(Args)]
 struct TrainArgs {
-    /// pearl, oracle-sac, tcl or cocoa.
+    /// pearl, oracle-sac, tcl, cocoa, maml-trpo or rl2-ppo.
     algo: String,
     #[arg(long)]
     env: String,
-    /// JSON config; default configs/<algo>/<env>.json, else oyster's defaults.
+    /// JSON config; default configs/<algo>/<env>.json, else configs/<algo>/<suite>.json, else the defaults.
     #[arg(long)]
     config: Option<PathBuf>,
     #[arg(long, default_value_t = 0)]
@@ -384,13 +387,15 @@ enum BenchCommand {
         #[arg(long, default_value = "results/bench/env_step.csv")]
         out: PathBuf,
     },
-    /// Time per gradient step of algorithms' updates at the shipped config's sizes; with several
-    /// (`--algo pearl,tcl`), steps taken in turn and each one's extra cost over the first.
+    /// PEARL family: time per gradient step of the update at the shipped config's sizes; with
+    /// several (`--algo pearl,tcl`), steps taken in turn and each one's extra cost over the first.
+    /// maml-trpo, rl2-ppo: the sampler's env steps/s and the time per training iteration.
     Train {
         #[arg(long, default_value = "pearl", value_delimiter = ',')]
         algo: Vec<String>,
         #[arg(long, default_value = "cheetah-vel")]
         env: String,
+        /// Gradient steps timed (PEARL family).
         #[arg(long, default_value_t = 50)]
         steps: usize,
         #[arg(long, value_enum, default_value_t = DeviceArg::Cpu)]
@@ -398,6 +403,12 @@ enum BenchCommand {
         /// libtorch intra-op threads.
         #[arg(long, default_value_t = 1)]
         threads: i32,
+        /// Training iterations timed (on-policy algorithms).
+        #[arg(long, default_value_t = 1)]
+        iterations: usize,
+        /// Threads stepping the envs (on-policy algorithms).
+        #[arg(long, default_value_t = 2)]
+        sampler_threads: usize,
         #[arg(long, default_value = "results/bench/train_step.csv")]
         out: PathBuf,
     },
@@ -438,27 +449,47 @@ enum BenchCommand {
 fn train(args: TrainArgs) -> Result<ExitCode> {
     let algorithm = Algorithm::parse(&args.algo)?;
     let entry = registry::lookup(&args.env)?;
-    let config = match &args.config {
-        Some(path) => Config::from_file(path)?,
-        None => Config::shipped(algorithm.name(), &args.env, entry.suite.label())?,
-    };
     let dir = args.out.clone().unwrap_or_else(|| {
         PathBuf::from("results").join(entry.suite.label()).join(&args.env).join(algorithm.name()).join(format!("seed{}", args.seed))
     });
-    let spec = RunSpec { algorithm, env: args.env.clone(), seed: args.seed, max_env_steps: args.steps, device: args.device.name().into(), config };
-    let mut trainer = Trainer::open(spec, &dir, args.resume)?;
+    match algorithm {
+        Algorithm::MamlTrpo => train_on_policy::<MamlRunner>(algorithm, &args, entry.suite.label(), &dir),
+        Algorithm::Rl2Ppo => train_on_policy::<Rl2Runner>(algorithm, &args, entry.suite.label(), &dir),
+        Algorithm::Pearl | Algorithm::OracleSac | Algorithm::Tcl | Algorithm::Cocoa => train_pearl(algorithm, &args, entry.suite.label(), &dir),
+    }
+}
+
+fn spec<C>(algorithm: Algorithm, args: &TrainArgs, config: C) -> RunSpec<C> {
+    RunSpec { algorithm, env: args.env.clone(), seed: args.seed, max_env_steps: args.steps, device: args.device.name().into(), config }
+}
+
+fn spinner() -> Result<ProgressBar> {
     let bar = ProgressBar::new_spinner().with_style(ProgressStyle::with_template("{spinner} {elapsed_precise} {msg}")?);
     bar.enable_steady_tick(std::time::Duration::from_millis(500));
+    Ok(bar)
+}
+
+fn success_note(success: Option<f64>) -> String {
+    success.map(|s| format!(", success {:.0}%", 100.0 * s)).unwrap_or_default()
+}
+
+fn train_pearl(algorithm: Algorithm, args: &TrainArgs, suite: &str, dir: &Path) -> Result<ExitCode> {
+    let config = match &args.config {
+        Some(path) => Config::from_file(path)?,
+        None => Config::shipped(algorithm.name(), &args.env, suite)?,
+    };
+    let mut trainer = Trainer::open(spec(algorithm, args, config), dir, args.resume)?;
+    let bar = spinner()?;
     let report = trainer.run(|r| bar.set_message(format!("iteration {} · {} env steps · test return {:.2}", r.iteration, r.env_steps, r.test_return)))?;
     bar.finish_and_clear();
     println!("iteration {}: {} env steps, {} gradient steps, test return {:.3}{}", report.iteration, report.env_steps, report.train_steps, report.test_return,
-        report.test_success.map(|s| format!(", success {:.0}%", 100.0 * s)).unwrap_or_default());
+        success_note(report.test_success));
     if matches!(algorithm, Algorithm::Tcl | Algorithm::Cocoa) {
         // The trained encoder's task clusters (papers/001 Table 2), as `metarl analyze embeddings`.
         let tasks = trainer.test_task_count().min(5);
         drop(trainer);
         if tasks >= 2 {
-            let analysis = embeddings::analyze(&dir, tasks, 10, None, &dir.join("analysis"))?;
+            let analysis = embeddings::analyze(dir, tasks, 10, None, &dir.join("analysis"))?;
             println!("embeddings: {}", analysis.png.display());
         }
     }
@@ -466,17 +497,40 @@ fn train(args: TrainArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+fn train_on_policy<A: OnPolicyAlgorithm>(algorithm: Algorithm, args: &TrainArgs, suite: &str, dir: &Path) -> Result<ExitCode> {
+    let config: A::Config = match &args.config {
+        Some(path) => config::read_file(path)?,
+        None => config::shipped(algorithm.name(), &args.env, suite)?,
+    };
+    let mut trainer = OnPolicyTrainer::<A>::open(spec(algorithm, args, config), dir, args.resume)?;
+    let bar = spinner()?;
+    let row = trainer.run(|iteration, env_steps, test_return| bar.set_message(format!("iteration {iteration} · {env_steps} env steps · test return {test_return:.2}")))?;
+    bar.finish_and_clear();
+    let value = |name: &str| trainer.columns().iter().position(|c| *c == name).map(|i| row[i].clone()).unwrap_or_default();
+    let success = value("test_success").parse::<f64>().ok();
+    println!("iteration {}: {} env steps, test return {} (exploration episodes {}){}", value("iteration"), value("env_steps"), value("test_return"),
+        value("test_explore_return"), success_note(success));
+    println!("wrote {}", dir.display());
+    Ok(ExitCode::SUCCESS)
+}
+
 fn eval(run_dir: &Path) -> Result<ExitCode> {
-    let mut trainer = Trainer::open(RunSpec::read(run_dir)?, run_dir, true)?;
-    let summary = trainer.evaluate_checkpoint()?;
+    let config = run_dir.join("config.json");
+    let text = std::fs::read(&config).with_context(|| format!("{} is not a run folder (no config.json)", run_dir.display()))?;
+    let not_a_run = || format!("{} is not a run config", config.display());
+    let algorithm: Algorithm = serde_json::from_value(serde_json::from_slice::<serde_json::Value>(&text).with_context(not_a_run)?["algorithm"].clone()).with_context(not_a_run)?;
+    let summary = match algorithm {
+        Algorithm::MamlTrpo => OnPolicyTrainer::<MamlRunner>::open(serde_json::from_slice(&text).with_context(not_a_run)?, run_dir, true)?.evaluate_checkpoint()?,
+        Algorithm::Rl2Ppo => OnPolicyTrainer::<Rl2Runner>::open(serde_json::from_slice(&text).with_context(not_a_run)?, run_dir, true)?.evaluate_checkpoint()?,
+        Algorithm::Pearl | Algorithm::OracleSac | Algorithm::Tcl | Algorithm::Cocoa => Trainer::open(serde_json::from_slice(&text).with_context(not_a_run)?, run_dir, true)?.evaluate_checkpoint()?,
+    };
     let mut csv = String::from("task,run,final_return,final_success\n");
     for (task, run, score, success) in &summary.rows {
         csv.push_str(&format!("{task},{run},{score},{}\n", success.map(|s| (s as u8).to_string()).unwrap_or_default()));
     }
     let out = run_dir.join(format!("reeval_iteration{}.csv", summary.iteration));
     metarl::results::write_atomic(&out, csv.as_bytes())?;
-    println!("checkpoint of iteration {}: test return {:.3}{}", summary.iteration, summary.test_return,
-        summary.test_success.map(|s| format!(", success {:.0}%", 100.0 * s)).unwrap_or_default());
+    println!("checkpoint of iteration {}: test return {:.3}{}", summary.iteration, summary.test_return, success_note(summary.test_success));
     println!("wrote {}", out.display());
     Ok(ExitCode::SUCCESS)
 }
@@ -876,13 +930,22 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Bench { command: BenchCommand::Mujoco { models, steps, seed, out } } => bench_mujoco(models, steps, seed, out),
         Command::Bench { command: BenchCommand::Envs { envs, suite, steps, seed, reference, out } } => bench_envs(envs, suite, steps, seed, reference, out),
-        Command::Bench { command: BenchCommand::Train { algo, env, steps, device, threads, out } } => {
+        Command::Bench { command: BenchCommand::Train { algo, env, steps, device, threads, iterations, sampler_threads, out } } => {
             tch::set_num_threads(threads);
-            let device = match device {
-                DeviceArg::Cpu => tch::Device::Cpu,
-                DeviceArg::Cuda if tch::Cuda::is_available() => tch::Device::Cuda(0),
-                DeviceArg::Cuda => anyhow::bail!("--device cuda: libtorch sees no CUDA device here (`metarl doctor` says why)"),
-            };
+            let algorithms = algo.iter().map(|a| Algorithm::parse(a)).collect::<Result<Vec<_>>>()?;
+            if let Some(&algorithm) = algorithms.iter().find(|a| a.is_on_policy()) {
+                anyhow::ensure!(algorithms.len() == 1, "--algo {}: time an on-policy algorithm on its own", algorithm.name());
+                let rate = match algorithm {
+                    Algorithm::MamlTrpo => bench::on_policy_rate::<MamlRunner>(algorithm, &env, iterations, sampler_threads, device.name())?,
+                    _ => bench::on_policy_rate::<Rl2Runner>(algorithm, &env, iterations, sampler_threads, device.name())?,
+                };
+                println!("{} on {} ({}, {} envs, {} sampler thread(s)): {:.0} env steps/s while sampling ({} steps), {:.2} s per iteration",
+                    rate.algo, rate.env, rate.device, rate.envs, rate.sampler_threads, rate.steps_per_s, rate.env_steps, rate.iteration_s);
+                bench::write_csv(&[rate], &out)?;
+                println!("wrote {}", out.display());
+                return Ok(ExitCode::SUCCESS);
+            }
+            let device = metarl::protocol::run_dir::parse_device(device.name())?;
             let rates = bench::train_step_rates(&algo, &env, steps, device)?;
             for rate in &rates {
                 let overhead = format!("; median {:+.1}% over {}", 100.0 * (rate.median_ms_per_step / rates[0].median_ms_per_step - 1.0), rates[0].algo);

@@ -31,6 +31,8 @@ pub const CASES: &[Case] = &[
     Case { algo: "oracle-sac", env: "point-robot", config: "configs/demo/point-robot.json", quick: true },
     Case { algo: "tcl", env: "point-robot", config: "configs/demo/point-robot.json", quick: true },
     Case { algo: "cocoa", env: "point-robot", config: "configs/demo/point-robot.json", quick: true },
+    Case { algo: "maml-trpo", env: "point-robot", config: "configs/demo/maml-trpo-point-robot.json", quick: true },
+    Case { algo: "rl2-ppo", env: "sparse-point-robot", config: "configs/demo/rl2-ppo-sparse-point-robot.json", quick: true },
     Case { algo: "pearl", env: "cheetah-vel", config: "configs/regress/cheetah-vel.json", quick: false },
     Case { algo: "oracle-sac", env: "cheetah-vel", config: "configs/regress/cheetah-vel.json", quick: false },
     Case { algo: "tcl", env: "cheetah-vel", config: "configs/regress/cheetah-vel.json", quick: false },

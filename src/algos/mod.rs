@@ -1,6 +1,11 @@
 //! Learners. The SAC core is shared; PEARL adds the context encoder; oracle SAC feeds z from the
-//! task family's ground truth; TCL-PEARL and CoCOA add a contrastive loss on PEARL's encoder.
+//! task family's ground truth; TCL-PEARL and CoCOA add a contrastive loss on PEARL's encoder. The
+//! on-policy baselines share `onpolicy` (GAE, the linear feature baseline, conjugate gradient,
+//! TRPO's step): MAML-TRPO and RL²-PPO.
 
 pub mod contrastive;
+pub mod maml_trpo;
+pub mod onpolicy;
 pub mod pearl;
+pub mod rl2_ppo;
 pub mod sac;

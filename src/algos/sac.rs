@@ -11,7 +11,7 @@ use tch::nn::{self, Module};
 use tch::{Device, Kind, Tensor};
 
 use super::pearl::ContextEncoder;
-use crate::nn::{soft_update, Adam, Mlp, PolicyOutput, TanhGaussianPolicy};
+use crate::nn::{load_vars_state, soft_update, variables_under as params, vars_state, Adam, Mlp, PolicyOutput, TanhGaussianPolicy};
 use crate::protocol::buffer::Batch;
 
 /// Sizes and coefficients of the learner (oyster `configs/default.py` names).
@@ -95,14 +95,6 @@ pub struct Sac {
     /// -1 under `METARL_FAULT_FLIP_ACTOR_LOSS` (a deliberately broken learner, for the test that
     /// shows `metarl regress` catches one), else 1.
     actor_loss_sign: f64,
-}
-
-/// Variables of `vars` under `prefix`, in a fixed (sorted) order.
-fn params(vars: &nn::VarStore, prefix: &str) -> Vec<Tensor> {
-    let prefix = format!("{prefix}.");
-    let mut named: Vec<(String, Tensor)> = vars.variables().into_iter().filter(|(n, _)| n.starts_with(&prefix)).collect();
-    named.sort_by(|a, b| a.0.cmp(&b.0));
-    named.into_iter().map(|(_, t)| t).collect()
 }
 
 /// `[n, d]` standard normal draws from `rng`, on `device`.
@@ -254,7 +246,7 @@ impl Sac {
 
     /// Every variable and optimiser moment, named, for a checkpoint.
     pub fn state(&self) -> Vec<(String, Tensor)> {
-        let mut named: Vec<(String, Tensor)> = self.vars.variables().into_iter().map(|(n, t)| (format!("net.{n}"), t)).collect();
+        let mut named = vars_state(&self.vars);
         for (name, optimizer) in &self.optimizers {
             named.extend(optimizer.state(&format!("adam.{name}")));
         }
@@ -262,13 +254,7 @@ impl Sac {
     }
 
     pub fn load_state(&mut self, saved: &std::collections::HashMap<String, Tensor>) -> Result<(), String> {
-        tch::no_grad(|| {
-            for (name, var) in self.vars.variables() {
-                let key = format!("net.{name}");
-                var.shallow_clone().copy_(saved.get(&key).ok_or(key)?);
-            }
-            Ok::<(), String>(())
-        })?;
+        load_vars_state(&self.vars, saved)?;
         for (name, optimizer) in &mut self.optimizers {
             optimizer.load_state(&format!("adam.{name}"), saved)?;
         }

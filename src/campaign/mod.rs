@@ -16,7 +16,7 @@ use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::envs::{registry, Suite};
-use crate::protocol::config::{check_algorithm, Config};
+use crate::protocol::config::{self, Algorithm, Config, MamlConfig, OnPolicyRun, Rl2Config};
 use crate::results::write_atomic;
 
 /// One line of manifest.csv; paths are relative to the campaign folder.
@@ -62,7 +62,7 @@ pub fn expand_targets(targets: &str) -> Result<Vec<String>> {
 
 /// `field=value` overrides applied to `config`; the result is checked as any config file is,
 /// so an unknown field or a bad value is named.
-pub fn apply_overrides(config: &Config, overrides: &[String], source: &str) -> Result<Config> {
+pub fn apply_overrides<T: Serialize + serde::de::DeserializeOwned + Default>(config: &T, overrides: &[String], source: &str) -> Result<T> {
     let mut value = serde_json::to_value(config)?;
     let fields = value.as_object_mut().expect("a config serialises to an object");
     for pair in overrides {
@@ -70,7 +70,7 @@ pub fn apply_overrides(config: &Config, overrides: &[String], source: &str) -> R
         let parsed = serde_json::from_str(raw).unwrap_or_else(|_| serde_json::Value::String(raw.to_string()));
         fields.insert(name.trim().to_string(), parsed);
     }
-    Config::from_json(&value.to_string(), source)
+    config::parse_json(&value.to_string(), source)
 }
 
 /// What one run of the meta-training loop costs, from its config (oyster's schedule).
@@ -82,6 +82,48 @@ pub struct RunCost {
     pub env_steps: u64,
     /// Meta-test transitions on top (at least; trajectories run to their end).
     pub eval_steps: u64,
+}
+
+/// The on-policy loops' cost: per iteration `meta_batch` tasks × `episodes_per_task` episodes
+/// (MAML twice: before and after its inner step) of at most `max_path_length` steps, one outer
+/// update; the meta-test's episodes on every test task on top.
+pub fn on_policy_cost(run: &OnPolicyRun, episodes_factor: u64, n_test: usize, budget: Option<u64>) -> RunCost {
+    let n_test = run.n_eval_tasks.map_or(n_test, |n| n.min(n_test)) as u64;
+    let per_iteration = episodes_factor * (run.meta_batch * run.episodes_per_task * run.max_path_length) as u64;
+    let iterations = budget.map_or(run.num_iterations as u64, |b| (run.num_iterations as u64).min(b.div_ceil(per_iteration.max(1)).max(1)));
+    RunCost {
+        iterations,
+        gradient_steps: iterations,
+        env_steps: iterations * per_iteration,
+        eval_steps: iterations * n_test * ((run.num_exp_traj_eval + run.num_eval_episodes) * run.max_path_length) as u64,
+    }
+}
+
+/// An algorithm's shipped config for an env with the overrides, as the JSON a run reads, and
+/// what a run of it costs.
+fn resolve(algo: Algorithm, env: &str, overrides: &[String], budget: Option<u64>) -> Result<(serde_json::Value, RunCost)> {
+    let entry = registry::lookup(env)?;
+    let suite = entry.suite.label();
+    let source = format!("--config-overrides for {} on {env}", algo.name());
+    let family = |task_seed| entry.tasks(&crate::envs::EnvOptions::default(), task_seed);
+    Ok(match algo {
+        Algorithm::MamlTrpo => {
+            let c: MamlConfig = apply_overrides(&config::shipped("maml-trpo", env, suite)?, overrides, &source)?;
+            let cost = on_policy_cost(&c.run, 2, family(c.run.task_seed)?.test.len(), budget);
+            (serde_json::to_value(c)?, cost)
+        }
+        Algorithm::Rl2Ppo => {
+            let c: Rl2Config = apply_overrides(&config::shipped("rl2-ppo", env, suite)?, overrides, &source)?;
+            let cost = on_policy_cost(&c.run, 1, family(c.run.task_seed)?.test.len(), budget);
+            (serde_json::to_value(c)?, cost)
+        }
+        _ => {
+            let c = apply_overrides(&Config::shipped(algo.name(), env, suite)?, overrides, &source)?;
+            let tasks = family(c.task_seed)?;
+            let cost = run_cost(&c, tasks.train.len(), tasks.test.len(), budget);
+            (serde_json::to_value(c)?, cost)
+        }
+    })
 }
 
 /// The cost of a run with `config` on a family of `n_train` / `n_test` tasks, stopping at the
@@ -112,27 +154,24 @@ pub fn plan(request: &PlanRequest, out: &Path) -> Result<(Vec<PlannedRun>, RunCo
     if request.algos.is_empty() || request.seeds.is_empty() {
         bail!("a campaign needs at least one algorithm (--algos) and one seed (--seeds)");
     }
-    let algos = request.algos.iter().map(|a| check_algorithm(a.trim())).collect::<Result<Vec<_>>>()?;
+    let algos = request.algos.iter().map(|a| Algorithm::parse(a.trim())).collect::<Result<Vec<_>>>()?;
     let envs = expand_targets(request.targets)?;
     let mut configs = Vec::new();
     let mut runs = Vec::new();
     let mut total = RunCost::default();
-    for algo in &algos {
+    for &algo in &algos {
+        let algo_name = algo.name();
         for env in &envs {
-            let entry = registry::lookup(env)?;
-            let source = format!("--config-overrides for {algo} on {env}");
-            let config = apply_overrides(&Config::shipped(algo, env, entry.suite.label())?, request.overrides, &source)?;
-            let family = entry.tasks(&crate::envs::EnvOptions::default(), config.task_seed)?;
-            let cost = run_cost(&config, family.train.len(), family.test.len(), request.steps);
+            let (config, cost) = resolve(algo, env, request.overrides, request.steps)?;
             let seeds = request.seeds.len() as u64;
             total.iterations += seeds * cost.iterations;
             total.gradient_steps += seeds * cost.gradient_steps;
             total.env_steps += seeds * cost.env_steps;
             total.eval_steps += seeds * cost.eval_steps;
-            let config_path = PathBuf::from("configs").join(algo).join(format!("{env}.json"));
+            let config_path = PathBuf::from("configs").join(algo_name).join(format!("{env}.json"));
             for &seed in request.seeds {
-                let run_dir = PathBuf::from("runs").join(algo).join(env).join(format!("seed{seed}"));
-                runs.push(PlannedRun { algo: algo.to_string(), env: env.clone(), seed, steps: request.steps, config: config_path.clone(), run_dir });
+                let run_dir = PathBuf::from("runs").join(algo_name).join(env).join(format!("seed{seed}"));
+                runs.push(PlannedRun { algo: algo_name.to_string(), env: env.clone(), seed, steps: request.steps, config: config_path.clone(), run_dir });
             }
             configs.push((config_path, config));
         }
@@ -211,6 +250,15 @@ mod tests {
         let shipped = Config::shipped("pearl", "sparse-point-robot", "point").unwrap();
         assert_eq!((config.num_iterations, config.net_size, config.sparse_rewards), (3, 32, shipped.sparse_rewards));
         assert_eq!(expand_targets("ml1").unwrap().len(), 50);
+
+        // An on-policy algorithm gets its own config type, overrides checked against it.
+        let c = tempfile::tempdir().unwrap();
+        let (runs, cost) = plan(&request("point-robot", &["maml-trpo".to_string()], &["num_iterations=4".to_string()]), c.path()).unwrap();
+        let maml: MamlConfig = config::read_file(&c.path().join(&runs[0].config)).unwrap();
+        // One outer step per iteration; the 500-step budget stops each of the 2 seeds after one.
+        assert_eq!((maml.run.num_iterations, cost.gradient_steps), (4, 2));
+        let err = plan(&request("point-robot", &["rl2-ppo".to_string()], &["kl_lambda=1".to_string()]), c.path()).unwrap_err();
+        assert!(format!("{err:#}").contains("unknown config field \"kl_lambda\""), "{err:#}");
     }
 
     #[test]

@@ -1,8 +1,16 @@
 //! Networks as rlkit (oyster) builds them, on tch: MLPs with rlkit's initialisation, the
-//! tanh-Gaussian policy, target-network updates and an Adam whose state can be checkpointed.
+//! tanh-Gaussian policy, target-network updates and an Adam whose state can be checkpointed;
+//! garage's Gaussian MLP policy with functional parameters (MAML, [`gaussian`]) and its GRU policy
+//! (RL², [`gru`]).
 //!
 //! All networks of one learner live in one `VarStore` under their own prefix, so a checkpoint is
 //! one file of named tensors.
+
+pub mod gaussian;
+pub mod gru;
+
+pub use gaussian::{DiagGaussian, GaussianMlpPolicy};
+pub use gru::GaussianGruPolicy;
 
 use tch::nn::{self, Init, LinearConfig, Module};
 use tch::{Kind, Tensor};
@@ -102,6 +110,30 @@ impl TanhGaussianPolicy {
         let log_prob = (gaussian - correction).sum_dim_intlist(-1, true, Kind::Float);
         PolicyOutput { action, mean, log_std, log_prob: Some(log_prob) }
     }
+}
+
+/// Variables of `vars` under `prefix`, in a fixed (sorted) order.
+pub fn variables_under(vars: &nn::VarStore, prefix: &str) -> Vec<Tensor> {
+    let prefix = format!("{prefix}.");
+    let mut named: Vec<(String, Tensor)> = vars.variables().into_iter().filter(|(n, _)| n.starts_with(&prefix)).collect();
+    named.sort_by(|a, b| a.0.cmp(&b.0));
+    named.into_iter().map(|(_, t)| t).collect()
+}
+
+/// Every variable of `vars`, named `net.<name>`, for a checkpoint.
+pub fn vars_state(vars: &nn::VarStore) -> Vec<(String, Tensor)> {
+    vars.variables().into_iter().map(|(n, t)| (format!("net.{n}"), t)).collect()
+}
+
+/// Restore what [`vars_state`] saved; a missing entry is an error naming it.
+pub fn load_vars_state(vars: &nn::VarStore, saved: &std::collections::HashMap<String, Tensor>) -> Result<(), String> {
+    tch::no_grad(|| {
+        for (name, var) in vars.variables() {
+            let key = format!("net.{name}");
+            var.shallow_clone().copy_(saved.get(&key).ok_or(key)?);
+        }
+        Ok(())
+    })
 }
 
 /// `target ← τ·source + (1 - τ)·target` for every pair of parameters.

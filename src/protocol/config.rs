@@ -4,13 +4,14 @@
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::algos::contrastive::Similarity;
 use crate::suggest::closest_match;
 
 /// The algorithms `metarl train` runs.
-pub const ALGORITHMS: &[&str] = &["pearl", "oracle-sac", "tcl", "cocoa"];
+pub const ALGORITHMS: &[&str] = &["pearl", "oracle-sac", "tcl", "cocoa", "maml-trpo", "rl2-ppo"];
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -123,31 +124,166 @@ impl Default for Config {
     }
 }
 
-impl Config {
-    /// Parse a JSON config; an unknown field is an error naming it and the closest known field.
-    pub fn from_json(text: &str, source: &str) -> Result<Config> {
-        let value: serde_json::Value = serde_json::from_str(text).with_context(|| format!("{source} is not valid JSON"))?;
-        let known = serde_json::to_value(Config::default())?;
-        let (Some(fields), Some(known)) = (value.as_object(), known.as_object()) else {
-            bail!("{source}: a config is a JSON object of fields");
-        };
-        for name in fields.keys().filter(|k| !known.contains_key(*k)) {
-            let hint = closest_match(name, known.keys().map(String::as_str));
-            bail!("{source}: unknown config field {name:?}{}", hint.map(|h| format!(" (did you mean {h:?}?)")).unwrap_or_default());
+/// What the on-policy baselines share: the task lists, the schedule and the meta-test protocol.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct OnPolicyRun {
+    /// Train/test task counts; `None` keeps the env family's.
+    pub n_train_tasks: Option<usize>,
+    pub n_eval_tasks: Option<usize>,
+    pub task_seed: u32,
+    pub num_iterations: usize,
+    /// Tasks per iteration (garage's `meta_batch_size`).
+    pub meta_batch: usize,
+    /// Episodes per task and policy: MAML's rollouts per task before and after each inner step,
+    /// RL²'s episodes per trial.
+    pub episodes_per_task: usize,
+    pub max_path_length: usize,
+    pub discount: f64,
+    /// GAE's λ (1: discounted returns minus the baseline).
+    pub gae_lambda: f64,
+    /// Initial σ of the Gaussian policy (garage `init_std`).
+    pub init_std: f64,
+    /// Meta-test: exploration episodes per test task (MAML adapts on them; RL² runs them first in
+    /// its trial).
+    pub num_exp_traj_eval: usize,
+    /// Meta-test: episodes after exploration whose returns are reported.
+    pub num_eval_episodes: usize,
+    /// Threads stepping the envs (results do not depend on it).
+    pub sampler_threads: usize,
+    /// libtorch intra-op threads (results are reproducible for a fixed count).
+    pub threads: i32,
+}
+
+impl Default for OnPolicyRun {
+    fn default() -> Self {
+        OnPolicyRun {
+            n_train_tasks: None,
+            n_eval_tasks: None,
+            task_seed: crate::envs::registry::DEFAULT_TASK_SEED,
+            num_iterations: 500,
+            meta_batch: 40,
+            episodes_per_task: 20,
+            max_path_length: 200,
+            discount: 0.99,
+            gae_lambda: 1.0,
+            init_std: 1.0,
+            num_exp_traj_eval: 2,
+            num_eval_episodes: 1,
+            sampler_threads: 2,
+            threads: 1,
         }
-        serde_json::from_value(value.clone()).map_err(|error| {
-            // Name the field: the first one that does not parse on its own.
-            let culprit = fields.iter().find(|(name, v)| serde_json::from_value::<Config>(serde_json::json!({ name.as_str(): v })).is_err());
-            match culprit {
-                Some((name, v)) => anyhow::anyhow!("{source}: config field {name:?} has a bad value {v}: {error}"),
-                None => anyhow::anyhow!("{source}: {error}"),
-            }
-        })
+    }
+}
+
+/// MAML-TRPO (garage `MAMLTRPO`, ProMP `TRPOMAML`); defaults are the values Rakelly et al. ran on
+/// MuJoCo Controls (ProMP `trpo_run_all.py`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MamlConfig {
+    #[serde(flatten)]
+    pub run: OnPolicyRun,
+    /// Policy hidden layers (tanh).
+    pub hidden_sizes: Vec<i64>,
+    pub inner_lr: f64,
+    pub num_grad_updates: usize,
+    /// δ, the outer step's KL bound (garage `max_kl_step`).
+    pub max_kl: f64,
+    pub cg_iters: usize,
+    pub backtrack_ratio: f64,
+    pub max_backtracks: usize,
+    pub hvp_reg_coeff: f64,
+}
+
+impl Default for MamlConfig {
+    fn default() -> Self {
+        MamlConfig {
+            run: OnPolicyRun::default(),
+            hidden_sizes: vec![64, 64],
+            inner_lr: 0.1,
+            num_grad_updates: 1,
+            max_kl: 0.01,
+            cg_iters: 10,
+            backtrack_ratio: 0.8,
+            max_backtracks: 15,
+            hvp_reg_coeff: 1e-5,
+        }
+    }
+}
+
+/// RL²-PPO (garage `RL2PPO`; Duan et al. 2016). The shared fields' defaults are MAML's, so each
+/// shipped file states meta_batch, episodes_per_task and gae_lambda.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Rl2Config {
+    #[serde(flatten)]
+    pub run: OnPolicyRun,
+    /// GRU hidden units.
+    pub gru_hidden: i64,
+    pub lr: f64,
+    /// PPO's ε.
+    pub clip: f64,
+    pub ppo_epochs: usize,
+    /// Whole trials per PPO minibatch.
+    pub minibatch_trials: usize,
+    /// garage's `entropy_method='max'`: the policy's entropy times this is added to every reward.
+    pub entropy_coeff: f64,
+    /// Standardise the advantages over the batch.
+    pub center_adv: bool,
+}
+
+impl Default for Rl2Config {
+    fn default() -> Self {
+        Rl2Config { run: OnPolicyRun::default(), gru_hidden: 64, lr: 1e-3, clip: 0.2, ppo_epochs: 5, minibatch_trials: 100, entropy_coeff: 0.0, center_adv: true }
+    }
+}
+
+/// Parse a JSON config of type `T` (every field defaulted): an unknown field is an error naming it
+/// and the closest known field, a bad value an error naming its field.
+pub fn parse_json<T: Serialize + DeserializeOwned + Default>(text: &str, source: &str) -> Result<T> {
+    let value: serde_json::Value = serde_json::from_str(text).with_context(|| format!("{source} is not valid JSON"))?;
+    let known = serde_json::to_value(T::default())?;
+    let (Some(fields), Some(known)) = (value.as_object(), known.as_object()) else {
+        bail!("{source}: a config is a JSON object of fields");
+    };
+    for name in fields.keys().filter(|k| !known.contains_key(*k)) {
+        let hint = closest_match(name, known.keys().map(String::as_str));
+        bail!("{source}: unknown config field {name:?}{}", hint.map(|h| format!(" (did you mean {h:?}?)")).unwrap_or_default());
+    }
+    serde_json::from_value(value.clone()).map_err(|error| {
+        // Name the field: the first one that does not parse on its own.
+        let culprit = fields.iter().find(|(name, v)| serde_json::from_value::<T>(serde_json::json!({ name.as_str(): v })).is_err());
+        match culprit {
+            Some((name, v)) => anyhow::anyhow!("{source}: config field {name:?} has a bad value {v}: {error}"),
+            None => anyhow::anyhow!("{source}: {error}"),
+        }
+    })
+}
+
+/// Read and parse a config file of type `T`.
+pub fn read_file<T: Serialize + DeserializeOwned + Default>(path: &Path) -> Result<T> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read config {}", path.display()))?;
+    parse_json(&text, &path.display().to_string())
+}
+
+/// The shipped config of `algo` for `env`: `configs/<folder>/<env>.json`, else the suite's
+/// `configs/<folder>/<suite>.json` (`ml1.json`), else the defaults of `T`.
+pub fn shipped<T: Serialize + DeserializeOwned + Default>(folder: &str, env: &str, suite: &str) -> Result<T> {
+    let folder = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs").join(folder);
+    [format!("{env}.json"), format!("{suite}.json")]
+        .iter()
+        .map(|file| folder.join(file))
+        .find(|path| path.is_file())
+        .map_or_else(|| Ok(T::default()), |path| read_file(&path))
+}
+
+impl Config {
+    pub fn from_json(text: &str, source: &str) -> Result<Config> {
+        parse_json(text, source)
     }
 
     pub fn from_file(path: &Path) -> Result<Config> {
-        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read config {}", path.display()))?;
-        Config::from_json(&text, &path.display().to_string())
+        read_file(path)
     }
 
     /// The shipped config, in layers: PEARL's file, then (TCL, CoCOA) TCL's, then (CoCOA)
@@ -176,6 +312,47 @@ impl Config {
         }
         let source = files.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(" + ");
         Config::from_json(&serde_json::Value::Object(merged).to_string(), &source)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Algorithm {
+    Pearl,
+    OracleSac,
+    Tcl,
+    Cocoa,
+    MamlTrpo,
+    Rl2Ppo,
+}
+
+impl Algorithm {
+    /// The algorithm named on the command line, or an error naming the closest.
+    pub fn parse(name: &str) -> Result<Algorithm> {
+        Ok(match check_algorithm(name)? {
+            "pearl" => Algorithm::Pearl,
+            "oracle-sac" => Algorithm::OracleSac,
+            "tcl" => Algorithm::Tcl,
+            "cocoa" => Algorithm::Cocoa,
+            "maml-trpo" => Algorithm::MamlTrpo,
+            _ => Algorithm::Rl2Ppo,
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Algorithm::Pearl => "pearl",
+            Algorithm::OracleSac => "oracle-sac",
+            Algorithm::Tcl => "tcl",
+            Algorithm::Cocoa => "cocoa",
+            Algorithm::MamlTrpo => "maml-trpo",
+            Algorithm::Rl2Ppo => "rl2-ppo",
+        }
+    }
+
+    /// MAML-TRPO and RL²-PPO: trained by the on-policy trainer with their own config.
+    pub fn is_on_policy(self) -> bool {
+        matches!(self, Algorithm::MamlTrpo | Algorithm::Rl2Ppo)
     }
 }
 
@@ -235,5 +412,30 @@ mod tests {
         assert_eq!(Config { similarity: None, ..ml1 }, Config { similarity: None, ..Config::shipped("tcl", "push-v3", "ml1").unwrap() });
         let err = Config::from_json(r#"{"similarity": "cosine"}"#, "x.json").unwrap_err();
         assert!(format!("{err:#}").contains("similarity"), "{err:#}");
+    }
+
+    #[test]
+    fn on_policy_configs_parse_and_carry_the_reference_values() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs");
+        let files = |folder: &str| std::fs::read_dir(root.join(folder)).unwrap().map(|e| e.unwrap().path()).collect::<Vec<_>>();
+        files("maml-trpo").iter().for_each(|path| drop(read_file::<MamlConfig>(path).unwrap()));
+        files("rl2-ppo").iter().for_each(|path| drop(read_file::<Rl2Config>(path).unwrap()));
+        // ProMP trpo_run_all.py: two inner steps on ant-goal, (128, 128) on humanoid, α = 0.05 on rand-params.
+        let ant_goal: MamlConfig = shipped("maml-trpo", "ant-goal", "controls").unwrap();
+        assert_eq!((ant_goal.num_grad_updates, ant_goal.run.meta_batch, ant_goal.run.episodes_per_task), (2, 40, 20));
+        let humanoid: MamlConfig = shipped("maml-trpo", "humanoid-dir", "controls").unwrap();
+        assert_eq!(humanoid.hidden_sizes, [128, 128]);
+        let walker: MamlConfig = shipped("maml-trpo", "walker-rand-params", "controls").unwrap();
+        assert_eq!(walker.inner_lr, 0.05);
+        // Meta-World paper / garage launchers for ML1.
+        let rl2: Rl2Config = shipped("rl2-ppo", "push-v3", "ml1").unwrap();
+        assert_eq!((rl2.run.meta_batch, rl2.run.episodes_per_task, rl2.gru_hidden, rl2.lr, rl2.run.gae_lambda), (25, 10, 256, 5e-4, 0.95));
+        assert_eq!((rl2.entropy_coeff, rl2.center_adv, rl2.run.max_path_length, rl2.run.n_eval_tasks), (0.02, false, 200, Some(10)));
+        let maml: MamlConfig = shipped("maml-trpo", "reach-v3", "ml1").unwrap();
+        assert_eq!((maml.run.meta_batch, maml.run.episodes_per_task, maml.inner_lr, maml.max_kl), (20, 10, 0.1, 0.01));
+        // The shared fields are flat in the JSON; the other algorithm's fields are unknown.
+        let err = parse_json::<MamlConfig>(r#"{"meta_batch": 3, "ppo_epochs": 2}"#, "x.json").unwrap_err().to_string();
+        assert!(err.contains("unknown config field \"ppo_epochs\""), "{err}");
+        assert_eq!(parse_json::<Rl2Config>(r#"{"meta_batch": 3, "ppo_epochs": 2}"#, "x.json").unwrap().run.meta_batch, 3);
     }
 }

@@ -17,8 +17,7 @@
 //! gathered so far after each later one; the score is the last trajectory's return, averaged over
 //! `num_evals` runs and the test tasks.
 
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
@@ -28,45 +27,21 @@ use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor};
 
 use super::buffer::{Batch, MultiTaskBuffer, Transition};
+pub use super::config::Algorithm;
 use super::config::Config;
+use super::run_dir::{fault_iteration, iteration_seed, maybe_killed, parse_device, RunDir, RunIdentity};
 use super::sampler::VecEnvs;
 use crate::algos::contrastive::{Contrastive, ContrastiveSettings, Similarity};
 use crate::algos::sac::{ContextSettings, Losses, Sac, SacSettings, TaskVariable};
 use crate::envs::wrappers::NormalizedActions;
 use crate::envs::{registry, Env, EnvOptions, Task};
-use crate::results::{field, replace_dir_atomic, write_atomic, CsvLog};
+use crate::results::field;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Algorithm {
-    Pearl,
-    OracleSac,
-    Tcl,
-    Cocoa,
-}
-
+/// The PEARL family's views of an algorithm.
 impl Algorithm {
-    pub fn parse(name: &str) -> Result<Algorithm> {
-        Ok(match super::config::check_algorithm(name)? {
-            "pearl" => Algorithm::Pearl,
-            "tcl" => Algorithm::Tcl,
-            "cocoa" => Algorithm::Cocoa,
-            _ => Algorithm::OracleSac,
-        })
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Algorithm::Pearl => "pearl",
-            Algorithm::OracleSac => "oracle-sac",
-            Algorithm::Tcl => "tcl",
-            Algorithm::Cocoa => "cocoa",
-        }
-    }
-
-    /// z comes from PEARL's context encoder (all but oracle SAC).
+    /// z comes from PEARL's context encoder (PEARL, TCL, CoCOA).
     pub fn infers_task(self) -> bool {
-        self != Algorithm::OracleSac
+        matches!(self, Algorithm::Pearl | Algorithm::Tcl | Algorithm::Cocoa)
     }
 
     /// The contrastive algorithms' similarity: the config's choice, else the paper's.
@@ -74,7 +49,7 @@ impl Algorithm {
         let own = match self {
             Algorithm::Tcl => Similarity::Wasserstein,
             Algorithm::Cocoa => Similarity::Bhattacharyya,
-            Algorithm::Pearl | Algorithm::OracleSac => return None,
+            _ => return None,
         };
         Some(config.similarity.unwrap_or(own))
     }
@@ -82,14 +57,25 @@ impl Algorithm {
 
 /// Everything `metarl train` is asked to do.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct RunSpec {
+pub struct RunSpec<C = Config> {
     pub algorithm: Algorithm,
     pub env: String,
     pub seed: u64,
     /// Stop after the iteration that reaches this many env steps.
     pub max_env_steps: Option<u64>,
     pub device: String,
-    pub config: Config,
+    /// The algorithm's config: [`Config`] for the PEARL family, the on-policy configs otherwise.
+    pub config: C,
+}
+
+impl<C: Serialize + serde::de::DeserializeOwned + PartialEq> RunIdentity for RunSpec<C> {
+    fn same_run(&self, other: &Self) -> bool {
+        (self.algorithm, &self.env, self.seed, &self.config) == (other.algorithm, &other.env, other.seed, &other.config)
+    }
+
+    fn describe(&self) -> String {
+        format!("{} on {} (seed {})", self.algorithm.name(), self.env, self.seed)
+    }
 }
 
 impl RunSpec {
@@ -140,7 +126,7 @@ pub struct Trainer {
     z_dim: i64,
     device: Device,
     progress: Progress,
-    dir: PathBuf,
+    dir: RunDir,
 }
 
 /// One transition of a trajectory.
@@ -228,22 +214,16 @@ impl Slot {
     }
 }
 
-fn fault_iteration(var: &str) -> Option<usize> {
-    std::env::var(var).ok().and_then(|v| v.parse().ok())
-}
-
 impl Trainer {
     /// A new run in `dir`, or (with `resume`) the run there continued from its checkpoint.
     pub fn open(spec: RunSpec, dir: &Path, resume: bool) -> Result<Trainer> {
         let config = spec.config.clone();
+        if spec.algorithm.is_on_policy() {
+            bail!("{} is trained by the on-policy trainer, not PEARL's", spec.algorithm.name());
+        }
         tch::set_num_threads(config.threads);
         tch::manual_seed(spec.seed as i64);
-        let device = match spec.device.as_str() {
-            "cpu" => Device::Cpu,
-            "cuda" if tch::Cuda::is_available() => Device::Cuda(0),
-            "cuda" => bail!("--device cuda: libtorch sees no CUDA device here (`metarl doctor` says why)"),
-            other => bail!("unknown device {other:?}; use cpu or cuda"),
-        };
+        let device = parse_device(&spec.device)?;
         let entry = registry::lookup(&spec.env)?;
         let options = EnvOptions { horizon: Some(config.max_path_length), ..EnvOptions::default() };
         let threads = usize::try_from(config.threads).unwrap_or(1);
@@ -277,45 +257,25 @@ impl Trainer {
             contrastive,
             z_dim,
             device,
-            dir: dir.to_owned(),
+            dir: RunDir::prepare(dir, &spec, resume)?,
             spec,
         };
-        trainer.prepare_dir(resume)?;
+        if resume {
+            trainer.restore()?;
+        }
         Ok(trainer)
     }
 
-    fn checkpoint_dir(&self) -> PathBuf {
-        self.dir.join("checkpoint")
-    }
-
-    fn prepare_dir(&mut self, resume: bool) -> Result<()> {
-        let checkpoint = self.checkpoint_dir();
-        if resume {
-            if !checkpoint.join("progress.json").is_file() {
-                bail!("--resume: no checkpoint in {} (a run writes one after its first iteration)", self.dir.display());
-            }
-            let saved: RunSpec = serde_json::from_slice(&std::fs::read(self.dir.join("config.json"))?)
-                .with_context(|| format!("{}/config.json is not a run config", self.dir.display()))?;
-            if (saved.algorithm, &saved.env, saved.seed, &saved.config) != (self.spec.algorithm, &self.spec.env, self.spec.seed, &self.spec.config) {
-                bail!("--resume: {} holds a run of {} on {} (seed {}) with another config; resume it with the same arguments", self.dir.display(), saved.algorithm.name(), saved.env, saved.seed);
-            }
-            self.progress = serde_json::from_slice(&std::fs::read(checkpoint.join("progress.json"))?)?;
-            let tensors: HashMap<String, Tensor> = Tensor::load_multi(checkpoint.join("state.ot"))?.into_iter().collect();
-            let restore = |result: Result<(), String>| result.map_err(|name| anyhow::anyhow!("checkpoint lacks {name}"));
-            restore(self.sac.load_state(&tensors))?;
-            if let Some(contrastive) = &mut self.contrastive {
-                restore(contrastive.load_state(&tensors))?;
-            }
-            restore(self.replay.restore("replay", &tensors))?;
-            restore(self.encoder_replay.restore("encoder_replay", &tensors))?;
-        } else {
-            if self.dir.join("progress.csv").exists() {
-                bail!("{} already holds a run; pass --resume to continue it or --out for a new folder", self.dir.display());
-            }
-            std::fs::create_dir_all(&self.dir).with_context(|| format!("cannot create {}", self.dir.display()))?;
-            write_atomic(&self.dir.join("config.json"), serde_json::to_string_pretty(&self.spec)?.as_bytes())?;
+    fn restore(&mut self) -> Result<()> {
+        let (progress, tensors) = self.dir.load_checkpoint()?;
+        self.progress = progress;
+        let restore = |result: Result<(), String>| result.map_err(|name| anyhow::anyhow!("checkpoint lacks {name}"));
+        restore(self.sac.load_state(&tensors))?;
+        if let Some(contrastive) = &mut self.contrastive {
+            restore(contrastive.load_state(&tensors))?;
         }
-        Ok(())
+        restore(self.replay.restore("replay", &tensors))?;
+        restore(self.encoder_replay.restore("encoder_replay", &tensors))
     }
 
     fn save_checkpoint(&mut self) -> Result<()> {
@@ -323,11 +283,7 @@ impl Trainer {
         named.extend(self.contrastive.iter().flat_map(Contrastive::state));
         named.extend(self.replay.save("replay"));
         named.extend(self.encoder_replay.save("encoder_replay"));
-        let progress = serde_json::to_vec(&self.progress)?;
-        replace_dir_atomic(&self.checkpoint_dir(), |dir| {
-            Tensor::save_multi(&named, dir.join("state.ot"))?;
-            write_atomic(&dir.join("progress.json"), &progress)
-        })
+        self.dir.save_checkpoint(&named, &self.progress)
     }
 
     fn prior(&self) -> Belief {
@@ -338,15 +294,12 @@ impl Trainer {
 
     /// oyster's `sample_z`: a draw from the current belief (oracle SAC: the task's vector).
     fn sample_z(&mut self, belief: &mut Belief, task: &Task) {
-        belief.z = match self.spec.algorithm {
-            Algorithm::OracleSac => {
-                let oracle: Vec<f32> = task.oracle.iter().map(|&v| v as f32).collect();
-                Tensor::from_slice(&oracle).view([1, -1]).to_device(self.device)
-            }
-            Algorithm::Pearl | Algorithm::Tcl | Algorithm::Cocoa => {
-                let noise = crate::algos::sac::standard_normal(&mut self.progress.rng, 1, self.z_dim, self.device);
-                &belief.mean + belief.var.sqrt() * noise
-            }
+        belief.z = if self.spec.algorithm.infers_task() {
+            let noise = crate::algos::sac::standard_normal(&mut self.progress.rng, 1, self.z_dim, self.device);
+            &belief.mean + belief.var.sqrt() * noise
+        } else {
+            let oracle: Vec<f32> = task.oracle.iter().map(|&v| v as f32).collect();
+            Tensor::from_slice(&oracle).view([1, -1]).to_device(self.device)
         };
     }
 
@@ -652,8 +605,7 @@ impl Trainer {
     pub fn run(&mut self, mut on_iteration: impl FnMut(&IterationReport)) -> Result<IterationReport> {
         let resumed_from = self.progress.iteration;
         let keep = (self.progress.env_steps > 0).then_some(resumed_from);
-        let mut progress_csv = CsvLog::open(&self.dir.join("progress.csv"), PROGRESS_COLUMNS, keep)?;
-        let mut eval_csv = CsvLog::open(&self.dir.join("eval.csv"), EVAL_COLUMNS, keep)?;
+        let mut logs = self.dir.open_logs(PROGRESS_COLUMNS, EVAL_COLUMNS, keep)?;
         let start = Instant::now() - std::time::Duration::from_secs_f64(self.progress.elapsed_s);
         let first = if self.progress.env_steps > 0 { resumed_from + 1 } else { 0 };
         let mut last_report = None;
@@ -683,16 +635,12 @@ impl Trainer {
                     loss.qf_loss = f64::NAN;
                 }
                 if let Some((name, value)) = loss.first_non_finite() {
-                    bail!("{name} became {value} at iteration {iteration}, gradient step {step}; the run stopped. The last good checkpoint (iteration {}) is in {}; fix the cause and continue with --resume",
-                        self.progress.iteration, self.checkpoint_dir().display());
+                    return Err(self.dir.non_finite(name, value, iteration, &format!(", gradient step {step}"), self.progress.iteration));
                 }
                 self.progress.train_steps += 1;
                 losses.push(loss);
             }
-            if fault_iteration("METARL_FAULT_KILL_ITERATION") == Some(iteration) {
-                // Dies like a killed process: mid-iteration, nothing flushed or cleaned up.
-                std::process::exit(137);
-            }
+            maybe_killed(iteration);
             self.seed_envs(iteration_seed(self.spec.seed, iteration) ^ 0x5EED);
             let (test_return, test_success, eval_rows) = self.evaluate()?;
             let mean = |f: fn(&Losses) -> f64| (!losses.is_empty()).then(|| losses.iter().map(f).sum::<f64>() / losses.len() as f64);
@@ -711,9 +659,9 @@ impl Trainer {
                 wall_clock_s: start.elapsed().as_secs_f64(),
             };
             for (task, run, score, success) in eval_rows {
-                eval_csv.append(&[iteration.to_string(), task.to_string(), run.to_string(), field(Some(score)), success.map(|s| (s as u8).to_string()).unwrap_or_default()])?;
+                logs.eval.append(&[iteration.to_string(), task.to_string(), run.to_string(), field(Some(score)), success.map(|s| (s as u8).to_string()).unwrap_or_default()])?;
             }
-            progress_csv.append(&report.fields())?;
+            logs.progress.append(&report.fields())?;
             self.progress.iteration = iteration;
             self.progress.elapsed_s = report.wall_clock_s;
             self.save_checkpoint()?;
@@ -721,8 +669,8 @@ impl Trainer {
             last_report = Some(report);
         }
         let report = last_report.context("no iteration ran: the run had already reached its budget")?;
-        write_atomic(&self.dir.join("summary.csv"), format!("{}\n{}\n", PROGRESS_COLUMNS.join(","), report.fields().join(",")).as_bytes())?;
-        crate::results::write_run_curves(&self.dir, &format!("{} on {} (seed {})", self.spec.algorithm.name(), self.spec.env, self.spec.seed))?;
+        self.dir.write_summary(PROGRESS_COLUMNS, &report.fields())?;
+        crate::results::write_run_curves(&self.dir.path, &format!("{} on {} (seed {})", self.spec.algorithm.name(), self.spec.env, self.spec.seed))?;
         Ok(report)
     }
 }
@@ -808,12 +756,6 @@ pub fn build_learner(algorithm: Algorithm, config: &Config, obs_dim: usize, acti
         Contrastive::new(settings, &sac, &context)
     });
     (sac, contrastive)
-}
-
-/// The env's reset-noise seed for an iteration: a function of the run seed and the iteration, so
-/// a resumed run draws what an uninterrupted one would.
-fn iteration_seed(seed: u64, iteration: usize) -> u32 {
-    (seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ iteration as u64).wrapping_mul(0xBF58_476D_1CE4_E5B9).rotate_left(31) as u32
 }
 
 /// Window embeddings of test tasks (`Trainer::window_embeddings`): `[windows, latent]` posterior

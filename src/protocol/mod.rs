@@ -4,4 +4,6 @@ pub mod buffer;
 pub mod config;
 pub mod embeddings;
 pub mod meta_train;
+pub mod onpolicy;
+pub mod run_dir;
 pub mod sampler;
