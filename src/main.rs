@@ -818,6 +818,7 @@ fn envs_render(args: RenderArgs) -> Result<ExitCode> {
     let every = args.film.every.max(1);
     for e in 0..args.episode.episodes {
         let (mut step, mut total, mut success) = (0, 0.0, false);
+        recorder.new_episode();
         let episode = rollout::run_episode_with(env.as_mut(), &mut policy, |env, transition| -> Result<()> {
             if let Some(t) = transition {
                 (step, total, success) = (step + 1, total + t.reward, success || t.success == Some(true));
@@ -849,6 +850,9 @@ fn render_run(args: RunRenderArgs) -> Result<ExitCode> {
             Some(r) => r,
             None => recorder.insert(args.film.recorder(env, suite)?),
         };
+        if last_trajectory != Some(at.trajectory) {
+            recorder.new_episode();
+        }
         if at.step % every == 0 || last_trajectory != Some(at.trajectory) {
             let phase = if at.exploration { "exploring" } else { "adapted" };
             recorder.capture(env, &format!("task {} ep {} {phase} t={} R={:.1}{}", args.task, at.trajectory, at.step, at.episode_return, if at.success { " success" } else { "" }))?;

@@ -110,4 +110,13 @@ fn the_cli_films_an_env_and_a_run_folder() {
     assert!(stdout.contains("test task 1") && stdout.contains("(12 frames)"), "{stdout}");
     let decoder = gif::DecodeOptions::new().read_info(std::fs::File::open(&gif).unwrap()).unwrap();
     assert_eq!((decoder.width(), decoder.height()), (320, 240));
+
+    // The point robots have no physics: drawn from above (goal, agent, trail) instead.
+    let frames = dir.path().join("point");
+    let out = metarl().args(["envs", "render", "point-robot", "--every", "5", "--out"]).arg(&frames).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let pictures: Vec<_> = (0..5).map(|i| metarl::results::chart::read_png(&frames.join(format!("frame-{i:05}.png"))).unwrap().2).collect();
+    let red = |rgb: &[u8]| rgb.chunks_exact(3).filter(|p| p == &[214, 39, 40]).count();
+    assert!(pictures.iter().all(|p| red(p) > 10), "the agent is drawn in every frame");
+    assert!(pictures.windows(2).all(|w| w[0] != w[1]), "and moves");
 }

@@ -95,6 +95,19 @@ pub trait Env: Send {
     fn physics(&self) -> Option<(&crate::sim::Model, &crate::sim::Data)> {
         None
     }
+    /// Where a planar env's agent and goal are, for drawing it (the point robots).
+    fn planar(&self) -> Option<Planar> {
+        None
+    }
+}
+
+/// A planar env's state as a picture shows it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Planar {
+    pub position: [f64; 2],
+    pub goal: [f64; 2],
+    /// The radius a sparse reward is paid in, where there is one.
+    pub goal_radius: Option<f64>,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -4,7 +4,7 @@
 //! radius and 0 outside) and point-robot-wind (goal (1, 0), a per-task wind added to every move).
 
 use super::np_random::RandomState;
-use super::{BoxSpace, Env, EnvError, Step, Task, TaskParams};
+use super::{BoxSpace, Env, EnvError, Planar, Step, Task, TaskParams};
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum PointVariant {
@@ -97,5 +97,10 @@ impl Env for PointRobot {
 
     fn observation(&self) -> &[f64] {
         &self.state
+    }
+
+    fn planar(&self) -> Option<Planar> {
+        let goal_radius = (self.variant != PointVariant::Dense).then_some(GOAL_RADIUS);
+        Some(Planar { position: self.state, goal: self.goal, goal_radius })
     }
 }

@@ -71,6 +71,9 @@ macro_rules! delegate {
         fn physics(&self) -> Option<(&crate::sim::Model, &crate::sim::Data)> {
             self.inner.physics()
         }
+        fn planar(&self) -> Option<super::Planar> {
+            self.inner.planar()
+        }
     };
 }
 
