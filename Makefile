@@ -22,7 +22,8 @@ doctor: build
 	./target/release/metarl doctor
 
 # A short PEARL meta-training run on point-robot (about a minute on 2 cores): its learning
-# curve is results/demo/pearl-point-robot/progress.csv (test_return by iteration).
+# curve is results/demo/pearl-point-robot/progress.csv (test_return by iteration) and curves.png,
+# and meta-test.gif films its meta-test on a test task.
 DEMO_RUN := results/demo/pearl-point-robot
 
 demo: build
@@ -30,3 +31,4 @@ demo: build
 	rm -rf $(DEMO_RUN)
 	./target/release/metarl train pearl --env point-robot --config configs/demo/point-robot.json --seed 0 --out $(DEMO_RUN)
 	cut -d, -f1-4 $(DEMO_RUN)/progress.csv
+	./target/release/metarl render $(DEMO_RUN) --task 1 --every 2 --out $(DEMO_RUN)/meta-test.gif
