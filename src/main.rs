@@ -514,15 +514,22 @@ fn train_on_policy<A: OnPolicyAlgorithm>(algorithm: Algorithm, args: &TrainArgs,
     Ok(ExitCode::SUCCESS)
 }
 
-fn eval(run_dir: &Path) -> Result<ExitCode> {
+/// A run folder's config.json: its algorithm, and the whole spec to parse for that algorithm.
+fn run_config(run_dir: &Path) -> Result<(Algorithm, serde_json::Value)> {
     let config = run_dir.join("config.json");
     let text = std::fs::read(&config).with_context(|| format!("{} is not a run folder (no config.json)", run_dir.display()))?;
-    let not_a_run = || format!("{} is not a run config", config.display());
-    let algorithm: Algorithm = serde_json::from_value(serde_json::from_slice::<serde_json::Value>(&text).with_context(not_a_run)?["algorithm"].clone()).with_context(not_a_run)?;
+    let not_a_run = format!("{} is not a run config", config.display());
+    let value: serde_json::Value = serde_json::from_slice(&text).context(not_a_run.clone())?;
+    let algorithm: Algorithm = serde_json::from_value(value["algorithm"].clone()).context(not_a_run)?;
+    Ok((algorithm, value))
+}
+
+fn eval(run_dir: &Path) -> Result<ExitCode> {
+    let (algorithm, spec) = run_config(run_dir)?;
     let summary = match algorithm {
-        Algorithm::MamlTrpo => OnPolicyTrainer::<MamlRunner>::open(serde_json::from_slice(&text).with_context(not_a_run)?, run_dir, true)?.evaluate_checkpoint()?,
-        Algorithm::Rl2Ppo => OnPolicyTrainer::<Rl2Runner>::open(serde_json::from_slice(&text).with_context(not_a_run)?, run_dir, true)?.evaluate_checkpoint()?,
-        Algorithm::Pearl | Algorithm::OracleSac | Algorithm::Tcl | Algorithm::Cocoa => Trainer::open(serde_json::from_slice(&text).with_context(not_a_run)?, run_dir, true)?.evaluate_checkpoint()?,
+        Algorithm::MamlTrpo => OnPolicyTrainer::<MamlRunner>::open(serde_json::from_value(spec)?, run_dir, true)?.evaluate_checkpoint()?,
+        Algorithm::Rl2Ppo => OnPolicyTrainer::<Rl2Runner>::open(serde_json::from_value(spec)?, run_dir, true)?.evaluate_checkpoint()?,
+        Algorithm::Pearl | Algorithm::OracleSac | Algorithm::Tcl | Algorithm::Cocoa => Trainer::open(serde_json::from_value(spec)?, run_dir, true)?.evaluate_checkpoint()?,
     };
     let mut csv = String::from("task,run,final_return,final_success\n");
     for (task, run, score, success) in &summary.rows {
@@ -838,6 +845,10 @@ fn envs_render(args: RenderArgs) -> Result<ExitCode> {
 }
 
 fn render_run(args: RunRenderArgs) -> Result<ExitCode> {
+    let (algorithm, _) = run_config(&args.run_dir)?;
+    if algorithm.is_on_policy() {
+        anyhow::bail!("{}: `metarl render` films the PEARL family's runs (pearl, oracle-sac, tcl, cocoa); {} runs are not filmed yet", args.run_dir.display(), algorithm.name());
+    }
     let mut trainer = Trainer::open(RunSpec::read(&args.run_dir)?, &args.run_dir, true)?;
     let suite = registry::lookup(trainer.env_name())?.suite;
     let (mut recorder, mut last_trajectory) = (None, None);
