@@ -722,7 +722,7 @@ fn regress(suite: &str, update: bool, only: &[String], seeds: &[u64], jobs: usiz
     let mut failed = Vec::new();
     for outcome in &outcomes {
         let verdict = r::judge(outcome, &baselines);
-        let band = baselines.iter().find(|b| b.algo == outcome.case.algo && b.env == outcome.case.env).map(|b| format!("[{:.3}, {:.3}]", b.low, b.high));
+        let band = r::baseline_for(&outcome.case, &baselines).map(|b| format!("[{:.3}, {:.3}]", b.low, b.high));
         let value = outcome.test_return.as_ref().map_or("-".to_string(), |v| format!("{v:.3}"));
         let text = match &verdict {
             Verdict::Within => "ok".to_string(),
@@ -845,11 +845,11 @@ fn envs_render(args: RenderArgs) -> Result<ExitCode> {
 }
 
 fn render_run(args: RunRenderArgs) -> Result<ExitCode> {
-    let (algorithm, _) = run_config(&args.run_dir)?;
+    let (algorithm, spec) = run_config(&args.run_dir)?;
     if algorithm.is_on_policy() {
         anyhow::bail!("{}: `metarl render` films the PEARL family's runs (pearl, oracle-sac, tcl, cocoa); {} runs are not filmed yet", args.run_dir.display(), algorithm.name());
     }
-    let mut trainer = Trainer::open(RunSpec::read(&args.run_dir)?, &args.run_dir, true)?;
+    let mut trainer = Trainer::open(serde_json::from_value(spec)?, &args.run_dir, true)?;
     let suite = registry::lookup(trainer.env_name())?.suite;
     let (mut recorder, mut last_trajectory) = (None, None);
     let every = args.film.every.max(1);

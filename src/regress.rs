@@ -12,7 +12,7 @@ use std::process::{Command, Stdio};
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::results::write_atomic;
+use crate::results::{mean_std, write_atomic};
 use crate::suggest::closest_match;
 
 /// One regression run: an algorithm on a cheap task where it learns quickly.
@@ -167,12 +167,17 @@ pub enum Verdict {
     Failed(String),
 }
 
+/// The baseline recorded for `case` (same algorithm, env and config file).
+pub fn baseline_for<'a>(case: &Case, baselines: &'a [Baseline]) -> Option<&'a Baseline> {
+    baselines.iter().find(|b| (b.algo.as_str(), b.env.as_str(), b.config.as_str()) == (case.algo, case.env, case.config))
+}
+
 pub fn judge(outcome: &Outcome, baselines: &[Baseline]) -> Verdict {
     let value = match &outcome.test_return {
         Ok(v) => *v,
         Err(e) => return Verdict::Failed(e.clone()),
     };
-    match baselines.iter().find(|b| b.algo == outcome.case.algo && b.env == outcome.case.env && b.config == outcome.case.config) {
+    match baseline_for(&outcome.case, baselines) {
         None => Verdict::NoBaseline,
         Some(b) if value < b.low || !value.is_finite() => Verdict::Below,
         Some(b) if value > b.high => Verdict::Above,
@@ -182,9 +187,7 @@ pub fn judge(outcome: &Outcome, baselines: &[Baseline]) -> Verdict {
 
 /// A baseline from one case's runs over several seeds: mean ± 3 sample standard deviations.
 pub fn baseline_from(case: &Case, values: &[(u64, f64)], command: &str, date: &str) -> Baseline {
-    let n = values.len() as f64;
-    let mean = values.iter().map(|v| v.1).sum::<f64>() / n;
-    let std = (values.iter().map(|v| (v.1 - mean).powi(2)).sum::<f64>() / (n - 1.0).max(1.0)).sqrt();
+    let (mean, std) = mean_std(&values.iter().map(|v| v.1).collect::<Vec<_>>());
     let seed0 = values.iter().find(|v| v.0 == 0).map_or(f64::NAN, |v| v.1);
     Baseline {
         algo: case.algo.into(),

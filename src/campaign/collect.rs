@@ -10,14 +10,7 @@ use anyhow::Result;
 
 use super::{read_manifest, run_state, RunState};
 use crate::results::chart::{self, Chart, Series};
-use crate::results::{read_curve, write_atomic, Curve};
-
-fn mean_std(values: &[f64]) -> (f64, f64) {
-    let n = values.len() as f64;
-    let mean = values.iter().sum::<f64>() / n;
-    let var = if values.len() > 1 { values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0) } else { 0.0 };
-    (mean, var.sqrt())
-}
+use crate::results::{mean_std, read_curve, write_atomic, Curve};
 
 fn median(values: &mut [f64]) -> f64 {
     values.sort_by(f64::total_cmp);

@@ -105,6 +105,15 @@ mod tests {
     }
 }
 
+/// Mean and sample standard deviation (0 for a single value): the spread over seeds that
+/// campaign tables and regression bands report.
+pub fn mean_std(values: &[f64]) -> (f64, f64) {
+    let n = values.len() as f64;
+    let mean = values.iter().sum::<f64>() / n;
+    let var = if values.len() > 1 { values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0) } else { 0.0 };
+    (mean, var.sqrt())
+}
+
 /// A run's learning curve: (env steps, test return, test success) per iteration.
 pub type Curve = Vec<(f64, f64, Option<f64>)>;
 
