@@ -366,27 +366,38 @@ enum OfflineCommand {
     Collect { #[arg(long)] env: String },
 }
 
+#[derive(Args)]
+struct BenchEnvsArgs {
+    /// Envs to measure; default: all.
+    #[arg(long = "env")]
+    envs: Vec<String>,
+    /// Every env of a suite (controls, point, dynamics, ml1).
+    #[arg(long)]
+    suite: Option<String>,
+    /// Steps per env per round.
+    #[arg(long, default_value_t = 5_000)]
+    steps: usize,
+    /// Rounds; each figure is the median over them.
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
+    #[arg(long, default_value_t = 0)]
+    seed: u32,
+    /// Also time the Python references on the same envs, in turn with ours (cache venv: the
+    /// `metaworld` package for ML1, tools/reference_envs.py for the others).
+    #[arg(long)]
+    reference: bool,
+    /// Thread counts for the scaling table, e.g. 1,2,16.
+    #[arg(long, value_delimiter = ',')]
+    threads: Vec<usize>,
+    #[arg(long, default_value = "results/bench/env_step.csv")]
+    out: PathBuf,
+}
+
 #[derive(Subcommand)]
 enum BenchCommand {
-    /// Env steps/s, the share spent in mj_step, and (with --reference) the Python reference's rate.
-    Envs {
-        /// Envs to measure; default: all.
-        #[arg(long = "env")]
-        envs: Vec<String>,
-        /// Every env of a suite (controls, point, dynamics, ml1).
-        #[arg(long)]
-        suite: Option<String>,
-        #[arg(long, default_value_t = 20_000)]
-        steps: usize,
-        #[arg(long, default_value_t = 0)]
-        seed: u32,
-        /// Also time the Python references on the same envs (cache venv: the `metaworld` package
-        /// for ML1, tools/reference_envs.py for the others).
-        #[arg(long)]
-        reference: bool,
-        #[arg(long, default_value = "results/bench/env_step.csv")]
-        out: PathBuf,
-    },
+    /// Env steps/s against the raw mj_step limit of the same physics and (--reference) the
+    /// Python reference; --threads adds scaling over independent envs on N threads.
+    Envs(BenchEnvsArgs),
     /// PEARL family: time per gradient step of the update at the shipped config's sizes; with
     /// several (`--algo pearl,tcl`), steps taken in turn and each one's extra cost over the first.
     /// maml-trpo, rl2-ppo: the sampler's env steps/s and the time per training iteration.
@@ -556,28 +567,46 @@ fn analyze_embeddings(run_dir: &Path, tasks: usize, rollouts: usize, window: Opt
     Ok(ExitCode::SUCCESS)
 }
 
-fn bench_envs(mut names: Vec<String>, suite: Option<String>, steps: usize, seed: u32, reference: bool, out: PathBuf) -> Result<ExitCode> {
-    if let Some(suite) = suite {
+fn bench_envs(args: BenchEnvsArgs) -> Result<ExitCode> {
+    let mut names = args.envs;
+    if let Some(suite) = args.suite {
         names.extend(Suite::parse(&suite)?.envs().map(String::from));
     }
     let names = if names.is_empty() { REGISTRY.iter().map(|e| e.name.to_owned()).collect() } else { names };
-    let mut rows = names.iter().map(|name| bench::env_rate(name, steps, seed)).collect::<Result<Vec<_>>>()?;
-    if reference {
-        let rates = bench::reference_rates(&names, steps)?;
-        for row in &mut rows {
-            row.reference_steps_per_s = rates.get(&row.env).and_then(|v| v.as_f64());
-        }
-    }
-    println!("{:<28} {:>12} {:>9} {:>14} {:>8}", "env", "steps/s", "mj_step", "reference/s", "speedup");
+    let rows = bench::env_rates(&names, args.steps, args.rounds, args.seed, args.reference)?;
+    let ratio = |v: Option<f64>, percent: bool| match v {
+        Some(v) if percent => format!("{:.0}%", 100.0 * v),
+        Some(v) => format!("{v:.1}x"),
+        None => "-".into(),
+    };
+    let rate = |v: Option<f64>| v.map_or("-".into(), |v| format!("{v:.0}"));
+    println!("{:<28} {:>10} {:>10} {:>8} {:>11} {:>8}", "env", "steps/s", "raw mj/s", "of raw", "reference/s", "speedup");
     for r in &rows {
-        let (reference, speedup) = match r.reference_steps_per_s {
-            Some(p) => (format!("{p:.0}"), format!("{:.1}x", r.steps_per_s / p)),
-            None => ("-".into(), "-".into()),
-        };
-        println!("{:<28} {:>12.0} {:>8.1}% {:>14} {:>8}", r.env, r.steps_per_s, 100.0 * r.physics_share, reference, speedup);
+        println!("{:<28} {:>10.0} {:>10} {:>8} {:>11} {:>8}", r.env, r.steps_per_s, rate(r.raw_steps_per_s), ratio(r.of_raw, true),
+                 rate(r.reference_steps_per_s), ratio(r.vs_reference, false));
     }
-    bench::write_csv(&rows, &out)?;
-    println!("wrote {}", out.display());
+    let summary = |values: Vec<f64>, percent: bool| -> String {
+        if values.is_empty() {
+            return "-".into();
+        }
+        let (min, max) = values.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(*v), b.max(*v)));
+        let median = metarl::results::median(values);
+        [min, median, max].map(|v| ratio(Some(v), percent)).join(" / ")
+    };
+    println!("min / median / max: of raw {}; speedup {}", summary(rows.iter().filter_map(|r| r.of_raw).collect(), true),
+             summary(rows.iter().filter_map(|r| r.vs_reference).collect(), false));
+    bench::write_csv(&rows, &args.out)?;
+    println!("wrote {}", args.out.display());
+    if !args.threads.is_empty() {
+        let scaling = names.iter().map(|n| bench::thread_scaling(n, &args.threads, args.steps, args.seed)).collect::<Result<Vec<_>>>()?.into_iter().flatten().collect::<Vec<_>>();
+        println!("{:<28} {:>8} {:>10} {:>11}", "env", "threads", "steps/s", "efficiency");
+        for r in &scaling {
+            println!("{:<28} {:>8} {:>10.0} {:>10.0}%", r.env, r.threads, r.steps_per_s, 100.0 * r.efficiency);
+        }
+        let out = args.out.with_file_name(format!("{}-threads.csv", args.out.file_stem().and_then(|s| s.to_str()).unwrap_or("env_step")));
+        bench::write_csv(&scaling, &out)?;
+        println!("wrote {}", out.display());
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -944,7 +973,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(if report.healthy() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
         Command::Bench { command: BenchCommand::Mujoco { models, steps, seed, out } } => bench_mujoco(models, steps, seed, out),
-        Command::Bench { command: BenchCommand::Envs { envs, suite, steps, seed, reference, out } } => bench_envs(envs, suite, steps, seed, reference, out),
+        Command::Bench { command: BenchCommand::Envs(args) } => bench_envs(args),
         Command::Bench { command: BenchCommand::Train { algo, env, steps, device, threads, iterations, sampler_threads, out } } => {
             tch::set_num_threads(threads);
             let algorithms = algo.iter().map(|a| Algorithm::parse(a)).collect::<Result<Vec<_>>>()?;
@@ -977,9 +1006,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let rows = bench::sampler_rate(&algo, &env, &settings, steps, rounds)?;
             println!("{:>5} {:>8} {:>14}  ({} on {}, median of {rounds} interleaved rounds)", "envs", "threads", "env steps/s", algo, env);
             for &(n, t) in &settings {
-                let mut rates: Vec<f64> = rows.iter().filter(|r| (r.envs, r.threads) == (n, t)).map(|r| r.env_steps_per_s).collect();
-                rates.sort_by(f64::total_cmp);
-                println!("{n:>5} {t:>8} {:>14.0}", rates[rates.len() / 2]);
+                let rates: Vec<f64> = rows.iter().filter(|r| (r.envs, r.threads) == (n, t)).map(|r| r.env_steps_per_s).collect();
+                println!("{n:>5} {t:>8} {:>14.0}", metarl::results::median(rates));
             }
             bench::write_csv(&rows, &out)?;
             println!("wrote {}", out.display());

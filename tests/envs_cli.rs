@@ -106,3 +106,28 @@ fn library_errors_instead_of_panicking() {
         assert!(matches!(env.set_task(&wrong), Err(EnvError::WrongTask { .. })), "{}: a task of another family", entry.name);
     }
 }
+
+/// `bench envs --reference`: our rate, the raw `mj_step` replay and the Python reference for a
+/// Controls env and an ML1 env, their ratios consistent; the point robot has no physics to replay.
+#[test]
+fn bench_envs_measures_the_raw_limit_and_the_references() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_csv = dir.path().join("envs.csv");
+    let out = metarl(&["bench", "envs", "--env", "cheetah-vel", "--env", "reach-v3", "--env", "point-robot", "--steps", "300",
+                       "--rounds", "1", "--reference", "--out", out_csv.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let mut reader = csv::Reader::from_path(&out_csv).unwrap();
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    let headers = reader.headers().unwrap().clone();
+    let field = |row: &csv::StringRecord, name: &str| -> Option<f64> { row[headers.iter().position(|h| h == name).unwrap()].parse().ok() };
+    assert_eq!(rows.iter().map(|r| r[0].to_owned()).collect::<Vec<_>>(), ["cheetah-vel", "reach-v3", "point-robot"]);
+    for row in &rows {
+        let (ours, reference) = (field(row, "steps_per_s").unwrap(), field(row, "reference_steps_per_s").unwrap());
+        assert!(ours > 0.0 && reference > 0.0);
+        assert!((field(row, "vs_reference").unwrap() - ours / reference).abs() < 1e-9 * ours / reference);
+        match field(row, "raw_steps_per_s") {
+            Some(raw) => assert!((field(row, "of_raw").unwrap() - ours / raw).abs() < 1e-9),
+            None => assert_eq!(&row[0], "point-robot"),
+        }
+    }
+}

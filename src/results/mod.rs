@@ -114,6 +114,13 @@ pub fn mean_std(values: &[f64]) -> (f64, f64) {
     (mean, var.sqrt())
 }
 
+/// The median (the upper one of an even count): the benchmarks' figure over rounds, robust to
+/// other work on the machine.
+pub fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
 /// A run's learning curve: (env steps, test return, test success) per iteration.
 pub type Curve = Vec<(f64, f64, Option<f64>)>;
 

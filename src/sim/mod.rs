@@ -49,6 +49,7 @@ fn suggestion_text(suggestion: &Option<String>) -> String {
 
 thread_local! {
     static PHYSICS_TIME: Cell<Duration> = const { Cell::new(Duration::ZERO) };
+    static PHYSICS_STEPS: Cell<u64> = const { Cell::new(0) };
 }
 
 /// Time this thread has spent inside `mj_step` (through [`Data::step`]): what `metarl bench envs`
@@ -57,8 +58,14 @@ pub fn physics_time() -> Duration {
     PHYSICS_TIME.with(Cell::get)
 }
 
-fn add_physics_time(elapsed: Duration) {
+/// Calls of `mj_step` this thread has made (through [`Data::step`]).
+pub fn physics_steps() -> u64 {
+    PHYSICS_STEPS.with(Cell::get)
+}
+
+fn add_physics(elapsed: Duration, steps: u64) {
     PHYSICS_TIME.with(|t| t.set(t.get() + elapsed));
+    PHYSICS_STEPS.with(|s| s.set(s.get() + steps));
 }
 
 /// The version of the MuJoCo library actually loaded, `mj_version()`.

@@ -354,8 +354,9 @@ impl Data {
         if std::ptr::eq(self.model, model.as_ptr()) { Ok(()) } else { Err(SimError::ModelMismatch) }
     }
 
-    /// `n` calls of `mj_step` (the frame skip of an env step); the time they take is added to
-    /// this thread's [`physics_time`](super::physics_time).
+    /// `n` calls of `mj_step` (the frame skip of an env step); they and the time they take are
+    /// counted in this thread's [`physics_steps`](super::physics_steps) and
+    /// [`physics_time`](super::physics_time).
     pub fn step(&mut self, model: &Model, n: usize) -> Result<(), SimError> {
         self.check_model(model)?;
         let start = Instant::now();
@@ -363,7 +364,7 @@ impl Data {
             // SAFETY: model and data belong together (checked above).
             unsafe { ffi::mj_step(model.as_ptr(), self.as_mut_ptr()) }
         }
-        super::add_physics_time(start.elapsed());
+        super::add_physics(start.elapsed(), n as u64);
         Ok(())
     }
 

@@ -1,145 +1,20 @@
-//! `metarl bench mujoco`: raw `mj_step` throughput of each model through our bindings, the
-//! hardware limit every env-stepping number is compared with (DESIGN.md, performance targets);
-//! `metarl bench envs`: env steps/s and the share of it spent in `mj_step`; `metarl bench train`:
-//! time per gradient step of the learners, side by side.
+//! `metarl bench train` and `metarl bench sampler`: the learners' gradient steps and the
+//! sampler's env steps at the shipped configs' sizes.
 
-use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::{Context, Result};
-use rand::{Rng, SeedableRng};
+use anyhow::Result;
+use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
 use crate::algos::contrastive::Contrastive;
 use crate::algos::sac::{Sac, TaskVariable};
 use crate::envs::{self, np_random::RandomState};
-use crate::paths;
 use crate::protocol::buffer::{MultiTaskBuffer, Transition};
 use crate::protocol::config::{Algorithm, Config};
 use crate::protocol::meta_train::{build_learner, context_step, RunSpec};
 use crate::protocol::onpolicy::{set_tasks, setup, OnPolicyAlgorithm};
-use crate::sim::{self, Data, Model};
-
-/// One model's measurement, one CSV row.
-#[derive(Debug, Serialize)]
-pub struct StepRate {
-    pub model: String,
-    pub nq: usize,
-    pub nv: usize,
-    pub nu: usize,
-    pub steps: usize,
-    pub seconds: f64,
-    pub steps_per_s: f64,
-    /// Mean |qvel| at the end: a seeded rollout gives the same value on every run.
-    pub final_mean_abs_qvel: f64,
-}
-
-/// The models of the suites: Gymnasium's MuJoCo Controls bodies and a Meta-World arm scene.
-pub fn default_models() -> Vec<PathBuf> {
-    let gym = paths::gymnasium_assets();
-    let mut models: Vec<PathBuf> =
-        ["half_cheetah.xml", "ant.xml", "hopper.xml", "walker2d.xml", "humanoid.xml"].iter().map(|f| gym.join(f)).collect();
-    models.push(paths::metaworld_assets().join("sawyer_xyz").join("sawyer_reach_v3.xml"));
-    models
-}
-
-/// Step `model` `steps` times from its initial state under uniformly random controls within
-/// each actuator's ctrlrange (seeded), timing only the `mj_step` calls.
-pub fn step_rate(path: &Path, steps: usize, seed: u64) -> Result<StepRate> {
-    let model = Model::from_xml_path(path)?;
-    let mut data = Data::new(&model);
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let nu = model.nu();
-    let ranges = model.actuator_ctrlrange().to_vec();
-    let controls: Vec<f64> =
-        (0..steps * nu).map(|i| rng.gen_range(ranges[2 * (i % nu)]..=ranges[2 * (i % nu) + 1])).collect();
-    let start = Instant::now();
-    for t in 0..steps {
-        data.ctrl_mut().copy_from_slice(&controls[t * nu..(t + 1) * nu]);
-        data.step(&model, 1)?;
-    }
-    let seconds = start.elapsed().as_secs_f64();
-    let qvel = data.qvel();
-    Ok(StepRate {
-        model: path.file_stem().and_then(|s| s.to_str()).unwrap_or("?").to_owned(),
-        nq: model.nq(),
-        nv: model.nv(),
-        nu: model.nu(),
-        steps,
-        seconds,
-        steps_per_s: steps as f64 / seconds,
-        final_mean_abs_qvel: qvel.iter().map(|v| v.abs()).sum::<f64>() / qvel.len().max(1) as f64,
-    })
-}
-
-/// One env's measurement, one CSV row of `metarl bench envs`.
-#[derive(Debug, Serialize)]
-pub struct EnvRate {
-    pub env: String,
-    pub steps: usize,
-    pub seconds: f64,
-    pub steps_per_s: f64,
-    /// Share of the time spent inside `mj_step` (0 for the point robots).
-    pub physics_share: f64,
-    /// Steps/s of the Python reference (tools/reference_envs.py) on the same machine, if measured.
-    pub reference_steps_per_s: Option<f64>,
-}
-
-/// Step env `name` (train task 0) `steps` times under seeded uniform random actions, resetting
-/// when an episode ends; resets are timed too, as a sampler pays for them.
-pub fn env_rate(name: &str, steps: usize, seed: u32) -> Result<EnvRate> {
-    let entry = envs::registry::lookup(name)?;
-    let options = envs::EnvOptions::default();
-    let mut env = entry.make(&options)?;
-    env.set_task(&entry.tasks(&options, envs::registry::DEFAULT_TASK_SEED)?.train[0])?;
-    env.seed(seed);
-    let mut rng = RandomState::new(seed);
-    let space = env.action_space().clone();
-    let actions: Vec<Vec<f64>> =
-        (0..1000).map(|_| space.low.iter().zip(&space.high).map(|(l, h)| rng.uniform(*l, *h)).collect()).collect();
-    env.reset()?;
-    let physics_before = sim::physics_time();
-    let start = Instant::now();
-    for t in 0..steps {
-        if env.step(&actions[t % actions.len()])?.done() {
-            env.reset()?;
-        }
-    }
-    let seconds = start.elapsed().as_secs_f64();
-    let physics = (sim::physics_time() - physics_before).as_secs_f64();
-    Ok(EnvRate {
-        env: name.to_owned(),
-        steps,
-        seconds,
-        steps_per_s: steps as f64 / seconds,
-        physics_share: physics / seconds,
-        reference_steps_per_s: None,
-    })
-}
-
-/// The Python references' steps/s for `names`, on the same machine: Meta-World envs through the
-/// `metaworld` package (tools/reference_metaworld.py), the others through tools/reference_envs.py.
-pub fn reference_rates(names: &[String], steps: usize) -> Result<serde_json::Map<String, serde_json::Value>> {
-    let (metaworld, others): (Vec<String>, Vec<String>) =
-        names.iter().cloned().partition(|n| envs::registry::lookup(n).is_ok_and(|e| e.suite == envs::Suite::Metaworld));
-    let mut rates = serde_json::Map::new();
-    for (script, group) in [("tools/reference_metaworld.py", metaworld), ("tools/reference_envs.py", others)] {
-        if group.is_empty() {
-            continue;
-        }
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join(script);
-        let out = std::process::Command::new(paths::reference_python())
-            .arg(&script)
-            .args(["bench", "--steps", &steps.to_string()])
-            .args(&group)
-            .output()
-            .with_context(|| format!("cannot run {}; {}", paths::reference_python().display(), paths::FIX_DEPS))?;
-        anyhow::ensure!(out.status.success(), "{} bench failed: {}", script.display(), String::from_utf8_lossy(&out.stderr));
-        rates.extend(serde_json::from_slice::<serde_json::Map<_, _>>(&out.stdout)?);
-    }
-    Ok(rates)
-}
 
 /// One row of `metarl bench train`.
 #[derive(Debug, Serialize)]
@@ -226,9 +101,8 @@ pub fn train_step_rates(algos: &[String], env: &str, steps: usize, device: tch::
     Ok(benches
         .iter()
         .zip(times)
-        .map(|(bench, mut times)| {
+        .map(|(bench, times)| {
             let seconds: f64 = times.iter().sum();
-            times.sort_by(f64::total_cmp);
             TrainRate {
                 algo: bench.algorithm.name().into(),
                 env: env.into(),
@@ -236,7 +110,7 @@ pub fn train_step_rates(algos: &[String], env: &str, steps: usize, device: tch::
                 steps,
                 seconds,
                 ms_per_step: 1000.0 * seconds / steps as f64,
-                median_ms_per_step: 1000.0 * times[steps / 2],
+                median_ms_per_step: 1000.0 * crate::results::median(times),
             }
         })
         .collect())
@@ -356,16 +230,4 @@ pub fn on_policy_rate<A: OnPolicyAlgorithm>(algorithm: Algorithm, env: &str, ite
         steps_per_s: sampler.sampled_steps as f64 / sampler.sampling_s,
         iteration_s: seconds / iterations.max(1) as f64,
     })
-}
-
-pub fn write_csv<T: Serialize>(rows: &[T], out: &Path) -> Result<()> {
-    if let Some(dir) = out.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    }
-    let mut writer = csv::Writer::from_path(out).with_context(|| format!("cannot write {}", out.display()))?;
-    for row in rows {
-        writer.serialize(row)?;
-    }
-    writer.flush()?;
-    Ok(())
 }
