@@ -414,6 +414,10 @@ enum BenchCommand {
         /// libtorch intra-op threads.
         #[arg(long, default_value_t = 1)]
         threads: i32,
+        /// Also time PEARL's update in eager PyTorch at the same sizes
+        /// (tools/reference_pearl_update.py in the cache venv), in turn with ours.
+        #[arg(long)]
+        reference: bool,
         /// Training iterations timed (on-policy algorithms).
         #[arg(long, default_value_t = 1)]
         iterations: usize,
@@ -974,7 +978,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Bench { command: BenchCommand::Mujoco { models, steps, seed, out } } => bench_mujoco(models, steps, seed, out),
         Command::Bench { command: BenchCommand::Envs(args) } => bench_envs(args),
-        Command::Bench { command: BenchCommand::Train { algo, env, steps, device, threads, iterations, sampler_threads, out } } => {
+        Command::Bench { command: BenchCommand::Train { algo, env, steps, device, threads, reference, iterations, sampler_threads, out } } => {
             tch::set_num_threads(threads);
             let algorithms = algo.iter().map(|a| Algorithm::parse(a)).collect::<Result<Vec<_>>>()?;
             if let Some(&algorithm) = algorithms.iter().find(|a| a.is_on_policy()) {
@@ -990,11 +994,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 return Ok(ExitCode::SUCCESS);
             }
             let device = metarl::protocol::run_dir::parse_device(device.name())?;
-            let rates = bench::train_step_rates(&algo, &env, steps, device)?;
+            let rates = bench::train_step_rates(&algo, &env, steps, device, threads, reference)?;
             for rate in &rates {
-                let overhead = format!("; median {:+.1}% over {}", 100.0 * (rate.median_ms_per_step / rates[0].median_ms_per_step - 1.0), rates[0].algo);
-                println!("{} on {} ({}, {threads} thread(s)): {:.1} ms per gradient step (median {:.1}) over {} steps{}", rate.algo, rate.env, rate.device,
-                    rate.ms_per_step, rate.median_ms_per_step, rate.steps, if std::ptr::eq(rate, &rates[0]) { String::new() } else { overhead });
+                let overhead = format!("; median {:+.1}% over {} ({})", 100.0 * (rate.median_ms_per_step / rates[0].median_ms_per_step - 1.0), rates[0].algo, rates[0].implementation);
+                println!("{} ({}) on {} ({}, {threads} thread(s)): {:.1} ms per gradient step (median {:.1}) over {} steps{}", rate.algo, rate.implementation,
+                    rate.env, rate.device, rate.ms_per_step, rate.median_ms_per_step, rate.steps, if std::ptr::eq(rate, &rates[0]) { String::new() } else { overhead });
             }
             bench::write_csv(&rates, &out)?;
             println!("wrote {}", out.display());

@@ -89,6 +89,8 @@ pub struct Sac {
     target_vf: Mlp,
     kl_lambda: f64,
     optimizers: Vec<(&'static str, Adam)>,
+    /// The twin Q networks' parameters, frozen while the policy's objective is built.
+    critic_params: Vec<Tensor>,
     /// The state-value network's parameters and its target's, paired for the soft update.
     vf_params: Vec<Tensor>,
     target_vf_params: Vec<Tensor>,
@@ -127,6 +129,7 @@ impl Sac {
         let target_vf = Mlp::new(&(&root / "target_vf"), s.obs_dim + s.z_dim, &hidden, 1, 3e-3);
         let encoder = context.as_ref().map(|c| ContextEncoder::new(&(&root / "context_encoder"), c.input_dim, &c.hidden, s.z_dim));
         let (vf_params, target_vf_params) = (params(&vars, "vf"), params(&vars, "target_vf"));
+        let critic_params = ["qf1", "qf2"].iter().flat_map(|name| params(&vars, name)).collect();
         for t in &target_vf_params {
             let _ = t.shallow_clone().set_requires_grad(false);
         }
@@ -142,7 +145,7 @@ impl Sac {
         }
         let kl_lambda = context.map_or(0.0, |c| c.kl_lambda);
         let actor_loss_sign = if std::env::var_os("METARL_FAULT_FLIP_ACTOR_LOSS").is_some() { -1.0 } else { 1.0 };
-        Sac { settings, device, vars, policy, encoder, qf1, qf2, vf, target_vf, kl_lambda, optimizers, vf_params, target_vf_params, actor_loss_sign }
+        Sac { settings, device, vars, policy, encoder, qf1, qf2, vf, target_vf, kl_lambda, optimizers, critic_params, vf_params, target_vf_params, actor_loss_sign }
     }
 
     /// The context encoder's parameters (TCL/CoCOA's query encoder), in a fixed order.
@@ -214,9 +217,13 @@ impl Sac {
         }
         self.optimizers_named(&critic_names).for_each(Adam::step);
 
-        // State value towards min Q - log π under the updated critics.
+        // State value towards min Q - log π under the updated critics. The policy's gradient needs
+        // dQ/da, never dQ/dθ (oyster's would be zeroed unused), so the critics' weights are frozen
+        // while min Q is built: the backward through them skips their weight gradients.
         let policy_input = Tensor::cat(&[&obs, &new_actions, &z_fixed], 1);
+        self.critic_params.iter().for_each(|p| drop(p.shallow_clone().set_requires_grad(false)));
         let min_q_new = self.qf1.forward(&policy_input).minimum(&self.qf2.forward(&policy_input));
+        self.critic_params.iter().for_each(|p| drop(p.shallow_clone().set_requires_grad(true)));
         let vf_loss = mean_square(&(&v_pred - (&min_q_new - &log_pi).detach()));
         self.optimizer("vf").zero_grad();
         vf_loss.backward();

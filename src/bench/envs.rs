@@ -5,15 +5,13 @@
 //! during the run hits them alike; each is the median over rounds. Only steps are timed: resets
 //! (Meta-World's settle the arm for 50 frames) are outside all three.
 
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::Instant;
 
-use anyhow::{anyhow, ensure, Context, Result};
+use anyhow::{ensure, Result};
 use serde::Serialize;
 
 use crate::envs::{self, np_random::RandomState, Env};
-use crate::paths;
+use super::Served;
 use crate::results::median;
 use crate::sim::{self, Data, Model, State};
 
@@ -133,49 +131,12 @@ impl PhysicsTrace {
     }
 }
 
-/// The Python references, one process serving every env (tools/reference_bench.py): the
-/// `metaworld` package for ML1, tools/reference_envs.py for the others.
-struct Reference {
-    child: Child,
-    input: ChildStdin,
-    output: BufReader<ChildStdout>,
-}
-
-impl Reference {
-    fn start() -> Result<Self> {
-        let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tools/reference_bench.py");
-        let mut child = Command::new(paths::reference_python())
-            .arg(&script)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .with_context(|| format!("cannot run {}; {}", paths::reference_python().display(), paths::FIX_DEPS))?;
-        let input = child.stdin.take().expect("piped stdin");
-        let output = BufReader::new(child.stdout.take().expect("piped stdout"));
-        Ok(Reference { child, input, output })
-    }
-
-    /// The reference's steps/s on `env` (steps only, the same action sequence).
-    fn rate(&mut self, env: &str, steps: usize) -> Result<f64> {
-        writeln!(self.input, "{env} {steps}")?;
-        self.input.flush()?;
-        let mut line = String::new();
-        self.output.read_line(&mut line)?;
-        line.trim().parse().map_err(|_| anyhow!("tools/reference_bench.py gave no rate for {env}: {:?} (its error is above)", line.trim()))
-    }
-}
-
-impl Drop for Reference {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// (a), (b) and, with `reference`, (c) for each env in `names`, `steps` steps each per round.
 pub fn env_rates(names: &[String], steps: usize, rounds: usize, seed: u32, reference: bool) -> Result<Vec<EnvRate>> {
     ensure!(rounds > 0 && steps > 0, "--steps and --rounds must be at least 1");
-    let mut python = if reference { Some(Reference::start()?) } else { None };
+    // The Python references, one process serving every env: the `metaworld` package for ML1,
+    // tools/reference_envs.py for the others.
+    let mut python = if reference { Some(Served::start("tools/reference_bench.py", &[])?) } else { None };
     let mut rows = Vec::with_capacity(names.len());
     for name in names {
         let (mut env, actions) = setup(name, seed)?;
@@ -187,7 +148,7 @@ pub fn env_rates(names: &[String], steps: usize, rounds: usize, seed: u32, refer
                 raw.push(steps as f64 / trace.time_replay(model, name)?);
             }
             if let Some(python) = python.as_mut() {
-                theirs.push(python.rate(name, steps)?);
+                theirs.push(python.ask(&format!("{name} {steps}"))?);
             }
         }
         let steps_per_s = median(ours);

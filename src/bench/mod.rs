@@ -11,10 +11,54 @@ pub use envs::*;
 pub use mujoco::*;
 pub use train::*;
 
+use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 
-use anyhow::{Context, Result};
+use anyhow::{anyhow, Context, Result};
 use serde::Serialize;
+
+use crate::paths;
+
+/// A Python reference script in the cache venv, serving one measurement per request line for
+/// the whole run, so a bench can alternate its own timings with the reference's.
+struct Served {
+    script: &'static str,
+    child: Child,
+    input: ChildStdin,
+    output: BufReader<ChildStdout>,
+}
+
+impl Served {
+    fn start(script: &'static str, args: &[String]) -> Result<Self> {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(script);
+        let mut child = Command::new(paths::reference_python())
+            .arg(&path)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .with_context(|| format!("cannot run {}; {}", paths::reference_python().display(), paths::FIX_DEPS))?;
+        let input = child.stdin.take().expect("piped stdin");
+        let output = BufReader::new(child.stdout.take().expect("piped stdout"));
+        Ok(Served { script, child, input, output })
+    }
+
+    /// Send `request`, read the number the script answers.
+    fn ask(&mut self, request: &str) -> Result<f64> {
+        writeln!(self.input, "{request}").and_then(|()| self.input.flush()).with_context(|| format!("{} stopped", self.script))?;
+        let mut line = String::new();
+        self.output.read_line(&mut line)?;
+        line.trim().parse().map_err(|_| anyhow!("{} gave no answer to {request:?}: {:?} (its error is above)", self.script, line.trim()))
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
 
 pub fn write_csv<T: Serialize>(rows: &[T], out: &Path) -> Result<()> {
     if let Some(dir) = out.parent() {

@@ -3,11 +3,12 @@
 
 use std::time::Instant;
 
-use anyhow::Result;
+use anyhow::{ensure, Result};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
+use super::Served;
 use crate::algos::contrastive::Contrastive;
 use crate::algos::sac::{Sac, TaskVariable};
 use crate::envs::{self, np_random::RandomState};
@@ -20,6 +21,8 @@ use crate::protocol::onpolicy::{set_tasks, setup, OnPolicyAlgorithm};
 #[derive(Debug, Serialize)]
 pub struct TrainRate {
     pub algo: String,
+    /// `metarl`, or `pytorch-eager` for tools/reference_pearl_update.py.
+    pub implementation: &'static str,
     pub env: String,
     pub device: String,
     pub steps: usize,
@@ -84,27 +87,70 @@ impl StepBench {
     }
 }
 
-/// Time `steps` gradient steps of each of `algos` on `env`, the learners' cost alone. The
-/// algorithms take their steps in turn (one each per round, after one warm-up step), so a
-/// machine whose load drifts slows them alike and their ratio holds.
-pub fn train_step_rates(algos: &[String], env: &str, steps: usize, device: tch::Device) -> Result<Vec<TrainRate>> {
-    let mut benches = algos.iter().map(|a| StepBench::new(a, env, device)).collect::<Result<Vec<_>>>()?;
-    benches.iter_mut().for_each(|b| {
-        b.step();
-    });
-    let mut times = vec![Vec::with_capacity(steps); benches.len()];
-    for _ in 0..steps {
-        for (bench, times) in benches.iter_mut().zip(&mut times) {
-            times.push(bench.step());
+impl StepBench {
+    /// tools/reference_pearl_update.py at this learner's sizes: PEARL's update in eager PyTorch.
+    fn eager_reference(&self, device: tch::Device, threads: i32) -> Result<Served> {
+        ensure!(self.algorithm == Algorithm::Pearl, "--reference times PEARL's update in eager PyTorch; list pearl first in --algo");
+        let (s, c) = (&self.sac.settings, &self.config);
+        let context_width = s.obs_dim + s.action_dim + 1 + if c.use_next_obs_in_context { s.obs_dim } else { 0 };
+        let sizes = serde_json::json!({
+            "obs_dim": s.obs_dim, "action_dim": s.action_dim, "latent_size": s.z_dim, "net_size": s.net_size,
+            "encoder_hidden": c.encoder_hidden, "context_width": context_width, "meta_batch": c.meta_batch,
+            "batch_size": c.batch_size, "embedding_batch_size": c.embedding_batch_size,
+            "use_next_obs_in_context": c.use_next_obs_in_context, "policy_lr": s.policy_lr, "qf_lr": s.qf_lr,
+            "vf_lr": s.vf_lr, "context_lr": c.context_lr, "kl_lambda": c.kl_lambda, "reward_scale": s.reward_scale,
+            "discount": s.discount, "soft_target_tau": s.soft_target_tau, "policy_reg_weight": s.policy_reg_weight,
+            "device": if device.is_cuda() { "cuda" } else { "cpu" }, "threads": threads,
+        });
+        Served::start("tools/reference_pearl_update.py", &[sizes.to_string()])
+    }
+}
+
+/// What `metarl bench train` times: one of our learners, or the eager PyTorch reference.
+enum Timed {
+    Ours(StepBench),
+    Eager(Served),
+}
+
+impl Timed {
+    fn step(&mut self) -> Result<f64> {
+        match self {
+            Timed::Ours(bench) => Ok(bench.step()),
+            Timed::Eager(process) => process.ask("step"),
         }
     }
-    Ok(benches
-        .iter()
+}
+
+/// Time `steps` gradient steps of each of `algos` on `env`, the learners' cost alone; with
+/// `reference`, also PEARL's update in eager PyTorch at the same sizes (the first algo must be
+/// pearl). They take their steps in turn (one each per round, after one warm-up step), so a
+/// machine whose load drifts slows them alike and their ratio holds.
+pub fn train_step_rates(algos: &[String], env: &str, steps: usize, device: tch::Device, threads: i32, reference: bool) -> Result<Vec<TrainRate>> {
+    let ours = algos.iter().map(|a| StepBench::new(a, env, device)).collect::<Result<Vec<_>>>()?;
+    let mut names: Vec<(String, &'static str)> = ours.iter().map(|b| (b.algorithm.name().to_owned(), "metarl")).collect();
+    let eager = if reference { Some(ours[0].eager_reference(device, threads)?) } else { None };
+    let mut timed: Vec<Timed> = ours.into_iter().map(Timed::Ours).collect();
+    if let Some(process) = eager {
+        names.push((names[0].0.clone(), "pytorch-eager"));
+        timed.push(Timed::Eager(process));
+    }
+    for t in &mut timed {
+        t.step()?;
+    }
+    let mut times = vec![Vec::with_capacity(steps); timed.len()];
+    for _ in 0..steps {
+        for (t, times) in timed.iter_mut().zip(&mut times) {
+            times.push(t.step()?);
+        }
+    }
+    Ok(names
+        .into_iter()
         .zip(times)
-        .map(|(bench, times)| {
+        .map(|((algo, implementation), times)| {
             let seconds: f64 = times.iter().sum();
             TrainRate {
-                algo: bench.algorithm.name().into(),
+                algo,
+                implementation,
                 env: env.into(),
                 device: format!("{device:?}"),
                 steps,
