@@ -129,39 +129,48 @@ pub struct Trainer {
     dir: RunDir,
 }
 
-/// One transition of a trajectory.
-struct Sample {
-    obs: Vec<f64>,
-    action: Vec<f64>,
-    reward: f64,
-    /// What the context sees: the sparse reward with `sparse_rewards`, else `reward`.
-    context_reward: f64,
-    next_obs: Vec<f64>,
-    terminal: bool,
-}
-
-impl Sample {
-    /// As a buffer stores it: the context reward in the sparse slot.
-    fn transition(&self) -> Transition<'_> {
-        Transition { obs: &self.obs, action: &self.action, reward: self.reward, sparse_reward: self.context_reward, next_obs: &self.next_obs, terminal: self.terminal }
-    }
-}
-
-/// One trajectory.
+/// One trajectory, column by column (row t of `obs` is `obs[t * obs_dim..]`): the sampler
+/// appends each step's values in place, so a step allocates nothing once the columns have grown.
 #[derive(Default)]
 struct Trajectory {
-    samples: Vec<Sample>,
+    obs: Vec<f64>,
+    actions: Vec<f64>,
+    rewards: Vec<f64>,
+    /// What the context sees: the sparse reward with `sparse_rewards`, else the reward.
+    context_rewards: Vec<f64>,
+    next_obs: Vec<f64>,
+    terminals: Vec<bool>,
     /// Success at any step, where the env defines it.
     success: Option<bool>,
 }
 
-/// One context row `o | a | r (| o')` of a transition, as the encoder reads it.
-fn context_row(s: &Sample, with_next_obs: bool) -> Tensor {
-    let mut row: Vec<f32> = s.obs.iter().chain(&s.action).chain([&s.context_reward]).map(|&v| v as f32).collect();
-    if with_next_obs {
-        row.extend(s.next_obs.iter().map(|&v| v as f32));
+impl Trajectory {
+    fn len(&self) -> usize {
+        self.rewards.len()
     }
-    Tensor::from_slice(&row)
+
+    /// The transitions as a buffer stores them: the context reward in the sparse slot.
+    fn transitions(&self) -> impl Iterator<Item = Transition<'_>> {
+        let (obs_dim, action_dim) = (self.obs.len() / self.len().max(1), self.actions.len() / self.len().max(1));
+        (0..self.len()).map(move |t| Transition {
+            obs: &self.obs[t * obs_dim..(t + 1) * obs_dim],
+            action: &self.actions[t * action_dim..(t + 1) * action_dim],
+            reward: self.rewards[t],
+            sparse_reward: self.context_rewards[t],
+            next_obs: &self.next_obs[t * obs_dim..(t + 1) * obs_dim],
+            terminal: self.terminals[t],
+        })
+    }
+
+    /// Appends the context rows `o | a | r (| o')` of every transition, as the encoder reads them.
+    fn extend_context(&self, rows: &mut Vec<f32>, with_next_obs: bool) {
+        for t in self.transitions() {
+            rows.extend(t.obs.iter().chain(t.action).chain([&t.sparse_reward]).map(|&v| v as f32));
+            if with_next_obs {
+                rows.extend(t.next_obs.iter().map(|&v| v as f32));
+            }
+        }
+    }
 }
 
 /// One phase of oyster's `collect_data` on a task.
@@ -180,8 +189,9 @@ enum Plan {
     Collect { train_index: usize, phases: Vec<Phase>, collected: usize, trajectories: usize },
     /// `remaining` more trajectories with z from the prior, each kept (embedding analysis).
     Record { remaining: usize, kept: Vec<Trajectory> },
-    /// One meta-test run on a test task: exploration, posterior updates, the last trajectory scored.
-    Evaluate { run: usize, context: Vec<Tensor>, transitions: usize, trajectories: usize, score: f64, success: Option<bool> },
+    /// One meta-test run on a test task: exploration, posterior updates, the last trajectory scored;
+    /// `context` holds the exploration's context rows, flat.
+    Evaluate { run: usize, context: Vec<f32>, transitions: usize, trajectories: usize, score: f64, success: Option<bool> },
 }
 
 /// Sees a slot's env and state after each of its steps (`metarl render` films through it).
@@ -318,8 +328,7 @@ impl Trainer {
     }
 
     fn store(&mut self, task_index: usize, trajectory: &Trajectory, encoder_too: bool) {
-        for s in &trajectory.samples {
-            let t = s.transition();
+        for t in trajectory.transitions() {
             self.replay.tasks[task_index].push(&t);
             if encoder_too {
                 self.encoder_replay.tasks[task_index].push(&t);
@@ -388,22 +397,21 @@ impl Trainer {
             let obs = Tensor::from_slice(&obs_rows).view([live.len() as i64, -1]);
             let z = Tensor::cat(&live.iter().map(|&k| &slots[k].belief.z).collect::<Vec<_>>(), 0);
             let actions = self.sac.act(&obs, &z, deterministic, &mut self.progress.rng);
-            let before: Vec<Vec<f64>> = live.iter().map(|&k| self.envs.env(k).observation().to_vec()).collect();
+            for &k in &live {
+                slots[k].trajectory.obs.extend_from_slice(self.envs.env(k).observation());
+            }
             self.envs.step(&live, &actions, &mut steps)?;
             let action_dim = self.envs.action_dim();
-            for ((row, &k), obs) in live.iter().enumerate().zip(before) {
+            for (row, &k) in live.iter().enumerate() {
                 let step = steps[row];
                 let slot = &mut slots[k];
                 let trajectory = &mut slot.trajectory;
                 trajectory.success = step.success.map(|s| s || trajectory.success.unwrap_or(false));
-                trajectory.samples.push(Sample {
-                    obs,
-                    action: actions[row * action_dim..(row + 1) * action_dim].to_vec(),
-                    reward: step.reward,
-                    context_reward: self.context_reward(step.reward, step.sparse_reward),
-                    next_obs: self.envs.env(k).observation().to_vec(),
-                    terminal: step.terminated,
-                });
+                trajectory.actions.extend_from_slice(&actions[row * action_dim..(row + 1) * action_dim]);
+                trajectory.rewards.push(step.reward);
+                trajectory.context_rewards.push(self.context_reward(step.reward, step.sparse_reward));
+                trajectory.next_obs.extend_from_slice(self.envs.env(k).observation());
+                trajectory.terminals.push(step.terminated);
                 if let (0, Some(watch)) = (k, watch.as_mut()) {
                     watch(self.envs.env(0), slot)?;
                 }
@@ -420,7 +428,7 @@ impl Trainer {
     /// A slot's trajectory ended: store or score it, update the slot's z, and move its plan on.
     fn end_trajectory(&mut self, slot: &mut Slot) -> Result<()> {
         let trajectory = std::mem::take(&mut slot.trajectory);
-        let length = trajectory.samples.len();
+        let length = trajectory.len();
         match &mut slot.plan {
             Plan::Collect { train_index, phases, collected, trajectories } => {
                 let (task_index, phase) = (*train_index, phases[0]);
@@ -452,14 +460,14 @@ impl Trainer {
             Plan::Evaluate { context, transitions, trajectories, score, success, .. } => {
                 *transitions += length;
                 *trajectories += 1;
-                context.extend(trajectory.samples.iter().map(|s| context_row(s, self.config.use_next_obs_in_context)));
+                trajectory.extend_context(context, self.config.use_next_obs_in_context);
                 if *trajectories >= self.config.num_exp_traj_eval {
-                    let stacked = Tensor::stack(context, 0).unsqueeze(0);
-                    self.infer(&mut slot.belief, &stacked, &slot.task);
+                    let context = Tensor::from_slice(context).view([1, *transitions as i64, -1]);
+                    self.infer(&mut slot.belief, &context, &slot.task);
                 }
                 if *transitions >= self.config.num_steps_per_eval {
                     // oyster scores sparse-reward envs by their sparse reward.
-                    *score = trajectory.samples.iter().map(|s| if self.config.sparse_rewards { s.context_reward } else { s.reward }).sum();
+                    *score = if self.config.sparse_rewards { &trajectory.context_rewards } else { &trajectory.rewards }.iter().sum();
                     *success = trajectory.success;
                     slot.finished = true;
                 }
@@ -552,7 +560,7 @@ impl Trainer {
         for (i, slot) in self.run_slots(slots, false)?.into_iter().enumerate() {
             let Plan::Record { kept, .. } = slot.plan else { unreachable!("recording slots only") };
             for trajectory in kept {
-                trajectory.samples.iter().for_each(|s| buffers.tasks[i].push(&s.transition()));
+                trajectory.transitions().for_each(|t| buffers.tasks[i].push(&t));
                 buffers.tasks[i].end_trajectory();
             }
         }
@@ -584,12 +592,11 @@ impl Trainer {
         let plan = Plan::Evaluate { run: 0, context: Vec::new(), transitions: 0, trajectories: 0, score: 0.0, success: None };
         let mut watch = |env: &dyn Env, slot: &Slot| {
             let Plan::Evaluate { trajectories, .. } = slot.plan else { return Ok(()) };
-            let samples = &slot.trajectory.samples;
             let step = FilmStep {
                 trajectory: trajectories,
                 exploration: trajectories < exploration,
-                step: samples.len(),
-                episode_return: samples.iter().map(|s| s.reward).sum(),
+                step: slot.trajectory.len(),
+                episode_return: slot.trajectory.rewards.iter().sum(),
                 success: slot.trajectory.success.unwrap_or(false),
             };
             on_step(env, &step)
