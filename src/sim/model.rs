@@ -376,6 +376,20 @@ impl Data {
         Ok(())
     }
 
+    /// The position stage of `mj_forward` without collision: `mj_kinematics`, `mj_comPos` and
+    /// `mj_camlight` (body, geom, site, camera and light poses; centres of mass), the same numbers
+    /// `mj_forward` gives them. Contacts, constraint forces and accelerations are left as they were.
+    pub fn positions(&mut self, model: &Model) -> Result<(), SimError> {
+        self.check_model(model)?;
+        // SAFETY: model and data belong together.
+        unsafe {
+            ffi::mj_kinematics(model.as_ptr(), self.as_mut_ptr());
+            ffi::mj_comPos(model.as_ptr(), self.as_mut_ptr());
+            ffi::mj_camlight(model.as_ptr(), self.as_mut_ptr());
+        }
+        Ok(())
+    }
+
     /// `mj_rnePostConstraint`: fills `cacc`, `cfc_int` and `cfrc_ext` (contact and constraint
     /// forces on each body). MuJoCo ≥ 2 computes them only for models with force sensors; MuJoCo
     /// 1.5, which the Controls references ran on, computed them in every forward pass.

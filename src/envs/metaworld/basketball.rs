@@ -18,6 +18,7 @@ pub struct Basketball {
 }
 
 impl SawyerTask for Basketball {
+    const READS_CONTACT_FORCES: bool = true;
     /// `_target_pos`, the goal the scripted policy is shown.
     fn target_pos(&self) -> [f64; 3] {
         self.target_pos

@@ -108,6 +108,7 @@ pub struct CoffeeMug<M> {
 }
 
 impl<M: MugMove> SawyerTask for CoffeeMug<M> {
+    const READS_CONTACT_FORCES: bool = true;
     /// `_target_pos`, the goal the scripted policy is shown.
     fn target_pos(&self) -> [f64; 3] {
         self.target_pos

@@ -149,6 +149,10 @@ pub trait SawyerTask: Sized + Send {
     /// object into the first slots (the rest stay zero).
     fn objects(&self, sim: &Sawyer, slots: &mut [f64; OBJECT_SLOTS]);
 
+    /// Whether `evaluate` reads contacts or constraint forces ([`Sawyer::touching_object`]):
+    /// only then does `step` end with a full `mj_forward`.
+    const READS_CONTACT_FORCES: bool = false;
+
     /// `evaluate_state(obs, action)`: the reward and the info.
     fn evaluate(&self, sim: &Sawyer, obs: &[f64; OBS_DIM], action: &[f64]) -> (f64, Info);
 
@@ -176,6 +180,8 @@ pub struct Sawyer {
     mocap_high: [f64; 3],
     /// `init_tcp`: the gripper centre after the hand reset.
     init_tcp: [f64; 3],
+    /// Whether contacts and constraint forces are those of the current state (after `mj_forward`).
+    forces_current: bool,
 }
 
 impl Sawyer {
@@ -200,6 +206,7 @@ impl Sawyer {
             mocap_low: spec.hand_low,
             mocap_high: spec.hand_high,
             init_tcp: [0.0; 3],
+            forces_current: true,
             model,
             data,
         })
@@ -304,7 +311,15 @@ impl Sawyer {
 
     /// gym's `set_state` after writing `qpos`/`qvel` in place: `mj_forward`.
     pub fn forward(&mut self) -> Result<(), EnvError> {
+        self.forces_current = true;
         Ok(self.data.forward(&self.model)?)
+    }
+
+    /// The `mj_forward` that ends `step`, for a task that reads only poses: its position stage
+    /// ([`Data::positions`]), which gives the observation and such rewards the same numbers.
+    fn poses(&mut self) -> Result<(), EnvError> {
+        self.forces_current = false;
+        Ok(self.data.positions(&self.model)?)
     }
 
     /// Moves a site of the model (`model.site(name).pos = pos`).
@@ -321,6 +336,7 @@ impl Sawyer {
     /// contacts with it > 0). A contact left out of the solver has `efc_address` -1, which
     /// Python's indexing reads as the last row; so does this.
     pub fn touching_object(&self, geom: usize) -> bool {
+        assert!(self.forces_current, "touching_object reads contact forces: set READS_CONTACT_FORCES on this task");
         let force = self.data.efc_force();
         let pad_force = |pad: i32| -> f64 {
             self.data
@@ -486,8 +502,12 @@ impl<T: SawyerTask> Env for SawyerEnv<T> {
         self.sim.set_xyz_action(&action[..3]);
         self.sim.do_simulation([action[3], -action[3]])?;
         self.path_length = Some(path_length + 1);
-        // The goal site `step` re-positions here is recomputed by this `mj_forward`.
-        self.sim.forward()?;
+        // Meta-World ends `step` with `mj_forward` (the goal sites it re-positions are recomputed).
+        if T::READS_CONTACT_FORCES {
+            self.sim.forward()?;
+        } else {
+            self.sim.poses()?;
+        }
         let frame = self.sim.frame(&self.task);
         self.obs[..FRAME_DIM].copy_from_slice(&frame);
         self.obs[FRAME_DIM..2 * FRAME_DIM].copy_from_slice(&self.prev_frame);

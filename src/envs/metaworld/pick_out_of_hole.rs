@@ -15,6 +15,7 @@ pub struct PickOutOfHole {
 }
 
 impl SawyerTask for PickOutOfHole {
+    const READS_CONTACT_FORCES: bool = true;
     /// `_target_pos`, the goal the scripted policy is shown.
     fn target_pos(&self) -> [f64; 3] {
         self.target_pos

@@ -67,6 +67,7 @@ fn pick_place_caging(sim: &Sawyer, action: &[f64], obj: &[f64; 3], obj_init: &[f
 }
 
 impl<V: PickPlaceVariant> SawyerTask for PickPlacing<V> {
+    const READS_CONTACT_FORCES: bool = true;
     const SPEC: SawyerSpec = V::SPEC;
 
     fn new(sim: &Sawyer) -> Result<Self, EnvError> {

@@ -102,6 +102,7 @@ const CAGING: Caging = Caging {
 const BACK_OBJ_RADIUS: f64 = 0.007;
 
 impl<V: PushVariant> SawyerTask for Pushing<V> {
+    const READS_CONTACT_FORCES: bool = true;
     const SPEC: SawyerSpec = V::SPEC;
 
     fn new(sim: &Sawyer) -> Result<Self, EnvError> {

@@ -22,6 +22,7 @@ pub struct Soccer {
 }
 
 impl SawyerTask for Soccer {
+    const READS_CONTACT_FORCES: bool = true;
     /// `_target_pos`, the goal the scripted policy is shown.
     fn target_pos(&self) -> [f64; 3] {
         self.target_pos

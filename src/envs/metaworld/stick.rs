@@ -103,6 +103,7 @@ impl StickPull {
 }
 
 impl SawyerTask for StickPull {
+    const READS_CONTACT_FORCES: bool = true;
     /// `_target_pos`, the goal the scripted policy is shown.
     fn target_pos(&self) -> [f64; 3] {
         self.0.target_pos
@@ -187,6 +188,7 @@ pub struct StickPush(StickAndContainer);
 const PUSH_RADIUS: f64 = 0.12;
 
 impl SawyerTask for StickPush {
+    const READS_CONTACT_FORCES: bool = true;
     /// `_target_pos`, the goal the scripted policy is shown.
     fn target_pos(&self) -> [f64; 3] {
         self.0.target_pos

@@ -103,6 +103,7 @@ impl Puck {
 pub struct Sweep(Puck);
 
 impl SawyerTask for Sweep {
+    const READS_CONTACT_FORCES: bool = true;
     /// `_target_pos`, the goal the scripted policy is shown.
     fn target_pos(&self) -> [f64; 3] {
         self.0.target_pos
@@ -147,6 +148,7 @@ pub struct SweepInto(Puck);
 const HOLE: [f64; 3] = [0.0, 0.84, 0.02];
 
 impl SawyerTask for SweepInto {
+    const READS_CONTACT_FORCES: bool = true;
     /// `_target_pos`, the goal the scripted policy is shown.
     fn target_pos(&self) -> [f64; 3] {
         self.0.target_pos
