@@ -7,6 +7,7 @@
 pub mod collect;
 pub mod dataset;
 pub mod npz;
+pub mod train;
 
 
 use serde::{Deserialize, Serialize};
@@ -197,5 +198,26 @@ impl FocalConfig {
             Some(path) => super::config::read_file(path),
             None => super::config::shipped("focal", env, suite),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shipped_configs_parse_and_carry_focal_iclr_values() {
+        let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/focal");
+        for entry in std::fs::read_dir(&folder).unwrap() {
+            crate::protocol::config::read_file::<FocalConfig>(&entry.unwrap().path()).unwrap();
+        }
+        let cheetah = FocalConfig::load(None, "cheetah-vel", "controls").unwrap();
+        assert_eq!((cheetah.alpha_init, cheetah.embedding_batch_size, cheetah.latent_size, cheetah.z_loss_weight, cheetah.dml_power), (50.0, 100, 20, 10.0, 2.0));
+        let ant = FocalConfig::load(None, "ant-dir", "controls").unwrap();
+        assert!(ant.use_value_penalty && ant.alpha_max == 5e6 && ant.meta_batch == 4);
+        let wind = FocalConfig::load(None, "point-robot-wind", "point").unwrap();
+        assert!(!wind.use_brac && wind.max_path_length == 25);
+        let err = crate::protocol::config::parse_json::<FocalConfig>(r#"{"dml_pwer": 1}"#, "x.json").unwrap_err().to_string();
+        assert!(err.contains("did you mean \"dml_power\""), "{err}");
     }
 }
