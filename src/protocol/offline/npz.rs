@@ -13,7 +13,8 @@ use crate::results::write_atomic;
 /// Write `arrays` (name, shape, float32 values in C order) to `path`, replacing it whole.
 pub fn write(path: &Path, arrays: &[(&str, Vec<usize>, &[f32])]) -> Result<()> {
     let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    let options = zip::write::FileOptions::default().compression_method(zip::CompressionMethod::Stored).large_file(false);
+    // A fixed entry time (1980-01-01), so the same arrays give the same bytes.
+    let options = zip::write::FileOptions::default().compression_method(zip::CompressionMethod::Stored).last_modified_time(zip::DateTime::default());
     for (name, shape, values) in arrays {
         zip.start_file(format!("{name}.npy"), options)?;
         zip.write_all(&npy::write_f32(shape, values))?;
