@@ -16,6 +16,8 @@ use metarl::envs::{npy, parity, EnvError, EnvOptions, Suite, REGISTRY};
 use metarl::protocol::config::{self, Algorithm, Config};
 use metarl::protocol::embeddings;
 use metarl::protocol::meta_train::{RunSpec, Trainer};
+use metarl::protocol::offline::train::{OfflineSpec, OfflineTrainer};
+use metarl::protocol::offline::{collect, FocalConfig};
 use metarl::protocol::onpolicy::maml::MamlRunner;
 use metarl::protocol::onpolicy::rl2::Rl2Runner;
 use metarl::protocol::onpolicy::{OnPolicyAlgorithm, OnPolicyTrainer};
@@ -110,7 +112,7 @@ enum AnalyzeCommand {
 
 #[derive(Args)]
 struct TrainArgs {
-    /// pearl, oracle-sac, tcl, cocoa, maml-trpo or rl2-ppo.
+    /// pearl, oracle-sac, tcl, cocoa, maml-trpo, rl2-ppo or focal (offline: with --dataset).
     algo: String,
     #[arg(long)]
     env: String,
@@ -130,6 +132,9 @@ struct TrainArgs {
     /// Continue the run in the folder from its checkpoint.
     #[arg(long)]
     resume: bool,
+    /// focal: the offline dataset folder (`metarl offline collect`).
+    #[arg(long)]
+    dataset: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -363,7 +368,21 @@ enum CampaignCommand {
 
 #[derive(Subcommand)]
 enum OfflineCommand {
-    Collect { #[arg(long)] env: String },
+    /// Per task (train and test), a SAC behaviour policy trained from scratch, checkpointed every
+    /// `checkpoint_every` env steps; each checkpoint rolled out `n_trj` times into the task's
+    /// `.npz`, levels random/medium/expert/mixed in its `.json`. Complete tasks are skipped.
+    Collect {
+        #[arg(long)]
+        env: String,
+        /// JSON config (FOCAL's fields); default configs/focal/<env>.json.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Dataset folder; default data/offline/<env>.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+    },
 }
 
 #[derive(Args)]
@@ -471,7 +490,37 @@ fn train(args: TrainArgs) -> Result<ExitCode> {
         Algorithm::MamlTrpo => train_on_policy::<MamlRunner>(algorithm, &args, entry.suite.label(), &dir),
         Algorithm::Rl2Ppo => train_on_policy::<Rl2Runner>(algorithm, &args, entry.suite.label(), &dir),
         Algorithm::Pearl | Algorithm::OracleSac | Algorithm::Tcl | Algorithm::Cocoa => train_pearl(algorithm, &args, entry.suite.label(), &dir),
+        Algorithm::Focal => train_offline(algorithm, &args, entry.suite.label(), &dir),
     }
+}
+
+fn train_offline(algorithm: Algorithm, args: &TrainArgs, suite: &str, dir: &Path) -> Result<ExitCode> {
+    let Some(dataset) = args.dataset.clone() else {
+        anyhow::bail!("{} trains offline: pass --dataset DIR (a folder of `metarl offline collect --env {}`)", algorithm.name(), args.env);
+    };
+    anyhow::ensure!(args.steps.is_none(), "--steps: {} takes no env steps while training; set num_iterations in its config", algorithm.name());
+    let config = FocalConfig::load(args.config.as_deref(), &args.env, suite)?;
+    let spec = OfflineSpec { algorithm, env: args.env.clone(), seed: args.seed, dataset, device: args.device.name().into(), config };
+    let mut trainer = OfflineTrainer::open(spec, dir, args.resume)?;
+    let bar = spinner()?;
+    let report = trainer.run(|r| bar.set_message(format!("iteration {} · {} gradient steps · test return {:.2}", r.iteration, r.train_steps, r.test_return)))?;
+    bar.finish_and_clear();
+    println!("iteration {}: {} gradient steps, test return {:.3}, effective separation rate {:.3}, RMS embedding distance {:.3}", report.iteration,
+        report.train_steps, report.test_return, report.effective_separation_rate, report.rms_embedding_distance);
+    println!("wrote {}", dir.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn offline_collect(env: &str, config: Option<&Path>, out: Option<PathBuf>, seed: u64) -> Result<ExitCode> {
+    let entry = registry::lookup(env)?;
+    let config = FocalConfig::load(config, env, entry.suite.label())?;
+    let out = out.unwrap_or_else(|| PathBuf::from("data/offline").join(env));
+    collect::collect(env, &config, &out, seed, |task| {
+        let returns: Vec<String> = task.level_returns.iter().map(|(level, r)| format!("{level} {r:.2}")).collect();
+        println!("{} task {}{}: mean return {}", task.split, task.index, if task.skipped { " (already collected)" } else { "" }, returns.join(", "));
+    })?;
+    println!("wrote {}", out.display());
+    Ok(ExitCode::SUCCESS)
 }
 
 fn spec<C>(algorithm: Algorithm, args: &TrainArgs, config: C) -> RunSpec<C> {
@@ -545,6 +594,7 @@ fn eval(run_dir: &Path) -> Result<ExitCode> {
         Algorithm::MamlTrpo => OnPolicyTrainer::<MamlRunner>::open(serde_json::from_value(spec)?, run_dir, true)?.evaluate_checkpoint()?,
         Algorithm::Rl2Ppo => OnPolicyTrainer::<Rl2Runner>::open(serde_json::from_value(spec)?, run_dir, true)?.evaluate_checkpoint()?,
         Algorithm::Pearl | Algorithm::OracleSac | Algorithm::Tcl | Algorithm::Cocoa => Trainer::open(serde_json::from_value(spec)?, run_dir, true)?.evaluate_checkpoint()?,
+        Algorithm::Focal => OfflineTrainer::open(serde_json::from_value(spec)?, run_dir, true)?.evaluate_checkpoint()?,
     };
     let mut csv = String::from("task,run,final_return,final_success\n");
     for (task, run, score, success) in &summary.rows {
@@ -879,7 +929,7 @@ fn envs_render(args: RenderArgs) -> Result<ExitCode> {
 
 fn render_run(args: RunRenderArgs) -> Result<ExitCode> {
     let (algorithm, spec) = run_config(&args.run_dir)?;
-    if algorithm.is_on_policy() {
+    if algorithm.is_on_policy() || algorithm.is_offline() {
         anyhow::bail!("{}: `metarl render` films the PEARL family's runs (pearl, oracle-sac, tcl, cocoa); {} runs are not filmed yet", args.run_dir.display(), algorithm.name());
     }
     let mut trainer = Trainer::open(serde_json::from_value(spec)?, &args.run_dir, true)?;
@@ -942,11 +992,6 @@ fn envs_rollout(args: RolloutArgs) -> Result<ExitCode> {
     }
     println!("wrote {}", args.out.display());
     Ok(ExitCode::SUCCESS)
-}
-
-/// A subcommand whose machinery has not landed yet: say where it will come from, and fail.
-fn not_yet(command: &str, area: &str) -> Result<ExitCode> {
-    anyhow::bail!("`metarl {command}` is not available in this version: it arrives with {area}")
 }
 
 fn bench_mujoco(models: Vec<PathBuf>, steps: usize, seed: u64, out: PathBuf) -> Result<ExitCode> {
@@ -1030,7 +1075,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
             regress(&suite, update, &only, &seeds, jobs, &out)
         }
-        Command::Offline { .. } => not_yet("offline", "FOCAL's offline datasets"),
+        Command::Offline { command: OfflineCommand::Collect { env, config, out, seed } } => offline_collect(&env, config.as_deref(), out, seed),
         Command::Render(args) => render_run(args),
     }
 }

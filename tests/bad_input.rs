@@ -108,9 +108,14 @@ fn broken_mjcf_through_the_cli_names_the_file_and_mujocos_error() {
 }
 
 #[test]
-fn unimplemented_commands_say_so_and_fail() {
-    let out = Command::new(env!("CARGO_BIN_EXE_metarl")).args(["offline", "collect", "--env", "point-robot"]).output().unwrap();
-    assert_clear_failure(&out, &["not available in this version", "offline"]);
+fn offline_collect_names_unknown_envs_and_config_fields() {
+    let out = Command::new(env!("CARGO_BIN_EXE_metarl")).args(["offline", "collect", "--env", "point-robt"]).output().unwrap();
+    assert_clear_failure(&out, &["unknown environment \"point-robt\"", "did you mean \"point-robot\""]);
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("bad.json");
+    std::fs::write(&config, r#"{"n_trjs": 5}"#).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_metarl")).args(["offline", "collect", "--env", "point-robot", "--config"]).arg(&config).output().unwrap();
+    assert_clear_failure(&out, &["unknown config field \"n_trjs\"", "did you mean \"n_trj\""]);
 }
 
 fn train(args: &[&str]) -> Output {

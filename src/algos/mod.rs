@@ -1,9 +1,12 @@
 //! Learners. The SAC core is shared; PEARL adds the context encoder; oracle SAC feeds z from the
 //! task family's ground truth; TCL-PEARL and CoCOA add a contrastive loss on PEARL's encoder. The
-//! on-policy baselines share `onpolicy` (GAE, the linear feature baseline, conjugate gradient,
+//! offline FOCAL adds BRAC's behaviour regularisation ([`brac`]) to the SAC core and trains its
+//! encoder by distance metric learning ([`focal`]). The on-policy baselines share `onpolicy` (GAE, the linear feature baseline, conjugate gradient,
 //! TRPO's step): MAML-TRPO and RL²-PPO.
 
+pub mod brac;
 pub mod contrastive;
+pub mod focal;
 pub mod maml_trpo;
 pub mod onpolicy;
 pub mod pearl;

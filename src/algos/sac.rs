@@ -10,6 +10,7 @@ use rand_distr::{Distribution, StandardNormal};
 use tch::nn::{self, Module};
 use tch::{Device, Kind, Tensor};
 
+use super::brac::{Brac, BracSettings};
 use super::pearl::ContextEncoder;
 use crate::nn::{load_vars_state, soft_update, variables_under as params, vars_state, Adam, Mlp, PolicyOutput, TanhGaussianPolicy};
 use crate::protocol::buffer::Batch;
@@ -44,13 +45,20 @@ pub struct Losses {
     pub contrastive_loss: Option<f64>,
     /// CoCOA: KL(q ‖ N(0, I)) summed over the queries (papers/000 §4.5).
     pub query_kl: Option<f64>,
+    /// BRAC: the dual critic's last loss, the mean divergence estimate D̂ and α after the step.
+    pub dual_critic_loss: Option<f64>,
+    pub divergence: Option<f64>,
+    pub alpha: Option<f64>,
+    /// FOCAL: the encoder's metric loss (papers/002 Eq. 12/13), before its weight.
+    pub metric_loss: Option<f64>,
 }
 
 impl Losses {
     /// The first non-finite loss, by name.
     pub fn first_non_finite(&self) -> Option<(&'static str, f64)> {
         [("qf_loss", Some(self.qf_loss)), ("vf_loss", Some(self.vf_loss)), ("policy_loss", Some(self.policy_loss)), ("kl_divergence", Some(self.kl_divergence)),
-            ("contrastive_loss", self.contrastive_loss), ("query_kl", self.query_kl)]
+            ("contrastive_loss", self.contrastive_loss), ("query_kl", self.query_kl), ("dual_critic_loss", self.dual_critic_loss),
+            ("divergence", self.divergence), ("metric_loss", self.metric_loss)]
             .into_iter()
             .find_map(|(name, v)| v.filter(|v| !v.is_finite()).map(|v| (name, v)))
     }
@@ -75,6 +83,10 @@ pub enum TaskVariable {
     ContextAndEncoderLoss(Tensor, Tensor),
     /// Oracle SAC: one given vector per task, `[tasks, z_dim]`.
     Given(Tensor),
+    /// FOCAL's coupled ablation and Batch PEARL with an encoder of its own: z per task with its
+    /// graph, so the Q loss reaches the encoder, and a loss of the encoder's (metric loss, KL)
+    /// joining the critic's backward pass; the caller steps the encoder's optimiser.
+    GivenWithEncoderLoss(Tensor, Tensor),
 }
 
 pub struct Sac {
@@ -83,6 +95,8 @@ pub struct Sac {
     pub vars: nn::VarStore,
     pub policy: TanhGaussianPolicy,
     pub encoder: Option<ContextEncoder>,
+    /// BRAC's dual critic and α (offline training, [`Sac::with_behaviour_regularisation`]).
+    pub brac: Option<Brac>,
     qf1: Mlp,
     qf2: Mlp,
     vf: Mlp,
@@ -145,7 +159,16 @@ impl Sac {
         }
         let kl_lambda = context.map_or(0.0, |c| c.kl_lambda);
         let actor_loss_sign = if std::env::var_os("METARL_FAULT_FLIP_ACTOR_LOSS").is_some() { -1.0 } else { 1.0 };
-        Sac { settings, device, vars, policy, encoder, qf1, qf2, vf, target_vf, kl_lambda, optimizers, critic_params, vf_params, target_vf_params, actor_loss_sign }
+        Sac { settings, device, vars, policy, encoder, brac: None, qf1, qf2, vf, target_vf, kl_lambda, optimizers, critic_params, vf_params, target_vf_params, actor_loss_sign }
+    }
+
+    /// Adds BRAC (offline RL): the actor pays α·D̂_KL(π ‖ behaviour), and with the value penalty so
+    /// does the Bellman target. Call before training.
+    pub fn with_behaviour_regularisation(mut self, settings: BracSettings) -> Self {
+        let s = &self.settings;
+        let input = s.obs_dim + s.action_dim + s.z_dim;
+        self.brac = Some(Brac::new(&self.vars, input, &[s.net_size; 3], settings));
+        self
     }
 
     /// The context encoder's parameters (TCL/CoCOA's query encoder), in a fixed order.
@@ -189,6 +212,7 @@ impl Sac {
                 (z, Some(kl), Some(loss))
             }
             TaskVariable::Given(z) => (z.to_device(dev), None, None),
+            TaskVariable::GivenWithEncoderLoss(z, loss) => (z.to_device(dev), None, Some(loss)),
         };
         let task_z = z.unsqueeze(1).expand([tasks, b, self.settings.z_dim], false).reshape([tasks * b, self.settings.z_dim]);
         let z_fixed = task_z.detach();
@@ -197,11 +221,25 @@ impl Sac {
         let PolicyOutput { action: new_actions, mean, log_std, log_prob } = self.policy.forward(&Tensor::cat(&[&obs, &z_fixed], 1), Some(&noise));
         let log_pi = log_prob.expect("sampled actions carry their log-probability");
 
+        // BRAC: train the dual critic on the policy's and the data's actions, then D̂ per row.
+        let (divergence, dual_critic_loss) = match &mut self.brac {
+            Some(brac) => {
+                let loss = brac.train_discriminator(&obs, &new_actions, &actions, &z_fixed, rng);
+                (Some(brac.divergence(&obs, &new_actions, &actions, &z_fixed)), Some(loss))
+            }
+            None => (None, None),
+        };
+        let alpha = self.brac.as_ref().map_or(0.0, Brac::alpha);
+
         // Critics: the Q loss also trains the encoder (z is not detached there), with the KL term.
         let q1_pred = self.qf1.forward(&Tensor::cat(&[&obs, &actions, &task_z], 1));
         let q2_pred = self.qf2.forward(&Tensor::cat(&[&obs, &actions, &task_z], 1));
         let v_pred = self.vf.forward(&Tensor::cat(&[&obs, &z_fixed], 1));
-        let target_v = tch::no_grad(|| self.target_vf.forward(&Tensor::cat(&[&next_obs, &z_fixed], 1)));
+        let mut target_v = tch::no_grad(|| self.target_vf.forward(&Tensor::cat(&[&next_obs, &z_fixed], 1)));
+        if let (Some(d), true) = (&divergence, self.brac.as_ref().is_some_and(|b| b.settings.value_penalty)) {
+            // BRAC's value penalty on the target (FOCAL-ICLR estimates D̂ at the batch's states).
+            target_v = target_v - d.detach() * alpha;
+        }
         let q_target = rewards * self.settings.reward_scale + (1.0 - terminals) * self.settings.discount * target_v;
         let qf_loss = mean_square(&(&q1_pred - &q_target)) + mean_square(&(&q2_pred - &q_target));
         let kl_divergence = kl.as_ref().map_or(0.0, scalar);
@@ -232,12 +270,20 @@ impl Sac {
 
         // Policy: E[log π - min Q] plus rlkit's small penalties on the mean and log σ.
         let reg = self.settings.policy_reg_weight;
-        let policy_loss = (&log_pi - &min_q_new).mean(Kind::Float) * self.actor_loss_sign + mean_square(&mean) * reg + mean_square(&log_std) * reg;
+        let mut policy_loss = (&log_pi - &min_q_new).mean(Kind::Float) * self.actor_loss_sign + mean_square(&mean) * reg + mean_square(&log_std) * reg;
+        if let Some(d) = &divergence {
+            policy_loss = policy_loss + d.mean(Kind::Float) * alpha;
+        }
         self.optimizer("policy").zero_grad();
         policy_loss.backward();
         self.optimizer("policy").step();
 
-        Losses { qf_loss: scalar(&qf_loss), vf_loss: scalar(&vf_loss), policy_loss: scalar(&policy_loss), kl_divergence, ..Losses::default() }
+        let divergence = divergence.map(|d| scalar(&d.mean(Kind::Float)));
+        if let (Some(brac), Some(d)) = (&mut self.brac, divergence) {
+            brac.update_alpha(d);
+        }
+        let alpha = self.brac.as_ref().map(Brac::alpha);
+        Losses { qf_loss: scalar(&qf_loss), vf_loss: scalar(&vf_loss), policy_loss: scalar(&policy_loss), kl_divergence, dual_critic_loss, divergence, alpha, ..Losses::default() }
     }
 
     /// One action per row of `obs` (`[n, obs_dim]`) under the rows of `z` (`[n, z_dim]`), as
@@ -257,6 +303,7 @@ impl Sac {
         for (name, optimizer) in &self.optimizers {
             named.extend(optimizer.state(&format!("adam.{name}")));
         }
+        named.extend(self.brac.iter().flat_map(Brac::optimizer_state));
         named
     }
 
@@ -265,6 +312,9 @@ impl Sac {
         for (name, optimizer) in &mut self.optimizers {
             optimizer.load_state(&format!("adam.{name}"), saved)?;
         }
-        Ok(())
+        match &mut self.brac {
+            Some(brac) => brac.load_optimizer_state(saved),
+            None => Ok(()),
+        }
     }
 }

@@ -11,7 +11,7 @@ use crate::algos::contrastive::Similarity;
 use crate::suggest::closest_match;
 
 /// The algorithms `metarl train` runs.
-pub const ALGORITHMS: &[&str] = &["pearl", "oracle-sac", "tcl", "cocoa", "maml-trpo", "rl2-ppo"];
+pub const ALGORITHMS: &[&str] = &["pearl", "oracle-sac", "tcl", "cocoa", "maml-trpo", "rl2-ppo", "focal"];
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -324,6 +324,7 @@ pub enum Algorithm {
     Cocoa,
     MamlTrpo,
     Rl2Ppo,
+    Focal,
 }
 
 impl Algorithm {
@@ -335,6 +336,7 @@ impl Algorithm {
             "tcl" => Algorithm::Tcl,
             "cocoa" => Algorithm::Cocoa,
             "maml-trpo" => Algorithm::MamlTrpo,
+            "focal" => Algorithm::Focal,
             _ => Algorithm::Rl2Ppo,
         })
     }
@@ -347,12 +349,18 @@ impl Algorithm {
             Algorithm::Cocoa => "cocoa",
             Algorithm::MamlTrpo => "maml-trpo",
             Algorithm::Rl2Ppo => "rl2-ppo",
+            Algorithm::Focal => "focal",
         }
     }
 
     /// MAML-TRPO and RL²-PPO: trained by the on-policy trainer with their own config.
     pub fn is_on_policy(self) -> bool {
         matches!(self, Algorithm::MamlTrpo | Algorithm::Rl2Ppo)
+    }
+
+    /// FOCAL: trained from a fixed dataset by the offline trainer with its own config.
+    pub fn is_offline(self) -> bool {
+        self == Algorithm::Focal
     }
 }
 

@@ -228,8 +228,8 @@ impl Trainer {
     /// A new run in `dir`, or (with `resume`) the run there continued from its checkpoint.
     pub fn open(spec: RunSpec, dir: &Path, resume: bool) -> Result<Trainer> {
         let config = spec.config.clone();
-        if spec.algorithm.is_on_policy() {
-            bail!("{} is trained by the on-policy trainer, not PEARL's", spec.algorithm.name());
+        if spec.algorithm.is_on_policy() || spec.algorithm.is_offline() {
+            bail!("{} is trained by its own trainer, not PEARL's", spec.algorithm.name());
         }
         tch::set_num_threads(config.threads);
         tch::manual_seed(spec.seed as i64);
@@ -691,9 +691,14 @@ fn mean_of_some(losses: &[Losses], f: fn(&Losses) -> Option<f64>) -> Option<f64>
 /// Context rows `obs | action | reward (| next obs)` of transitions `[.., n, ·]`; the reward is
 /// the sparse one with `sparse_rewards`.
 pub fn context_rows(config: &Config, batch: &Batch) -> Tensor {
-    let reward = if config.sparse_rewards { &batch.sparse_rewards } else { &batch.rewards };
+    transition_rows(batch, config.sparse_rewards, config.use_next_obs_in_context)
+}
+
+/// [`context_rows`] with the two switches given (offline FOCAL has its own config).
+pub fn transition_rows(batch: &Batch, sparse_rewards: bool, with_next_obs: bool) -> Tensor {
+    let reward = if sparse_rewards { &batch.sparse_rewards } else { &batch.rewards };
     let mut parts = vec![&batch.obs, &batch.actions, reward];
-    if config.use_next_obs_in_context {
+    if with_next_obs {
         parts.push(&batch.next_obs);
     }
     Tensor::cat(&parts, -1)

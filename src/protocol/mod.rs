@@ -4,6 +4,7 @@ pub mod buffer;
 pub mod config;
 pub mod embeddings;
 pub mod meta_train;
+pub mod offline;
 pub mod onpolicy;
 pub mod run_dir;
 pub mod sampler;

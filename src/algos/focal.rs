@@ -1,0 +1,196 @@
+//! FOCAL's task inference (Li et al. 2021, papers/002 §4.1-4.2): a context encoder trained by
+//! distance metric learning on the embeddings of a meta-batch, apart from the Bellman backup.
+//! Embedding distances are per latent dimension, d²(qᵢ, qⱼ) = ‖qᵢ − qⱼ‖²/l (FOCAL-ICLR's
+//! `z_loss`), so the loss weights do not depend on the latent size.
+
+use tch::nn::{self, Module};
+use tch::{Device, Kind, Tensor};
+
+use super::pearl::ContextEncoder;
+use crate::nn::Mlp;
+
+/// FOCAL's deterministic encoder: z = tanh(mean over the context of f(cₙ)), in (-1, 1)^latent.
+pub struct DeterministicEncoder {
+    mlp: Mlp,
+}
+
+impl DeterministicEncoder {
+    pub fn new(path: &nn::Path, input: i64, hidden: &[i64], latent: i64) -> Self {
+        DeterministicEncoder { mlp: Mlp::new(path, input, hidden, latent, 3e-3) }
+    }
+
+    /// z `[tasks, latent]` for context `[tasks, n, width]`.
+    pub fn embed(&self, context: &Tensor) -> Tensor {
+        let n = context.size()[1] as f64;
+        (self.mlp.forward(context).sum_dim_intlist(1, false, Kind::Float) / n).tanh()
+    }
+}
+
+/// The encoder a run uses (papers/002 Fig. 4 compares the two).
+pub enum TaskEncoder {
+    Deterministic(DeterministicEncoder),
+    Probabilistic(ContextEncoder),
+}
+
+/// One encoding of a meta-batch's contexts.
+pub struct Encoding {
+    /// What the actor-critic is conditioned on: z, or a draw from q(z|c).
+    pub z: Tensor,
+    /// The point embedding the metrics see: z, or q(z|c)'s mean.
+    pub embedding: Tensor,
+    /// KL(q(z|c) ‖ N(0, I)) summed over tasks (probabilistic only).
+    pub kl: Option<Tensor>,
+}
+
+impl TaskEncoder {
+    pub fn new(path: &nn::Path, probabilistic: bool, input: i64, hidden: &[i64], latent: i64) -> Self {
+        if probabilistic {
+            TaskEncoder::Probabilistic(ContextEncoder::new(path, input, hidden, latent))
+        } else {
+            TaskEncoder::Deterministic(DeterministicEncoder::new(path, input, hidden, latent))
+        }
+    }
+
+    /// `noise` (standard normal, `[tasks, latent]`) draws z from q(z|c); the deterministic
+    /// encoder ignores it.
+    pub fn encode(&self, context: &Tensor, noise: &Tensor) -> Encoding {
+        match self {
+            TaskEncoder::Deterministic(encoder) => {
+                let z = encoder.embed(context);
+                Encoding { embedding: z.shallow_clone(), z, kl: None }
+            }
+            TaskEncoder::Probabilistic(encoder) => {
+                let (mean, var) = encoder.posterior(context);
+                let kl = ContextEncoder::kl_to_prior(&mean, &var);
+                Encoding { z: ContextEncoder::sample(&mean, &var, noise), embedding: mean, kl: Some(kl) }
+            }
+        }
+    }
+}
+
+/// The metric loss on embeddings of a meta-batch.
+#[derive(Debug, Clone, Copy)]
+pub enum MetricLoss {
+    /// Eq. 13: same task d², different tasks β/(dⁿ + ε).
+    InversePower { power: f64, beta: f64, epsilon: f64 },
+    /// Eq. 12: same task d², different tasks max(0, m − d)².
+    Contrastive { margin: f64 },
+}
+
+/// Row indices of the pairs i < j with equal (`same`) or different labels.
+fn pairs(labels: &[usize], same: bool) -> (Tensor, Tensor) {
+    let (mut left, mut right) = (Vec::new(), Vec::new());
+    for i in 0..labels.len() {
+        for j in i + 1..labels.len() {
+            if (labels[i] == labels[j]) == same {
+                left.push(i as i64);
+                right.push(j as i64);
+            }
+        }
+    }
+    (Tensor::from_slice(&left), Tensor::from_slice(&right))
+}
+
+/// d² per pair, `[pairs]`.
+fn pair_square_distances(z: &Tensor, (left, right): &(Tensor, Tensor)) -> Tensor {
+    let device = z.device();
+    let diff = z.index_select(0, &left.to_device(device)) - z.index_select(0, &right.to_device(device));
+    diff.square().mean_dim(-1, false, Kind::Float)
+}
+
+fn mean_or_zero(t: Tensor, device: Device) -> Tensor {
+    if t.numel() == 0 { Tensor::zeros([], (Kind::Float, device)) } else { t.mean(Kind::Float) }
+}
+
+/// The loss over all pairs of rows of `z` (`[m, latent]`, row i from task `labels[i]`): the mean
+/// over same-task pairs plus the mean over different-task pairs (FOCAL-ICLR averages each kind).
+pub fn metric_loss(z: &Tensor, labels: &[usize], loss: MetricLoss) -> Tensor {
+    let device = z.device();
+    let positive = mean_or_zero(pair_square_distances(z, &pairs(labels, true)), device);
+    let d2 = pair_square_distances(z, &pairs(labels, false));
+    let negative = match loss {
+        MetricLoss::InversePower { power, beta, epsilon } => ((d2 + 1e-12).pow_tensor_scalar(power / 2.0) + epsilon).reciprocal() * beta,
+        MetricLoss::Contrastive { margin } => ((d2 + 1e-12).sqrt().neg() + margin).clamp_min(0.0).square(),
+    };
+    positive + mean_or_zero(negative, device)
+}
+
+/// papers/002 §5.2.1 on embeddings `[m, latent]` in (-1, 1)^l: the effective separation rate
+/// (share of different-task pairs whose squared distance exceeds 2l/3, its expectation for
+/// uniform random vectors) and the RMS distance of different-task pairs.
+pub fn separation(embeddings: &Tensor, labels: &[usize]) -> (f64, f64) {
+    let latent = embeddings.size()[1] as f64;
+    let square = pair_square_distances(embeddings, &pairs(labels, false)) * latent;
+    if square.numel() == 0 {
+        return (0.0, 0.0);
+    }
+    let separated = square.gt(2.0 * latent / 3.0).to_kind(Kind::Float).mean(Kind::Float).double_value(&[]);
+    (separated, square.mean(Kind::Float).sqrt().double_value(&[]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rows(values: &[f32], width: i64) -> Tensor {
+        Tensor::from_slice(values).view([-1, width])
+    }
+
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() < 1e-5
+    }
+
+    #[test]
+    fn dml_loss_pulls_same_task_pairs_and_pushes_others_by_an_inverse_power() {
+        // Rows 0 and 2 are task 0, row 1 task 1: d²(0,1) = mean(1, 1) = 1, d²(0,2) = mean(0, .25) = .125,
+        // d²(1,2) = mean(1, .25) = .625.
+        let z = rows(&[0.0, 0.0, 1.0, 1.0, 0.0, 0.5], 2);
+        let labels = [0, 1, 0];
+        let inverse_square = MetricLoss::InversePower { power: 2.0, beta: 1.0, epsilon: 0.1 };
+        // .125 + (1/(1 + .1) + 1/(.625 + .1))/2
+        assert!(close(metric_loss(&z, &labels, inverse_square).double_value(&[]), 1.2692006), "inverse square");
+        // .125 + (1/(1 + .1) + 1/(√.625 + .1))/2
+        let inverse = MetricLoss::InversePower { power: 1.0, beta: 1.0, epsilon: 0.1 };
+        assert!(close(metric_loss(&z, &labels, inverse).double_value(&[]), 1.1409840), "inverse");
+        // β scales the negative term only: .125 + 2·1.1442006.
+        let doubled = MetricLoss::InversePower { power: 2.0, beta: 2.0, epsilon: 0.1 };
+        assert!(close(metric_loss(&z, &labels, doubled).double_value(&[]), 2.4134013), "beta");
+        // Eq. 12, m = 1: .125 + (max(0, 1 − 1)² + (1 − √.625)²)/2.
+        assert!(close(metric_loss(&z, &labels, MetricLoss::Contrastive { margin: 1.0 }).double_value(&[]), 0.1469306), "contrastive");
+        // ε bounds the loss of two tasks embedded at one point: β/ε.
+        let collapsed = rows(&[0.3, -0.2, 0.3, -0.2], 2);
+        assert!(close(metric_loss(&collapsed, &[0, 1], inverse_square).double_value(&[]), 10.0), "epsilon");
+        // Only same-task pairs: the mean squared distance, no repulsion.
+        assert!(close(metric_loss(&rows(&[0.0, 0.0, 1.0, 0.0], 2), &[4, 4], inverse_square).double_value(&[]), 0.5), "positives only");
+    }
+
+    #[test]
+    fn the_gradient_of_the_inverse_power_pushes_different_tasks_apart() {
+        let z = rows(&[0.1, 0.0, -0.1, 0.0], 2).set_requires_grad(true);
+        metric_loss(&z, &[0, 1], MetricLoss::InversePower { power: 2.0, beta: 1.0, epsilon: 0.1 }).backward();
+        let grad = Vec::<f32>::try_from(z.grad().reshape([-1])).unwrap();
+        assert!(grad[0] < 0.0 && grad[2] > 0.0, "descent moves row 0 right and row 1 left: {grad:?}");
+    }
+
+    #[test]
+    fn separation_counts_different_task_pairs_beyond_the_random_expectation() {
+        // l = 1, threshold 2/3: pairs (0,1) at 4 and (0,2) at 3.61 count; (1,2) is one task.
+        let (rate, rms) = separation(&rows(&[-1.0, 1.0, 0.9], 1), &[0, 1, 1]);
+        assert!(close(rate, 1.0) && close(rms, 1.9506409), "{rate} {rms}");
+        let (rate, rms) = separation(&rows(&[0.0, 0.5], 1), &[0, 1]);
+        assert!(close(rate, 0.0) && close(rms, 0.5), "{rate} {rms}");
+    }
+
+    #[test]
+    fn the_deterministic_encoder_is_bounded_and_order_free() {
+        tch::manual_seed(0);
+        let vs = nn::VarStore::new(Device::Cpu);
+        let encoder = DeterministicEncoder::new(&vs.root(), 3, &[8], 4);
+        let context = Tensor::randn([2, 5, 3], (Kind::Float, Device::Cpu)) * 100.0;
+        let z = encoder.embed(&context);
+        assert_eq!(z.size(), [2, 4]);
+        assert!(z.abs().max().double_value(&[]) < 1.0);
+        let reversed = encoder.embed(&context.flip([1]));
+        assert!(z.allclose(&reversed, 1e-5, 1e-6, false));
+    }
+}

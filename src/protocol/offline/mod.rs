@@ -1,0 +1,223 @@
+//! Offline meta-RL (FOCAL, papers/002): datasets of per-task behaviour policies
+//! ([`collect`], stored as [`dataset`] `.npz` + JSON manifests) and the offline meta-training
+//! loop ([`train`]) of FOCAL and the baselines it compares with (Batch PEARL with and without
+//! behaviour regularisation, FOCAL with a probabilistic encoder), all switches of
+//! [`FocalConfig`].
+
+pub mod collect;
+pub mod dataset;
+pub mod npz;
+pub mod train;
+
+
+use serde::{Deserialize, Serialize};
+
+/// A dataset quality level (papers/002 App. D): the untrained behaviour policy, the checkpoint
+/// whose return is nearest halfway between it and the last, the last, or every checkpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Level {
+    Random,
+    Medium,
+    Expert,
+    Mixed,
+}
+
+impl Level {
+    pub const ALL: [Level; 4] = [Level::Random, Level::Medium, Level::Expert, Level::Mixed];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Level::Random => "random",
+            Level::Medium => "medium",
+            Level::Expert => "expert",
+            Level::Mixed => "mixed",
+        }
+    }
+}
+
+/// The context encoder (papers/002 §4.1 and Fig. 4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EncoderKind {
+    /// FOCAL: z = tanh(mean of per-transition features), bounded in (-1, 1)^latent.
+    Deterministic,
+    /// PEARL's product of Gaussians, z sampled from q(z|c).
+    Probabilistic,
+}
+
+/// What trains the encoder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EncoderLoss {
+    /// FOCAL: the inverse-power distance metric loss (papers/002 Eq. 13).
+    Dml,
+    /// The classical contrastive loss with margin (Eq. 12), FOCAL's L2 ablation.
+    L2Contrastive,
+    /// Batch PEARL: the Bellman (Q) loss plus β·KL(q(z|c) ‖ N(0, I)), PEARL's way.
+    Bellman,
+}
+
+/// FOCAL's run and dataset config: FOCAL-ICLR's `configs/default.py` values as defaults, each
+/// env's `configs/focal/<env>.json` on top, unknown fields named.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct FocalConfig {
+    /// Train/test task counts; `None` keeps the env family's.
+    pub n_train_tasks: Option<usize>,
+    pub n_eval_tasks: Option<usize>,
+    pub task_seed: u32,
+    pub max_path_length: usize,
+
+    /// Dataset collection (papers/002 App. D): SAC env steps per task for its behaviour policy.
+    pub behaviour_env_steps: usize,
+    /// Uniformly random actions before the behaviour policy acts.
+    pub behaviour_initial_steps: usize,
+    /// A behaviour checkpoint every this many env steps (plus the untrained one at 0).
+    pub checkpoint_every: usize,
+    /// Trajectories rolled out per checkpoint (FOCAL-ICLR `n_trj`).
+    pub n_trj: usize,
+    /// The level meta-training reads (FOCAL-ICLR `train_epoch` null: every checkpoint).
+    pub dataset_level: Level,
+
+    pub latent_size: i64,
+    /// Units per hidden layer (3 layers) of policy, Q, V and the dual critic.
+    pub net_size: i64,
+    pub encoder_hidden: Vec<i64>,
+    pub meta_batch: usize,
+    pub num_iterations: usize,
+    pub num_train_steps_per_itr: usize,
+    pub batch_size: usize,
+    /// Context transitions per task for the encoder (training and meta-test).
+    pub embedding_batch_size: usize,
+    pub discount: f64,
+    pub soft_target_tau: f64,
+    pub policy_lr: f64,
+    pub qf_lr: f64,
+    pub vf_lr: f64,
+    pub context_lr: f64,
+    pub reward_scale: f64,
+    /// Context carries the sparse reward; RL uses the dense one.
+    pub sparse_rewards: bool,
+    pub use_next_obs_in_context: bool,
+
+    pub encoder: EncoderKind,
+    pub encoder_loss: EncoderLoss,
+    /// FOCAL-ICLR `allow_backward_z`: the Bellman gradient also reaches the encoder (the coupled
+    /// ablation, papers/002 Fig. 9); off, the encoder learns from its metric loss alone.
+    pub allow_backward_z: bool,
+    /// Weight of the metric loss (FOCAL-ICLR `z_loss_weight`).
+    pub z_loss_weight: f64,
+    /// Eq. 13: n, β and ε of β/(‖qᵢ − qⱼ‖ⁿ + ε).
+    pub dml_power: f64,
+    pub dml_beta: f64,
+    pub dml_epsilon: f64,
+    /// Eq. 12's margin m.
+    pub contrastive_margin: f64,
+    /// Batch PEARL's information bottleneck weight (probabilistic encoder).
+    pub kl_lambda: f64,
+
+    /// BRAC (Wu et al. 2019) on the actor-critic: policy regularisation by α·D_KL.
+    pub use_brac: bool,
+    /// BRAC's value penalty: α·D_KL also taken off the Bellman target.
+    pub use_value_penalty: bool,
+    pub alpha_init: f64,
+    pub alpha_max: f64,
+    /// α's dual step: α ← clip(α + alpha_lr·(D̂ − target_divergence), 0, alpha_max).
+    pub alpha_lr: f64,
+    pub target_divergence: f64,
+    /// The dual critic (discriminator) of the KL estimate: learning rate and steps per step.
+    pub dual_critic_lr: f64,
+    pub dual_critic_steps: usize,
+    /// Weight of the dual critic's gradient penalty.
+    pub gradient_penalty: f64,
+
+    /// Meta-test: online episodes per test task, each with z from a fresh context of the task's dataset.
+    pub num_evals: usize,
+    /// libtorch intra-op threads (results are reproducible for a fixed count).
+    pub threads: i32,
+}
+
+impl Default for FocalConfig {
+    fn default() -> Self {
+        FocalConfig {
+            n_train_tasks: None,
+            n_eval_tasks: None,
+            task_seed: crate::envs::registry::DEFAULT_TASK_SEED,
+            max_path_length: 200,
+            behaviour_env_steps: 1_000_000,
+            behaviour_initial_steps: 10_000,
+            checkpoint_every: 50_000,
+            n_trj: 50,
+            dataset_level: Level::Mixed,
+            latent_size: 20,
+            net_size: 256,
+            encoder_hidden: vec![200, 200, 200],
+            meta_batch: 16,
+            num_iterations: 500,
+            num_train_steps_per_itr: 2000,
+            batch_size: 256,
+            embedding_batch_size: 64,
+            discount: 0.99,
+            soft_target_tau: 0.005,
+            policy_lr: 3e-4,
+            qf_lr: 3e-4,
+            vf_lr: 3e-4,
+            context_lr: 3e-4,
+            reward_scale: 5.0,
+            sparse_rewards: false,
+            use_next_obs_in_context: false,
+            encoder: EncoderKind::Deterministic,
+            encoder_loss: EncoderLoss::Dml,
+            allow_backward_z: false,
+            z_loss_weight: 10.0,
+            dml_power: 2.0,
+            dml_beta: 1.0,
+            dml_epsilon: 0.1,
+            contrastive_margin: 1.0,
+            kl_lambda: 0.1,
+            use_brac: true,
+            use_value_penalty: false,
+            alpha_init: 500.0,
+            alpha_max: 2000.0,
+            alpha_lr: 1.0,
+            target_divergence: 0.05,
+            dual_critic_lr: 1e-4,
+            dual_critic_steps: 3,
+            gradient_penalty: 5.0,
+            num_evals: 1,
+            threads: 1,
+        }
+    }
+}
+
+impl FocalConfig {
+    /// `configs/focal/<env>.json` (else the defaults), or the given file.
+    pub fn load(file: Option<&std::path::Path>, env: &str, suite: &str) -> anyhow::Result<FocalConfig> {
+        match file {
+            Some(path) => super::config::read_file(path),
+            None => super::config::shipped("focal", env, suite),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shipped_configs_parse_and_carry_focal_iclr_values() {
+        let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/focal");
+        for entry in std::fs::read_dir(&folder).unwrap() {
+            crate::protocol::config::read_file::<FocalConfig>(&entry.unwrap().path()).unwrap();
+        }
+        let cheetah = FocalConfig::load(None, "cheetah-vel", "controls").unwrap();
+        assert_eq!((cheetah.alpha_init, cheetah.embedding_batch_size, cheetah.latent_size, cheetah.z_loss_weight, cheetah.dml_power), (50.0, 100, 20, 10.0, 2.0));
+        let ant = FocalConfig::load(None, "ant-dir", "controls").unwrap();
+        assert!(ant.use_value_penalty && ant.alpha_max == 5e6 && ant.meta_batch == 4);
+        let wind = FocalConfig::load(None, "point-robot-wind", "point").unwrap();
+        assert!(!wind.use_brac && wind.max_path_length == 25);
+        let err = crate::protocol::config::parse_json::<FocalConfig>(r#"{"dml_pwer": 1}"#, "x.json").unwrap_err().to_string();
+        assert!(err.contains("did you mean \"dml_power\""), "{err}");
+    }
+}

@@ -1,0 +1,362 @@
+//! Offline meta-training (papers/002 Alg. 1; FOCAL-ICLR `rlkit/core/rl_algorithm.py` in offline
+//! mode): no env steps while training. Each gradient step draws `meta_batch` train tasks (with
+//! replacement), a context of `embedding_batch_size` transitions and an RL batch of `batch_size`
+//! from each task's dataset; the encoder embeds the contexts, its metric loss (Eq. 13, or Eq. 12)
+//! trains it, and the actor-critic (the SAC core, with BRAC where configured) learns on z
+//! detached — unless `allow_backward_z` couples them, or the encoder is Batch PEARL's, trained by
+//! the Bellman loss and its KL bottleneck.
+//!
+//! Meta-test (offline): for every test task and run, z from a context drawn from the test task's
+//! dataset (no exploration), then one online episode with deterministic actions; the score is
+//! its return, averaged over runs and test tasks. Each iteration also embeds 8 contexts per test
+//! task and logs the effective separation rate and RMS distance of the embeddings (§5.2.1).
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+use tch::{Device, Kind, Tensor};
+
+use super::collect::{make_env, selected_tasks};
+use super::dataset::Dataset;
+use super::{EncoderKind, EncoderLoss, FocalConfig};
+use crate::algos::brac::BracSettings;
+use crate::algos::focal::{metric_loss, separation, MetricLoss, TaskEncoder};
+use crate::algos::sac::{standard_normal, Losses, Sac, SacSettings, TaskVariable};
+use crate::envs::{registry, Task};
+use crate::nn::{variables_under, Adam};
+use crate::protocol::buffer::{MultiTaskBuffer, Transition};
+use crate::protocol::config::Algorithm;
+use crate::protocol::meta_train::{transition_rows, EvalSummary};
+use crate::protocol::run_dir::{fault_iteration, iteration_seed, maybe_killed, parse_device, RunDir, RunIdentity};
+use crate::protocol::sampler::VecEnvs;
+use crate::results::field;
+
+/// Everything `metarl train focal` is asked to do.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OfflineSpec {
+    pub algorithm: Algorithm,
+    pub env: String,
+    pub seed: u64,
+    /// The dataset folder of `metarl offline collect`.
+    pub dataset: PathBuf,
+    pub device: String,
+    pub config: FocalConfig,
+}
+
+impl RunIdentity for OfflineSpec {
+    fn same_run(&self, other: &Self) -> bool {
+        (self.algorithm, &self.env, self.seed, &self.dataset, &self.config) == (other.algorithm, &other.env, other.seed, &other.dataset, &other.config)
+    }
+
+    fn describe(&self) -> String {
+        format!("{} on {} (seed {}, dataset {})", self.algorithm.name(), self.env, self.seed, self.dataset.display())
+    }
+}
+
+pub const PROGRESS_COLUMNS: &[&str] = &[
+    "iteration", "train_steps", "test_return", "qf_loss", "vf_loss", "policy_loss", "metric_loss", "kl_divergence", "dual_critic_loss", "divergence", "alpha",
+    "effective_separation_rate", "rms_embedding_distance", "wall_clock_s",
+];
+const EVAL_COLUMNS: &[&str] = &["iteration", "task", "run", "final_return"];
+/// Contexts per test task whose embeddings the separation metrics compare.
+const CONTEXTS_PER_TEST_TASK: usize = 8;
+
+#[derive(Serialize, Deserialize)]
+struct Progress {
+    /// The last finished iteration (meaningful once `started`).
+    iteration: usize,
+    started: bool,
+    train_steps: u64,
+    rng: ChaCha8Rng,
+    elapsed_s: f64,
+}
+
+/// One row of progress.csv.
+#[derive(Debug, Clone)]
+pub struct OfflineReport {
+    pub iteration: usize,
+    pub train_steps: u64,
+    pub test_return: f64,
+    pub losses: Vec<Option<f64>>,
+    pub effective_separation_rate: f64,
+    pub rms_embedding_distance: f64,
+    pub wall_clock_s: f64,
+}
+
+impl OfflineReport {
+    fn fields(&self) -> Vec<String> {
+        let mut fields = vec![self.iteration.to_string(), self.train_steps.to_string(), field(Some(self.test_return))];
+        fields.extend(self.losses.iter().map(|&l| field(l)));
+        fields.extend([field(Some(self.effective_separation_rate)), field(Some(self.rms_embedding_distance)), format!("{:.3}", self.wall_clock_s)]);
+        fields
+    }
+}
+
+pub struct OfflineTrainer {
+    spec: OfflineSpec,
+    config: FocalConfig,
+    test_tasks: Vec<Task>,
+    n_train: usize,
+    sac: Sac,
+    encoder: TaskEncoder,
+    encoder_optimizer: Adam,
+    /// The train tasks' datasets, and the test tasks' (their contexts at meta-test).
+    replay: MultiTaskBuffer,
+    test_replay: MultiTaskBuffer,
+    /// One env per test task and run.
+    envs: VecEnvs,
+    device: Device,
+    progress: Progress,
+    dir: RunDir,
+}
+
+/// The level's transitions of `tasks`, one buffer each, trajectories marked.
+fn load_buffers(dataset: &Dataset, tasks: &[Task], config: &FocalConfig, obs_dim: usize, action_dim: usize) -> Result<MultiTaskBuffer> {
+    let data = tasks.iter().map(|t| dataset.read_task(t, config.dataset_level)).collect::<Result<Vec<_>>>()?;
+    let capacity = data.iter().map(|d| d.len()).max().unwrap_or(1);
+    let mut buffers = MultiTaskBuffer::new(tasks.len(), obs_dim, action_dim, capacity);
+    for (buffer, d) in buffers.tasks.iter_mut().zip(&data) {
+        let wide = |v: &[f32]| v.iter().map(|&x| f64::from(x)).collect::<Vec<f64>>();
+        for row in 0..d.len() {
+            let (obs, action, next_obs) = (wide(&d.obs[row * obs_dim..(row + 1) * obs_dim]), wide(&d.actions[row * action_dim..(row + 1) * action_dim]),
+                wide(&d.next_obs[row * obs_dim..(row + 1) * obs_dim]));
+            buffer.push(&Transition { obs: &obs, action: &action, reward: d.rewards[row].into(), sparse_reward: d.sparse_rewards[row].into(), next_obs: &next_obs,
+                terminal: d.terminals[row] > 0.5 });
+            if d.trajectory.get(row + 1) != Some(&d.trajectory[row]) {
+                buffer.end_trajectory();
+            }
+        }
+    }
+    Ok(buffers)
+}
+
+impl OfflineTrainer {
+    /// A new run in `dir`, or (with `resume`) the run there continued from its checkpoint.
+    pub fn open(spec: OfflineSpec, dir: &Path, resume: bool) -> Result<OfflineTrainer> {
+        let config = spec.config.clone();
+        if !spec.algorithm.is_offline() {
+            bail!("{} is not trained offline", spec.algorithm.name());
+        }
+        if config.meta_batch < 2 && config.encoder_loss != EncoderLoss::Bellman {
+            bail!("config field meta_batch is {}: the metric loss compares the embeddings of at least 2 tasks", config.meta_batch);
+        }
+        tch::set_num_threads(config.threads);
+        tch::manual_seed(spec.seed as i64);
+        let device = parse_device(&spec.device)?;
+        registry::lookup(&spec.env)?;
+        let (train_tasks, test_tasks) = selected_tasks(&spec.env, &config)?;
+        let threads = usize::try_from(config.threads).unwrap_or(1);
+        let envs = VecEnvs::new(test_tasks.len() * config.num_evals.max(1), threads, || make_env(&spec.env, &config))?;
+        let (obs_dim, action_dim) = (envs.obs_dim(), envs.action_dim());
+        let dataset = Dataset::open(&spec.dataset, &spec.env, obs_dim, action_dim)?;
+        let replay = load_buffers(&dataset, &train_tasks, &config, obs_dim, action_dim)?;
+        let test_replay = load_buffers(&dataset, &test_tasks, &config, obs_dim, action_dim)?;
+
+        let settings = SacSettings {
+            obs_dim: obs_dim as i64,
+            action_dim: action_dim as i64,
+            z_dim: config.latent_size,
+            net_size: config.net_size,
+            discount: config.discount,
+            reward_scale: config.reward_scale,
+            soft_target_tau: config.soft_target_tau,
+            policy_lr: config.policy_lr,
+            qf_lr: config.qf_lr,
+            vf_lr: config.vf_lr,
+            policy_reg_weight: 1e-3,
+        };
+        let mut sac = Sac::new(settings, device, None);
+        if config.use_brac {
+            sac = sac.with_behaviour_regularisation(BracSettings {
+                value_penalty: config.use_value_penalty,
+                alpha_init: config.alpha_init,
+                alpha_max: config.alpha_max,
+                alpha_lr: config.alpha_lr,
+                target_divergence: config.target_divergence,
+                dual_critic_lr: config.dual_critic_lr,
+                dual_critic_steps: config.dual_critic_steps,
+                gradient_penalty: config.gradient_penalty,
+            });
+        }
+        let width = obs_dim + action_dim + 1 + if config.use_next_obs_in_context { obs_dim } else { 0 };
+        let probabilistic = config.encoder == EncoderKind::Probabilistic;
+        let encoder = TaskEncoder::new(&(sac.vars.root() / "context_encoder"), probabilistic, width as i64, &config.encoder_hidden, config.latent_size);
+        let encoder_optimizer = Adam::new(variables_under(&sac.vars, "context_encoder"), config.context_lr);
+        let mut trainer = OfflineTrainer {
+            progress: Progress { iteration: 0, started: false, train_steps: 0, rng: ChaCha8Rng::seed_from_u64(spec.seed), elapsed_s: 0.0 },
+            n_train: train_tasks.len(),
+            test_tasks,
+            config,
+            sac,
+            encoder,
+            encoder_optimizer,
+            replay,
+            test_replay,
+            envs,
+            device,
+            dir: RunDir::prepare(dir, &spec, resume)?,
+            spec,
+        };
+        if resume {
+            let (progress, tensors) = trainer.dir.load_checkpoint()?;
+            trainer.progress = progress;
+            let restore = |result: Result<(), String>| result.map_err(|name| anyhow::anyhow!("checkpoint lacks {name}"));
+            restore(trainer.sac.load_state(&tensors))?;
+            restore(trainer.encoder_optimizer.load_state("adam.encoder", &tensors))?;
+        }
+        Ok(trainer)
+    }
+
+    fn metric(&self) -> Option<MetricLoss> {
+        let c = &self.config;
+        match c.encoder_loss {
+            EncoderLoss::Dml => Some(MetricLoss::InversePower { power: c.dml_power, beta: c.dml_beta, epsilon: c.dml_epsilon }),
+            EncoderLoss::L2Contrastive => Some(MetricLoss::Contrastive { margin: c.contrastive_margin }),
+            EncoderLoss::Bellman => None,
+        }
+    }
+
+    /// Contexts `[tasks, embedding_batch_size, width]` of `indices` from `buffers`.
+    fn contexts(&mut self, test: bool, indices: &[usize]) -> Tensor {
+        let buffers = if test { &self.test_replay } else { &self.replay };
+        let batch = buffers.sample_stacked(indices, self.config.embedding_batch_size, &mut self.progress.rng);
+        transition_rows(&batch, self.config.sparse_rewards, self.config.use_next_obs_in_context).to_device(self.device)
+    }
+
+    fn gradient_step(&mut self) -> Losses {
+        let c = self.config.clone();
+        let indices: Vec<usize> = (0..c.meta_batch).map(|_| self.progress.rng.gen_range(0..self.n_train)).collect();
+        let context = self.contexts(false, &indices);
+        let batch = self.replay.sample_stacked(&indices, c.batch_size, &mut self.progress.rng);
+        let noise = standard_normal(&mut self.progress.rng, indices.len() as i64, c.latent_size, self.device);
+        let encoding = self.encoder.encode(&context, &noise);
+        let metric = self.metric().map(|loss| metric_loss(&encoding.z, &indices, loss));
+        let terms: Vec<Tensor> = metric.iter().map(|m| m * c.z_loss_weight).chain(encoding.kl.iter().map(|kl| kl * c.kl_lambda)).collect();
+        let objective = terms.into_iter().reduce(|a, b| a + b).unwrap_or_else(|| Tensor::zeros([], (Kind::Float, self.device)));
+        self.encoder_optimizer.zero_grad();
+        let task = if c.allow_backward_z || c.encoder_loss == EncoderLoss::Bellman {
+            TaskVariable::GivenWithEncoderLoss(encoding.z.shallow_clone(), objective)
+        } else {
+            objective.backward();
+            TaskVariable::Given(encoding.z.detach())
+        };
+        let mut losses = self.sac.train_step(&batch, task, &mut self.progress.rng);
+        self.encoder_optimizer.step();
+        losses.metric_loss = metric.map(|m| m.double_value(&[]));
+        losses.kl_divergence = encoding.kl.map_or(0.0, |kl| kl.double_value(&[]));
+        losses
+    }
+
+    /// The point embeddings of contexts from the test tasks' datasets, row i from test task `indices[i]`.
+    fn test_embeddings(&mut self, indices: &[usize]) -> Tensor {
+        let context = self.contexts(true, indices);
+        let noise = Tensor::zeros([indices.len() as i64, self.config.latent_size], (Kind::Float, self.device));
+        tch::no_grad(|| self.encoder.encode(&context, &noise).embedding)
+    }
+
+    /// The effective separation rate and RMS distance of test-task embeddings.
+    fn separation(&mut self) -> (f64, f64) {
+        let indices: Vec<usize> = (0..self.test_tasks.len()).flat_map(|t| std::iter::repeat(t).take(CONTEXTS_PER_TEST_TASK)).collect();
+        let embeddings = self.test_embeddings(&indices).to_device(Device::Cpu);
+        separation(&embeddings, &indices)
+    }
+
+    /// Offline meta-test: (mean return, rows of (test task index, run, return)).
+    fn evaluate(&mut self, iteration: usize) -> Result<(f64, Vec<(usize, usize, f64)>)> {
+        let runs = self.config.num_evals.max(1);
+        let slots: Vec<(usize, usize)> = (0..self.test_tasks.len()).flat_map(|t| (0..runs).map(move |r| (t, r))).collect();
+        let z = self.test_embeddings(&slots.iter().map(|s| s.0).collect::<Vec<_>>());
+        let base = iteration_seed(self.spec.seed, iteration) ^ 0x5EED;
+        for (k, &(t, _)) in slots.iter().enumerate() {
+            let env = self.envs.env_mut(k);
+            env.seed(base ^ (k as u32).wrapping_mul(0x9E37_79B9));
+            env.set_task(&self.test_tasks[t])?;
+            env.reset()?;
+        }
+        let mut returns = vec![0.0; slots.len()];
+        let mut live: Vec<usize> = (0..slots.len()).collect();
+        let (mut obs_rows, mut steps) = (Vec::new(), Vec::new());
+        while !live.is_empty() {
+            self.envs.observations(&live, &mut obs_rows);
+            let obs = Tensor::from_slice(&obs_rows).view([live.len() as i64, -1]);
+            let live_index = Tensor::from_slice(&live.iter().map(|&k| k as i64).collect::<Vec<_>>()).to_device(self.device);
+            let actions = self.sac.act(&obs, &z.index_select(0, &live_index), true, &mut self.progress.rng);
+            self.envs.step(&live, &actions, &mut steps)?;
+            for (row, &k) in live.iter().enumerate() {
+                let step = steps[row];
+                returns[k] += if self.config.sparse_rewards { step.sparse_reward.unwrap_or(step.reward) } else { step.reward };
+            }
+            let done: Vec<bool> = steps.iter().map(|s| s.done()).collect();
+            live = live.iter().zip(done).filter(|(_, d)| !d).map(|(&k, _)| k).collect();
+        }
+        let rows: Vec<(usize, usize, f64)> = slots.iter().zip(&returns).map(|(&(t, r), &ret)| (self.test_tasks[t].index, r, ret)).collect();
+        Ok((returns.iter().sum::<f64>() / returns.len() as f64, rows))
+    }
+
+    fn save_checkpoint(&self) -> Result<()> {
+        let mut named = self.sac.state();
+        named.extend(self.encoder_optimizer.state("adam.encoder"));
+        self.dir.save_checkpoint(&named, &self.progress)
+    }
+
+    /// Re-run the offline meta-test of the checkpoint (`metarl eval`).
+    pub fn evaluate_checkpoint(&mut self) -> Result<EvalSummary> {
+        let (test_return, rows) = self.evaluate(self.progress.iteration)?;
+        Ok(EvalSummary { iteration: self.progress.iteration, test_return, test_success: None, rows: rows.into_iter().map(|(t, r, s)| (t, r, s, None)).collect() })
+    }
+
+    /// Train until `num_iterations`; `on_iteration` sees each row.
+    pub fn run(&mut self, mut on_iteration: impl FnMut(&OfflineReport)) -> Result<OfflineReport> {
+        let keep = self.progress.started.then_some(self.progress.iteration);
+        let mut logs = self.dir.open_logs(PROGRESS_COLUMNS, EVAL_COLUMNS, keep)?;
+        let start = Instant::now() - std::time::Duration::from_secs_f64(self.progress.elapsed_s);
+        let first = if self.progress.started { self.progress.iteration + 1 } else { 0 };
+        let mut last = None;
+        for iteration in first..self.config.num_iterations {
+            let mut losses = Vec::with_capacity(self.config.num_train_steps_per_itr);
+            for step in 0..self.config.num_train_steps_per_itr {
+                let mut loss = self.gradient_step();
+                if fault_iteration("METARL_FAULT_NAN_ITERATION") == Some(iteration) && step == 0 {
+                    loss.qf_loss = f64::NAN;
+                }
+                if let Some((name, value)) = loss.first_non_finite() {
+                    return Err(self.dir.non_finite(name, value, iteration, &format!(", gradient step {step}"), self.progress.iteration));
+                }
+                self.progress.train_steps += 1;
+                losses.push(loss);
+            }
+            maybe_killed(iteration);
+            let (test_return, rows) = self.evaluate(iteration)?;
+            let (effective_separation_rate, rms_embedding_distance) = self.separation();
+            let mean = |f: fn(&Losses) -> Option<f64>| {
+                let values: Vec<f64> = losses.iter().filter_map(f).collect();
+                (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64)
+            };
+            let report = OfflineReport {
+                iteration,
+                train_steps: self.progress.train_steps,
+                test_return,
+                losses: vec![mean(|l| Some(l.qf_loss)), mean(|l| Some(l.vf_loss)), mean(|l| Some(l.policy_loss)), mean(|l| l.metric_loss),
+                    mean(|l| Some(l.kl_divergence)), mean(|l| l.dual_critic_loss), mean(|l| l.divergence), mean(|l| l.alpha)],
+                effective_separation_rate,
+                rms_embedding_distance,
+                wall_clock_s: start.elapsed().as_secs_f64(),
+            };
+            for (task, run, score) in rows {
+                logs.eval.append(&[iteration.to_string(), task.to_string(), run.to_string(), field(Some(score))])?;
+            }
+            logs.progress.append(&report.fields())?;
+            (self.progress.iteration, self.progress.started, self.progress.elapsed_s) = (iteration, true, report.wall_clock_s);
+            self.save_checkpoint()?;
+            on_iteration(&report);
+            last = Some(report);
+        }
+        let report = last.context("no iteration ran: the run had already finished its num_iterations")?;
+        self.dir.write_summary(PROGRESS_COLUMNS, &report.fields())?;
+        Ok(report)
+    }
+}
