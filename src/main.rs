@@ -706,7 +706,13 @@ fn campaign(command: CampaignCommand) -> Result<ExitCode> {
             let runs = campaign::read_manifest(&dir)?;
             let run = runs.get(index).with_context(|| format!("--index {index}: the manifest has {} runs", runs.len()))?;
             let exe = std::env::current_exe()?;
-            let outcome = local::execute(&dir, run, retries, &exe)?;
+            // A run (or its dataset) another process holds: wait for it, so the job ends with the run done.
+            let outcome = loop {
+                match local::execute(&dir, run, retries, &exe)? {
+                    local::Outcome::Busy { .. } => std::thread::sleep(std::time::Duration::from_secs(5)),
+                    outcome => break outcome,
+                }
+            };
             println!("{}: {outcome:?}", run.name());
             Ok(if matches!(outcome, local::Outcome::Failed { .. }) { ExitCode::FAILURE } else { ExitCode::SUCCESS })
         }

@@ -178,3 +178,41 @@ fn the_campaign_runs_to_completion_through_slurm() {
     let sbatch = std::fs::read_to_string(dir.join("slurm/array.sbatch")).unwrap();
     assert!(sbatch.contains("#SBATCH --array=0,1,2,3,4,5,6,7") && sbatch.contains("#SBATCH --requeue"), "{sbatch}");
 }
+
+/// An offline algorithm's campaign: the env's dataset is collected once, by whichever seed's run
+/// gets there first, and every seed trains from it.
+#[test]
+fn an_offline_campaign_collects_each_dataset_once_for_all_seeds() {
+    const TINY_FOCAL: &[&str] = &[
+        "n_train_tasks=3", "n_eval_tasks=2", "behaviour_env_steps=300", "behaviour_initial_steps=100", "checkpoint_every=150", "n_trj=3",
+        "latent_size=2", "net_size=16", "encoder_hidden=[16,16]", "meta_batch=2", "num_iterations=2", "num_train_steps_per_itr=30",
+        "batch_size=16", "embedding_batch_size=8", "num_evals=1",
+    ];
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("c");
+    let out = metarl()
+        .args(["campaign", "plan", "--suite", "point-robot", "--algos", "focal", "--seeds", "0,1", "--out"])
+        .arg(&dir)
+        .arg("--config-overrides")
+        .args(TINY_FOCAL)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    println!("{}", String::from_utf8_lossy(&finish(runner(&dir)).stdout));
+    assert_eq!(states(&dir), [RunState::Complete, RunState::Complete]);
+    assert!(dir.join("datasets/focal/point-robot/manifest.json").is_file());
+    // 5 tasks (3 train, 2 test): one run collected them, the other found them all collected.
+    let logs = logs(&dir).concat();
+    assert_eq!(logs.matches("(already collected)").count(), 5, "{logs}");
+    for run in read_manifest(&dir).unwrap() {
+        assert_eq!(iterations(&dir.join(&run.run_dir)), [0, 1]);
+    }
+    // Collected like any campaign; its curves run against gradient steps, in a chart of their own.
+    let out = metarl().args(["campaign", "collect"]).arg(&dir).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let returns = std::fs::read_to_string(dir.join("tables/returns.csv")).unwrap();
+    assert!(returns.lines().nth(1).is_some_and(|row| row.starts_with("point-robot,") && row.ends_with(",2,focal")), "{returns}");
+    assert!(dir.join("tables/curves-point-robot-offline.png").is_file());
+    let curves = std::fs::read_to_string(dir.join("tables/curves.csv")).unwrap();
+    assert!(curves.lines().nth(2).is_some_and(|row| row.starts_with("point-robot,focal,1,60,")), "2 × 30 gradient steps: {curves}");
+}

@@ -9,6 +9,7 @@ use std::path::Path;
 use anyhow::Result;
 
 use super::{read_manifest, run_state, RunState};
+use crate::protocol::config::Algorithm;
 use crate::results::chart::{self, Chart, Series};
 use crate::results::{mean_std, read_curve, write_atomic, Curve};
 
@@ -27,10 +28,11 @@ fn csv_bytes(rows: &[Vec<String>]) -> Result<Vec<u8>> {
 }
 
 /// One env's learning curves: per algorithm, the mean test return over its seeds against env
-/// steps, with a ±std band.
-fn curve_chart(env: &str, algos: &[String], curves: &BTreeMap<(String, String), Vec<Curve>>) -> Option<Chart> {
+/// steps (gradient steps for offline algorithms, which get a chart of their own), with a ±std band.
+fn curve_chart(env: &str, offline: bool, algos: &[String], curves: &BTreeMap<(String, String), Vec<Curve>>) -> Option<Chart> {
     let series: Vec<Series> = algos
         .iter()
+        .filter(|algo| Algorithm::parse(algo).is_ok_and(Algorithm::is_offline) == offline)
         .filter_map(|algo| {
             let seeds = curves.get(&(env.to_string(), algo.clone()))?;
             let length = seeds.iter().map(Vec::len).min()?;
@@ -42,7 +44,8 @@ fn curve_chart(env: &str, algos: &[String], curves: &BTreeMap<(String, String), 
             })
         })
         .collect();
-    (!series.is_empty()).then(|| Chart { title: env.to_string(), x_label: "env steps".into(), y_label: "test return".into(), series })
+    let (title, x_label) = if offline { (format!("{env}-offline"), "gradient steps") } else { (env.to_string(), "env steps") };
+    (!series.is_empty()).then(|| Chart { title, x_label: x_label.into(), y_label: "test return".into(), series })
 }
 
 /// What `collect` found and wrote.
@@ -55,8 +58,9 @@ pub struct Collected {
 
 /// Per env × algorithm over the complete runs: writes tables/returns.csv, tables/success.csv (envs
 /// that define success), tables/summary.csv (wins per algorithm, TCL's gain over PEARL) and
-/// tables/curves.csv (mean and std over seeds per iteration), and the curves as PNG: one
-/// `curves-<env>.png` per env and `curves.png`, every env in one grid.
+/// tables/curves.csv (mean and std over seeds per iteration against env steps, or gradient steps
+/// for offline algorithms), and the curves as PNG: one `curves-<env>.png` per env (and
+/// `curves-<env>-offline.png` for offline algorithms) and `curves.png`, all of them in one grid.
 pub fn collect(dir: &Path) -> Result<Collected> {
     let runs = read_manifest(dir)?;
     let mut algos: Vec<String> = Vec::new();
@@ -143,7 +147,7 @@ pub fn collect(dir: &Path) -> Result<Collected> {
     }
     tables.push(("summary.csv", summary));
 
-    let mut curve_rows = vec![["env", "algo", "iteration", "env_steps", "return_mean", "return_std", "success_mean", "seeds"].map(String::from).to_vec()];
+    let mut curve_rows = vec![["env", "algo", "iteration", "steps", "return_mean", "return_std", "success_mean", "seeds"].map(String::from).to_vec()];
     for ((env, algo), seeds) in &curves {
         let length = seeds.iter().map(Vec::len).min().unwrap_or(0);
         for i in 0..length {
@@ -160,7 +164,7 @@ pub fn collect(dir: &Path) -> Result<Collected> {
     for (file, rows) in &tables {
         write_atomic(&out.join(file), &csv_bytes(rows)?)?;
     }
-    let charts: Vec<Chart> = envs.iter().filter_map(|env| curve_chart(env, &algos, &curves)).collect();
+    let charts: Vec<Chart> = envs.iter().flat_map(|env| [false, true].map(|offline| curve_chart(env, offline, &algos, &curves))).flatten().collect();
     for chart in &charts {
         chart::save_grid(&out.join(format!("curves-{}.png", chart.title)), std::slice::from_ref(chart), 1)?;
     }

@@ -47,11 +47,12 @@ impl Drop for RunLock {
     }
 }
 
-/// Takes the run's lock, or names its live holder. A lock left by a dead process on this host is
-/// taken over; one from another host is respected (its node may still be running it).
-fn lock(campaign: &Path, run: &PlannedRun) -> Result<Result<RunLock, String>> {
-    let path = campaign.join(run.run_dir.with_extension("lock"));
-    std::fs::create_dir_all(path.parent().expect("runs/<algo>/<env>/"))?;
+/// Takes the lock of the folder `dir` (`<dir>.lock`: a run's, or a dataset's), or names its live
+/// holder. A lock left by a dead process on this host is taken over; one from another host is
+/// respected (its node may still be running it).
+fn lock(dir: &Path) -> Result<Result<RunLock, String>> {
+    let path = dir.with_extension("lock");
+    std::fs::create_dir_all(path.parent().expect("a folder inside the campaign"))?;
     let me = format!("{}:{}", host(), std::process::id());
     for _ in 0..2 {
         match OpenOptions::new().write(true).create_new(true).open(&path) {
@@ -80,6 +81,9 @@ pub fn train_args(campaign: &Path, run: &PlannedRun, resume: bool) -> Vec<String
     let mut args = vec!["train".into(), run.algo.clone(), "--env".into(), run.env.clone(), "--seed".into(), run.seed.to_string()];
     args.extend(["--config".into(), campaign.join(&run.config).display().to_string()]);
     args.extend(["--out".into(), campaign.join(&run.run_dir).display().to_string()]);
+    if let Some(dataset) = run.dataset() {
+        args.extend(["--dataset".into(), campaign.join(dataset).display().to_string()]);
+    }
     if let Some(steps) = run.steps {
         args.extend(["--steps".into(), steps.to_string()]);
     }
@@ -98,7 +102,7 @@ pub fn execute(campaign: &Path, run: &PlannedRun, retries: usize, exe: &Path) ->
     if run_state(campaign, run) == RunState::Complete {
         return Ok(Outcome::AlreadyComplete);
     }
-    let _lock = match lock(campaign, run)? {
+    let _lock = match lock(&campaign.join(&run.run_dir))? {
         Ok(lock) => lock,
         Err(holder) => return Ok(Outcome::Busy { holder }),
     };
@@ -106,6 +110,13 @@ pub fn execute(campaign: &Path, run: &PlannedRun, retries: usize, exe: &Path) ->
     std::fs::create_dir_all(log.parent().expect("logs/"))?;
     let mut resumed_from = None;
     for attempt in 1..=retries + 1 {
+        if let Some(dataset) = run.dataset() {
+            match collect_dataset(campaign, run, &dataset, &log, attempt, exe)? {
+                Ok(true) => {}
+                Ok(false) => continue,
+                Err(holder) => return Ok(Outcome::Busy { holder }),
+            }
+        }
         let state = run_state(campaign, run);
         let resume = match state {
             RunState::Complete => return Ok(Outcome::Completed { resumed_from, attempts: attempt - 1 }),
@@ -134,6 +145,22 @@ pub fn execute(campaign: &Path, run: &PlannedRun, retries: usize, exe: &Path) ->
         }
     }
     Ok(Outcome::Failed { attempts: retries + 1, log })
+}
+
+/// An offline run's dataset (`metarl offline collect`, logged to the run's log), under the
+/// dataset's own lock, released once it is complete: the first of the env's runs collects it
+/// while the others wait, and an interrupted collection resumes task by task. `Ok(false)` if the
+/// collection failed, `Err(holder)` if another process is collecting it.
+fn collect_dataset(campaign: &Path, run: &PlannedRun, dataset: &Path, log: &Path, attempt: usize, exe: &Path) -> Result<Result<bool, String>> {
+    let _lock = match lock(&campaign.join(dataset))? {
+        Ok(lock) => lock,
+        Err(holder) => return Ok(Err(holder)),
+    };
+    let args = ["offline".into(), "collect".into(), "--env".into(), run.env.clone(), "--config".into(), campaign.join(&run.config).display().to_string(),
+        "--out".into(), campaign.join(dataset).display().to_string()];
+    let mut file = OpenOptions::new().create(true).append(true).open(log)?;
+    writeln!(file, "== attempt {attempt}: metarl {}", args.join(" "))?;
+    Ok(Ok(Command::new(exe).args(&args).stdout(Stdio::from(file.try_clone()?)).stderr(Stdio::from(file)).status()?.success()))
 }
 
 /// Runs every run of the campaign in `dir` with at most `jobs` at once; `on_done` sees each

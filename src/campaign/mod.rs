@@ -4,7 +4,9 @@
 //! A campaign folder holds `manifest.csv` (one line per run: algo, env, seed, steps, config, run
 //! dir; deterministic, so two plans with the same arguments are byte-identical), `configs/` (the
 //! fully resolved config of every algo × env, shipped values plus overrides, validated at plan
-//! time), `runs/<algo>/<env>/seed<k>/` (ordinary run folders) and `logs/`.
+//! time), `runs/<algo>/<env>/seed<k>/` (ordinary run folders), `logs/`, and for offline
+//! algorithms `datasets/<algo>/<env>/`: the env's dataset, collected once by whichever of its
+//! runs comes first and read by every seed.
 
 pub mod collect;
 pub mod local;
@@ -17,6 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::envs::{registry, Suite};
 use crate::protocol::config::{self, Algorithm, Config, MamlConfig, OnPolicyRun, Rl2Config};
+use crate::protocol::offline::FocalConfig;
 use crate::results::write_atomic;
 
 /// One line of manifest.csv; paths are relative to the campaign folder.
@@ -34,6 +37,12 @@ pub struct PlannedRun {
 impl PlannedRun {
     pub fn name(&self) -> String {
         format!("{}/{}/seed{}", self.algo, self.env, self.seed)
+    }
+
+    /// The dataset folder an offline run trains from (shared by the env's seeds); `None` for
+    /// the algorithms that collect their own data.
+    pub fn dataset(&self) -> Option<PathBuf> {
+        Algorithm::parse(&self.algo).is_ok_and(Algorithm::is_offline).then(|| PathBuf::from("datasets").join(&self.algo).join(&self.env))
     }
 }
 
@@ -117,6 +126,15 @@ fn resolve(algo: Algorithm, env: &str, overrides: &[String], budget: Option<u64>
             let cost = on_policy_cost(&c.run, 1, family(c.run.task_seed)?.test.len(), budget);
             (serde_json::to_value(c)?, cost)
         }
+        Algorithm::Focal => {
+            if budget.is_some() {
+                bail!("--steps: focal takes no env steps while training; set num_iterations with --config-overrides");
+            }
+            let c: FocalConfig = apply_overrides(&config::shipped("focal", env, suite)?, overrides, &source)?;
+            let tasks = family(c.task_seed)?;
+            let cost = offline_cost(&c, tasks.train.len(), tasks.test.len());
+            (serde_json::to_value(c)?, cost)
+        }
         _ => {
             let c = apply_overrides(&Config::shipped(algo.name(), env, suite)?, overrides, &source)?;
             let tasks = family(c.task_seed)?;
@@ -124,6 +142,23 @@ fn resolve(algo: Algorithm, env: &str, overrides: &[String], budget: Option<u64>
             (serde_json::to_value(c)?, cost)
         }
     })
+}
+
+/// An offline run's cost: its gradient steps and meta-test episodes. `env_steps` counts the
+/// dataset's collection (a behaviour policy per train and test task, then `n_trj` episodes per
+/// checkpoint), which the env's seeds share.
+pub fn offline_cost(config: &FocalConfig, n_train: usize, n_test: usize) -> RunCost {
+    let n_train = config.n_train_tasks.map_or(n_train, |n| n.min(n_train)) as u64;
+    let n_test = config.n_eval_tasks.map_or(n_test, |n| n.min(n_test)) as u64;
+    let checkpoints = (config.behaviour_env_steps / config.checkpoint_every.max(1) + 1) as u64;
+    let per_task = config.behaviour_env_steps as u64 + checkpoints * (config.n_trj * config.max_path_length) as u64;
+    let iterations = config.num_iterations as u64;
+    RunCost {
+        iterations,
+        gradient_steps: iterations * config.num_train_steps_per_itr as u64,
+        env_steps: (n_train + n_test) * per_task,
+        eval_steps: iterations * n_test * (config.num_evals * config.max_path_length) as u64,
+    }
 }
 
 /// The cost of a run with `config` on a family of `n_train` / `n_test` tasks, stopping at the
@@ -259,6 +294,17 @@ mod tests {
         assert_eq!((maml.run.num_iterations, cost.gradient_steps), (4, 2));
         let err = plan(&request("point-robot", &["rl2-ppo".to_string()], &["kl_lambda=1".to_string()]), c.path()).unwrap_err();
         assert!(format!("{err:#}").contains("unknown config field \"kl_lambda\""), "{err:#}");
+
+        // An offline algorithm: its own config type, no env-step budget, a dataset per env.
+        let d = tempfile::tempdir().unwrap();
+        let focal = PlanRequest { targets: "point-robot", algos: &["focal".to_string()], seeds: &[0, 1], steps: None, overrides: &["num_iterations=3".to_string()] };
+        let (runs, cost) = plan(&focal, d.path()).unwrap();
+        let config: FocalConfig = config::read_file(&d.path().join(&runs[1].config)).unwrap();
+        assert_eq!((config.num_iterations, cost.gradient_steps), (3, 2 * 3 * config.num_train_steps_per_itr as u64));
+        assert_eq!(runs[0].dataset(), runs[1].dataset());
+        assert_eq!(runs[0].dataset().unwrap(), Path::new("datasets/focal/point-robot"));
+        let err = plan(&PlanRequest { steps: Some(500), ..focal }, d.path()).unwrap_err();
+        assert!(format!("{err:#}").contains("focal takes no env steps"), "{err:#}");
     }
 
     #[test]

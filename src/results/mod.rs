@@ -121,7 +121,8 @@ pub fn median(mut values: Vec<f64>) -> f64 {
     values[values.len() / 2]
 }
 
-/// A run's learning curve: (env steps, test return, test success) per iteration.
+/// A run's learning curve: (steps, test return, test success) per iteration — env steps, or for
+/// an offline run (which takes none while training) gradient steps.
 pub type Curve = Vec<(f64, f64, Option<f64>)>;
 
 /// The learning curve in a run folder's progress.csv.
@@ -130,12 +131,13 @@ pub fn read_curve(dir: &Path) -> Result<Curve> {
     let mut reader = csv::Reader::from_path(&path).with_context(|| format!("cannot read {}", path.display()))?;
     let headers = reader.headers()?.clone();
     let column = |name: &str| headers.iter().position(|h| h == name).with_context(|| format!("{} has no {name} column", path.display()));
-    let (steps, ret, success) = (column("env_steps")?, column("test_return")?, column("test_success")?);
+    let (steps, ret) = (column("env_steps").or_else(|_| column("train_steps"))?, column("test_return")?);
+    let success = headers.iter().position(|h| h == "test_success");
     reader
         .records()
         .map(|row| {
             let row = row?;
-            Ok((row[steps].parse()?, row[ret].parse()?, row[success].parse().ok()))
+            Ok((row[steps].parse()?, row[ret].parse()?, success.and_then(|c| row[c].parse().ok())))
         })
         .collect()
 }
