@@ -475,9 +475,10 @@ def golden(name):
             "full_obs_every": FULL_OBS_EVERY, "episodes": episodes}
 
 
-def bench(name, steps):
-    """Steps/s on train task 0: 1000 seeded random actions cycled; only the steps are timed,
-    resets are not (what `metarl bench envs` does)."""
+def bench(name):
+    """The env on train task 0, ready to be timed: returns `run(steps)`, the steps/s of `steps`
+    steps of 1000 seeded random actions cycled; only the steps are timed, resets are not (what
+    `metarl bench envs` does)."""
     make, horizon = ENVS[name]
     env = make()
     env.set_task(tasks_for(name, TASK_SEED)["train"][0])
@@ -485,17 +486,21 @@ def bench(name, steps):
     low, high = env.action_bounds()
     rng = np.random.RandomState(0)
     actions = [rng.uniform(low, high) for _ in range(1000)]
-    env.reset()
-    t, seconds = 0, 0.0
-    for i in range(steps):
-        start = time.perf_counter()
-        _, _, done, _ = env.step(actions[i % len(actions)])
-        seconds += time.perf_counter() - start
-        t += 1
-        if done or t == horizon:
-            env.reset()
-            t = 0
-    return steps / seconds
+
+    def run(steps):
+        env.reset()
+        t, seconds = 0, 0.0
+        for i in range(steps):
+            start = time.perf_counter()
+            _, _, done, _ = env.step(actions[i % len(actions)])
+            seconds += time.perf_counter() - start
+            t += 1
+            if done or t == horizon:
+                env.reset()
+                t = 0
+        return steps / seconds
+
+    return run
 
 
 def main():

@@ -154,23 +154,28 @@ def live(name, episodes, seed):
     return {"env": name, "task_seed": seed, "episodes": runs}
 
 
-def bench(name, steps):
-    """Steps/s of the package's env on ML1 train task 0: 1000 seeded random actions cycled; only
-    the steps are timed, resets at the time limit are not (what `metarl bench envs` does)."""
+def bench(name):
+    """The package's env on ML1 train task 0, ready to be timed: returns `run(steps)`, the
+    steps/s of `steps` steps of 1000 seeded random actions cycled; only the steps are timed,
+    resets at the time limit are not (what `metarl bench envs` does)."""
     ml1 = metaworld.ML1(name, seed=TASK_SEED)
     env = ml1.train_classes[name]()
     env.set_task(ml1.train_tasks[0])
     rng = np.random.RandomState(0)
     actions = [rng.uniform(-1.0, 1.0, size=4) for _ in range(1000)]
-    env.reset()
-    seconds = 0.0
-    for i in range(steps):
-        start = time.perf_counter()
-        _, _, terminated, truncated, _ = env.step(actions[i % len(actions)])
-        seconds += time.perf_counter() - start
-        if terminated or truncated:
-            env.reset()
-    return steps / seconds
+
+    def run(steps):
+        env.reset()
+        seconds = 0.0
+        for i in range(steps):
+            start = time.perf_counter()
+            _, _, terminated, truncated, _ = env.step(actions[i % len(actions)])
+            seconds += time.perf_counter() - start
+            if terminated or truncated:
+                env.reset()
+        return steps / seconds
+
+    return run
 
 
 def main():
