@@ -108,9 +108,9 @@ pub fn on_policy_cost(run: &OnPolicyRun, episodes_factor: u64, n_test: usize, bu
     }
 }
 
-/// An algorithm's shipped config for an env with the overrides, as the JSON a run reads, and
-/// what a run of it costs.
-fn resolve(algo: Algorithm, env: &str, overrides: &[String], budget: Option<u64>) -> Result<(serde_json::Value, RunCost)> {
+/// An algorithm's shipped config for an env with the overrides, as the JSON a run reads, what a
+/// run of it costs, and what its dataset costs (offline algorithms; shared by the env's seeds).
+fn resolve(algo: Algorithm, env: &str, overrides: &[String], budget: Option<u64>) -> Result<(serde_json::Value, RunCost, Option<RunCost>)> {
     let entry = registry::lookup(env)?;
     let suite = entry.suite.label();
     let source = format!("--config-overrides for {} on {env}", algo.name());
@@ -119,12 +119,12 @@ fn resolve(algo: Algorithm, env: &str, overrides: &[String], budget: Option<u64>
         Algorithm::MamlTrpo => {
             let c: MamlConfig = apply_overrides(&config::shipped("maml-trpo", env, suite)?, overrides, &source)?;
             let cost = on_policy_cost(&c.run, 2, family(c.run.task_seed)?.test.len(), budget);
-            (serde_json::to_value(c)?, cost)
+            (serde_json::to_value(c)?, cost, None)
         }
         Algorithm::Rl2Ppo => {
             let c: Rl2Config = apply_overrides(&config::shipped("rl2-ppo", env, suite)?, overrides, &source)?;
             let cost = on_policy_cost(&c.run, 1, family(c.run.task_seed)?.test.len(), budget);
-            (serde_json::to_value(c)?, cost)
+            (serde_json::to_value(c)?, cost, None)
         }
         Algorithm::Focal => {
             if budget.is_some() {
@@ -132,32 +132,43 @@ fn resolve(algo: Algorithm, env: &str, overrides: &[String], budget: Option<u64>
             }
             let c: FocalConfig = apply_overrides(&config::shipped("focal", env, suite)?, overrides, &source)?;
             let tasks = family(c.task_seed)?;
-            let cost = offline_cost(&c, tasks.train.len(), tasks.test.len());
-            (serde_json::to_value(c)?, cost)
+            let (cost, dataset) = (offline_cost(&c, tasks.test.len()), dataset_cost(&c, tasks.train.len(), tasks.test.len()));
+            (serde_json::to_value(c)?, cost, Some(dataset))
         }
         _ => {
             let c = apply_overrides(&Config::shipped(algo.name(), env, suite)?, overrides, &source)?;
             let tasks = family(c.task_seed)?;
             let cost = run_cost(&c, tasks.train.len(), tasks.test.len(), budget);
-            (serde_json::to_value(c)?, cost)
+            (serde_json::to_value(c)?, cost, None)
         }
     })
 }
 
-/// An offline run's cost: its gradient steps and meta-test episodes. `env_steps` counts the
-/// dataset's collection (a behaviour policy per train and test task, then `n_trj` episodes per
-/// checkpoint), which the env's seeds share.
-pub fn offline_cost(config: &FocalConfig, n_train: usize, n_test: usize) -> RunCost {
-    let n_train = config.n_train_tasks.map_or(n_train, |n| n.min(n_train)) as u64;
+/// An offline run's cost: its gradient steps and meta-test episodes (no env steps while training).
+pub fn offline_cost(config: &FocalConfig, n_test: usize) -> RunCost {
     let n_test = config.n_eval_tasks.map_or(n_test, |n| n.min(n_test)) as u64;
-    let checkpoints = (config.behaviour_env_steps / config.checkpoint_every.max(1) + 1) as u64;
-    let per_task = config.behaviour_env_steps as u64 + checkpoints * (config.n_trj * config.max_path_length) as u64;
     let iterations = config.num_iterations as u64;
     RunCost {
         iterations,
         gradient_steps: iterations * config.num_train_steps_per_itr as u64,
-        env_steps: (n_train + n_test) * per_task,
+        env_steps: 0,
         eval_steps: iterations * n_test * (config.num_evals * config.max_path_length) as u64,
+    }
+}
+
+/// The cost of an offline env's dataset, which its seeds share: per train and test task a SAC
+/// behaviour policy (one gradient step per env step once the batch fills) and `n_trj` episodes
+/// per checkpoint.
+pub fn dataset_cost(config: &FocalConfig, n_train: usize, n_test: usize) -> RunCost {
+    let tasks = (config.n_train_tasks.map_or(n_train, |n| n.min(n_train)) + config.n_eval_tasks.map_or(n_test, |n| n.min(n_test))) as u64;
+    let steps = config.behaviour_env_steps as u64;
+    let checkpoints = steps.div_ceil(config.checkpoint_every.max(1) as u64) + 1;
+    let learning_from = config.behaviour_initial_steps.max(config.batch_size) as u64;
+    RunCost {
+        iterations: 0,
+        gradient_steps: tasks * (steps + 1).saturating_sub(learning_from),
+        env_steps: tasks * (steps + checkpoints * (config.n_trj * config.max_path_length) as u64),
+        eval_steps: 0,
     }
 }
 
@@ -197,12 +208,17 @@ pub fn plan(request: &PlanRequest, out: &Path) -> Result<(Vec<PlannedRun>, RunCo
     for &algo in &algos {
         let algo_name = algo.name();
         for env in &envs {
-            let (config, cost) = resolve(algo, env, request.overrides, request.steps)?;
+            let (config, cost, dataset) = resolve(algo, env, request.overrides, request.steps)?;
             let seeds = request.seeds.len() as u64;
             total.iterations += seeds * cost.iterations;
             total.gradient_steps += seeds * cost.gradient_steps;
             total.env_steps += seeds * cost.env_steps;
             total.eval_steps += seeds * cost.eval_steps;
+            // An offline env's dataset is collected once for all its seeds.
+            if let Some(dataset) = dataset {
+                total.gradient_steps += dataset.gradient_steps;
+                total.env_steps += dataset.env_steps;
+            }
             let config_path = PathBuf::from("configs").join(algo_name).join(format!("{env}.json"));
             for &seed in request.seeds {
                 let run_dir = PathBuf::from("runs").join(algo_name).join(env).join(format!("seed{seed}"));
@@ -300,7 +316,9 @@ mod tests {
         let focal = PlanRequest { targets: "point-robot", algos: &["focal".to_string()], seeds: &[0, 1], steps: None, overrides: &["num_iterations=3".to_string()] };
         let (runs, cost) = plan(&focal, d.path()).unwrap();
         let config: FocalConfig = config::read_file(&d.path().join(&runs[1].config)).unwrap();
-        assert_eq!((config.num_iterations, cost.gradient_steps), (3, 2 * 3 * config.num_train_steps_per_itr as u64));
+        let dataset = dataset_cost(&config, 80, 20);
+        assert_eq!((config.num_iterations, cost.gradient_steps), (3, 2 * 3 * config.num_train_steps_per_itr as u64 + dataset.gradient_steps));
+        assert_eq!(cost.env_steps, dataset.env_steps, "one dataset for both seeds");
         assert_eq!(runs[0].dataset(), runs[1].dataset());
         assert_eq!(runs[0].dataset().unwrap(), Path::new("datasets/focal/point-robot"));
         let err = plan(&PlanRequest { steps: Some(500), ..focal }, d.path()).unwrap_err();
@@ -318,6 +336,16 @@ mod tests {
         // A budget below the pool shrinks the pool to it; one iteration still runs.
         let small = run_cost(&config, 4, 3, Some(200));
         assert_eq!((small.iterations, small.env_steps), (1, 200 + 100));
+    }
+
+    #[test]
+    fn a_dataset_costs_a_behaviour_policy_and_its_checkpoints_rollouts_per_task() {
+        let config = FocalConfig { n_train_tasks: Some(3), n_eval_tasks: Some(2), behaviour_env_steps: 300, behaviour_initial_steps: 100, batch_size: 16,
+            checkpoint_every: 150, n_trj: 3, max_path_length: 20, ..FocalConfig::default() };
+        // Per task: 300 steps, gradient steps at steps 100..=300, checkpoints at 0, 150, 300 × 3 episodes × 20.
+        assert_eq!(dataset_cost(&config, 40, 10), RunCost { iterations: 0, gradient_steps: 5 * 201, env_steps: 5 * (300 + 3 * 3 * 20), eval_steps: 0 });
+        // A last checkpoint off the grid (at 350) is rolled out too.
+        assert_eq!(dataset_cost(&FocalConfig { behaviour_env_steps: 350, ..config }, 40, 10).env_steps, 5 * (350 + 4 * 3 * 20));
     }
 
     #[test]
