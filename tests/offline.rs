@@ -106,7 +106,7 @@ fn collect_writes_levels_numpy_reads_and_resumes_per_task() {
         }
     }
     let rerun = ok(&metarl(&["offline", "collect", "--env", "point-robot", "--config", CONFIG, "--out", copy.path().to_str().unwrap()], &[]));
-    assert_eq!(rerun.matches("(already collected)").count(), 8, "{rerun}");
+    assert_eq!(rerun.matches("(already collected)").count(), 19, "{rerun}");
     assert!(rerun.contains("train task 2: mean return") && copy.path().join("task_002.json").is_file(), "{rerun}");
     let original = std::fs::read(dataset().join("task_002.npz")).unwrap();
     assert_eq!(std::fs::read(copy.path().join("task_002.npz")).unwrap(), original, "a task's collection is deterministic");
@@ -143,11 +143,15 @@ fn focal_learns_offline_beside_batch_pearl_and_the_l2_variant() {
     println!("dataset levels on the test tasks: random {random:.2}, expert {expert:.2}");
     let (focal, pearl, l2) = (results["focal"], results["batch-pearl"], results["l2"]);
     assert!(focal.0 > random + 0.4 * (expert - random), "FOCAL {} should be far above random {random} (expert {expert})", focal.0);
-    // Every variant learns from the same data; at this budget (6 train tasks, 2000 gradient
-    // steps) the orderings of papers/002 Fig. 3 and Table 1 are printed above, not asserted.
+    // Every variant learns from the same data. At this budget (16 train tasks, 2000 gradient
+    // steps) Batch PEARL's return stays above FOCAL's and the two metric losses separate the
+    // test tasks alike (seeds 1-2: FOCAL −12.3/−14.0, ESR .46/.50; Batch PEARL −10.3/−11.7;
+    // L2 −12.7/−14.0, ESR .45/.47), so papers/002's orderings (Fig. 3, Table 1) are printed
+    // above, not asserted.
     for (name, (ret, _)) in [("Batch PEARL", pearl), ("L2-contrastive FOCAL", l2)] {
         assert!(ret > random, "{name} {ret} should beat random {random}");
     }
+    assert!(focal.1 > 0.3 && l2.1 > 0.3, "the metric losses separate test tasks: ESR FOCAL {} L2 {}", focal.1, l2.1);
 }
 
 #[test]

@@ -3,13 +3,16 @@
 //! Embedding distances are per latent dimension, d²(qᵢ, qⱼ) = ‖qᵢ − qⱼ‖²/l (FOCAL-ICLR's
 //! `z_loss`), so the loss weights do not depend on the latent size.
 
+use serde::{Deserialize, Serialize};
 use tch::nn::{self, Module};
 use tch::{Device, Kind, Tensor};
 
 use super::pearl::ContextEncoder;
 use crate::nn::Mlp;
 
-/// FOCAL's deterministic encoder: z = tanh(mean over the context of f(cₙ)), in (-1, 1)^latent.
+/// FOCAL's deterministic encoder: z = the mean over the context of tanh(f(cₙ)), in (-1, 1)^latent
+/// (papers/002 App. F: tanh is the encoder's last activation and a context's embedding is the
+/// average of its transitions' embeddings; FOCAL-ICLR's `MlpEncoder` with `output_activation=tanh`).
 pub struct DeterministicEncoder {
     mlp: Mlp,
 }
@@ -21,8 +24,7 @@ impl DeterministicEncoder {
 
     /// z `[tasks, latent]` for context `[tasks, n, width]`.
     pub fn embed(&self, context: &Tensor) -> Tensor {
-        let n = context.size()[1] as f64;
-        (self.mlp.forward(context).sum_dim_intlist(1, false, Kind::Float) / n).tanh()
+        self.mlp.forward(context).tanh().mean_dim(1, false, Kind::Float)
     }
 }
 
@@ -68,7 +70,21 @@ impl TaskEncoder {
     }
 }
 
-/// The metric loss on embeddings of a meta-batch.
+/// What a same-task pair costs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SameTaskTerm {
+    /// √(d² + 10⁻³), FOCAL-ICLR's `z_loss`: a pull of unit strength however close the pair.
+    Distance,
+    /// d², Eq. 12-13 as written: a pull that fades as the pair closes.
+    Square,
+}
+
+/// FOCAL-ICLR's ε under the square root of a same-task distance.
+const SAME_TASK_EPSILON: f64 = 1e-3;
+
+/// The metric loss on embeddings of a meta-batch: `same_task` on same-task pairs, the
+/// different-task term below on the others.
 #[derive(Debug, Clone, Copy)]
 pub enum MetricLoss {
     /// Eq. 13: same task d², different tasks β/(dⁿ + ε).
@@ -104,9 +120,14 @@ fn mean_or_zero(t: Tensor, device: Device) -> Tensor {
 
 /// The loss over all pairs of rows of `z` (`[m, latent]`, row i from task `labels[i]`): the mean
 /// over same-task pairs plus the mean over different-task pairs (FOCAL-ICLR averages each kind).
-pub fn metric_loss(z: &Tensor, labels: &[usize], loss: MetricLoss) -> Tensor {
+pub fn metric_loss(z: &Tensor, labels: &[usize], same_task: SameTaskTerm, loss: MetricLoss) -> Tensor {
     let device = z.device();
-    let positive = mean_or_zero(pair_square_distances(z, &pairs(labels, true)), device);
+    let same = pair_square_distances(z, &pairs(labels, true));
+    let same = match same_task {
+        SameTaskTerm::Distance => (same + SAME_TASK_EPSILON).sqrt(),
+        SameTaskTerm::Square => same,
+    };
+    let positive = mean_or_zero(same, device);
     let d2 = pair_square_distances(z, &pairs(labels, false));
     let negative = match loss {
         MetricLoss::InversePower { power, beta, epsilon } => ((d2 + 1e-12).pow_tensor_scalar(power / 2.0) + epsilon).reciprocal() * beta,
@@ -142,32 +163,50 @@ mod tests {
 
     #[test]
     fn dml_loss_pulls_same_task_pairs_and_pushes_others_by_an_inverse_power() {
+        use SameTaskTerm::{Distance, Square};
         // Rows 0 and 2 are task 0, row 1 task 1: d²(0,1) = mean(1, 1) = 1, d²(0,2) = mean(0, .25) = .125,
         // d²(1,2) = mean(1, .25) = .625.
         let z = rows(&[0.0, 0.0, 1.0, 1.0, 0.0, 0.5], 2);
         let labels = [0, 1, 0];
+        let loss = |same: SameTaskTerm, metric: MetricLoss| metric_loss(&z, &labels, same, metric).double_value(&[]);
         let inverse_square = MetricLoss::InversePower { power: 2.0, beta: 1.0, epsilon: 0.1 };
         // .125 + (1/(1 + .1) + 1/(.625 + .1))/2
-        assert!(close(metric_loss(&z, &labels, inverse_square).double_value(&[]), 1.2692006), "inverse square");
+        assert!(close(loss(Square, inverse_square), 1.2692006), "inverse square");
+        // FOCAL-ICLR's same-task term: √(.125 + .001) + the same different-task mean.
+        assert!(close(loss(Distance, inverse_square), 0.3549648 + 1.1442006), "same-task distance");
         // .125 + (1/(1 + .1) + 1/(√.625 + .1))/2
         let inverse = MetricLoss::InversePower { power: 1.0, beta: 1.0, epsilon: 0.1 };
-        assert!(close(metric_loss(&z, &labels, inverse).double_value(&[]), 1.1409840), "inverse");
-        // β scales the negative term only: .125 + 2·1.1442006.
+        assert!(close(loss(Square, inverse), 1.1409840), "inverse");
+        // β scales the different-task term only: .125 + 2·1.1442006.
         let doubled = MetricLoss::InversePower { power: 2.0, beta: 2.0, epsilon: 0.1 };
-        assert!(close(metric_loss(&z, &labels, doubled).double_value(&[]), 2.4134013), "beta");
+        assert!(close(loss(Square, doubled), 2.4134013), "beta");
         // Eq. 12, m = 1: .125 + (max(0, 1 − 1)² + (1 − √.625)²)/2.
-        assert!(close(metric_loss(&z, &labels, MetricLoss::Contrastive { margin: 1.0 }).double_value(&[]), 0.1469306), "contrastive");
+        assert!(close(loss(Square, MetricLoss::Contrastive { margin: 1.0 }), 0.1469306), "contrastive");
         // ε bounds the loss of two tasks embedded at one point: β/ε.
         let collapsed = rows(&[0.3, -0.2, 0.3, -0.2], 2);
-        assert!(close(metric_loss(&collapsed, &[0, 1], inverse_square).double_value(&[]), 10.0), "epsilon");
-        // Only same-task pairs: the mean squared distance, no repulsion.
-        assert!(close(metric_loss(&rows(&[0.0, 0.0, 1.0, 0.0], 2), &[4, 4], inverse_square).double_value(&[]), 0.5), "positives only");
+        assert!(close(metric_loss(&collapsed, &[0, 1], Distance, inverse_square).double_value(&[]), 10.0), "epsilon");
+        // Only same-task pairs: their mean cost, no repulsion: d² = .5, √(.5 + .001) = .7078135.
+        let same_only = rows(&[0.0, 0.0, 1.0, 0.0], 2);
+        assert!(close(metric_loss(&same_only, &[4, 4], Square, inverse_square).double_value(&[]), 0.5), "positives only");
+        assert!(close(metric_loss(&same_only, &[4, 4], Distance, inverse_square).double_value(&[]), 0.7078135), "positive distance only");
+    }
+
+    #[test]
+    fn the_same_task_distance_pulls_with_unit_strength_where_the_square_fades() {
+        // One pair at per-dimension distance .01 (l = 1): d/dz √(d² + .001) = .01/√.0011 = .3015113,
+        // d/dz d² = 2·.01 = .02.
+        let grad = |same: SameTaskTerm| {
+            let z = rows(&[0.01, 0.0], 1).set_requires_grad(true);
+            metric_loss(&z, &[3, 3], same, MetricLoss::InversePower { power: 2.0, beta: 1.0, epsilon: 0.1 }).backward();
+            z.grad().double_value(&[0, 0])
+        };
+        assert!(close(grad(SameTaskTerm::Distance), 0.3015113) && close(grad(SameTaskTerm::Square), 0.02));
     }
 
     #[test]
     fn the_gradient_of_the_inverse_power_pushes_different_tasks_apart() {
         let z = rows(&[0.1, 0.0, -0.1, 0.0], 2).set_requires_grad(true);
-        metric_loss(&z, &[0, 1], MetricLoss::InversePower { power: 2.0, beta: 1.0, epsilon: 0.1 }).backward();
+        metric_loss(&z, &[0, 1], SameTaskTerm::Distance, MetricLoss::InversePower { power: 2.0, beta: 1.0, epsilon: 0.1 }).backward();
         let grad = Vec::<f32>::try_from(z.grad().reshape([-1])).unwrap();
         assert!(grad[0] < 0.0 && grad[2] > 0.0, "descent moves row 0 right and row 1 left: {grad:?}");
     }

@@ -12,6 +12,8 @@ pub mod train;
 
 use serde::{Deserialize, Serialize};
 
+use crate::algos::focal::SameTaskTerm;
+
 /// A dataset quality level (papers/002 App. D): the untrained behaviour policy, the checkpoint
 /// whose return is nearest halfway between it and the last, the last, or every checkpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -40,7 +42,7 @@ impl Level {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum EncoderKind {
-    /// FOCAL: z = tanh(mean of per-transition features), bounded in (-1, 1)^latent.
+    /// FOCAL: z = mean of per-transition tanh embeddings, bounded in (-1, 1)^latent.
     Deterministic,
     /// PEARL's product of Gaussians, z sampled from q(z|c).
     Probabilistic,
@@ -108,6 +110,9 @@ pub struct FocalConfig {
     pub allow_backward_z: bool,
     /// Weight of the metric loss (FOCAL-ICLR `z_loss_weight`).
     pub z_loss_weight: f64,
+    /// Same-task pairs: `distance` √(d² + 10⁻³) as FOCAL-ICLR's `z_loss` trains, or `square` d²
+    /// as Eq. 12-13 write it.
+    pub same_task_loss: SameTaskTerm,
     /// Eq. 13: n, β and ε of β/(‖qᵢ − qⱼ‖ⁿ + ε).
     pub dml_power: f64,
     pub dml_beta: f64,
@@ -171,6 +176,7 @@ impl Default for FocalConfig {
             encoder_loss: EncoderLoss::Dml,
             allow_backward_z: false,
             z_loss_weight: 10.0,
+            same_task_loss: SameTaskTerm::Distance,
             dml_power: 2.0,
             dml_beta: 1.0,
             dml_epsilon: 0.1,
@@ -185,7 +191,7 @@ impl Default for FocalConfig {
             dual_critic_lr: 1e-4,
             dual_critic_steps: 3,
             gradient_penalty: 5.0,
-            num_evals: 1,
+            num_evals: 2,
             threads: 1,
         }
     }
@@ -216,7 +222,11 @@ mod tests {
         let ant = FocalConfig::load(None, "ant-dir", "controls").unwrap();
         assert!(ant.use_value_penalty && ant.alpha_max == 5e6 && ant.meta_batch == 4);
         let wind = FocalConfig::load(None, "point-robot-wind", "point").unwrap();
-        assert!(!wind.use_brac && wind.max_path_length == 25);
+        assert!(!wind.use_brac && wind.max_path_length == 25 && wind.use_next_obs_in_context && wind.discount == 0.9);
+        // FOCAL-ICLR configs/point-robot.json leaves BRAC, α and the context size at their defaults.
+        let point = FocalConfig::load(None, "point-robot", "point").unwrap();
+        assert!(point.use_brac && point.alpha_init == 500.0 && point.reward_scale == 100.0 && point.embedding_batch_size == 64);
+        assert_eq!((point.same_task_loss, point.num_evals), (SameTaskTerm::Distance, 2));
         let err = crate::protocol::config::parse_json::<FocalConfig>(r#"{"dml_pwer": 1}"#, "x.json").unwrap_err().to_string();
         assert!(err.contains("did you mean \"dml_power\""), "{err}");
     }

@@ -234,7 +234,7 @@ impl OfflineTrainer {
         let batch = self.replay.sample_stacked(&indices, c.batch_size, &mut self.progress.rng);
         let noise = standard_normal(&mut self.progress.rng, indices.len() as i64, c.latent_size, self.device);
         let encoding = self.encoder.encode(&context, &noise);
-        let metric = self.metric().map(|loss| metric_loss(&encoding.z, &indices, loss));
+        let metric = self.metric().map(|loss| metric_loss(&encoding.z, &indices, c.same_task_loss, loss));
         let terms: Vec<Tensor> = metric.iter().map(|m| m * c.z_loss_weight).chain(encoding.kl.iter().map(|kl| kl * c.kl_lambda)).collect();
         let objective = terms.into_iter().reduce(|a, b| a + b).unwrap_or_else(|| Tensor::zeros([], (Kind::Float, self.device)));
         self.encoder_optimizer.zero_grad();
