@@ -129,8 +129,8 @@ enum McatCommand {
         source: Option<usize>,
         #[arg(long)]
         target: Option<usize>,
-        /// MCAT JSON config (networks, K, M, learning rates; its per-iteration model and
-        /// translator step counts are the steps trained here); default configs/mcat/<env>.json.
+        /// MCAT JSON config (networks, K, M, batch sizes, learning rates); default
+        /// configs/mcat/<env>.json.
         #[arg(long)]
         config: Option<PathBuf>,
         #[arg(long, default_value_t = 0)]
@@ -141,8 +141,13 @@ enum McatCommand {
         /// Episodes per task in the fixed dataset, and the noise σ of its (mediocre) policy.
         #[arg(long, default_value_t = 40)]
         dataset_episodes: usize,
-        #[arg(long, default_value_t = 0.3)]
+        #[arg(long, default_value_t = 0.6)]
         dataset_noise: f64,
+        /// Gradient steps of C/F, then of H, on the dataset.
+        #[arg(long, default_value_t = 2000)]
+        model_steps: usize,
+        #[arg(long, default_value_t = 2000)]
+        translator_steps: usize,
         #[arg(long, default_value_t = 5)]
         eval_episodes: usize,
         #[arg(long, default_value = "results/mcat/transfer_eval.csv")]
@@ -583,14 +588,16 @@ fn train_mcat(args: &TrainArgs, suite: &str, dir: &Path) -> Result<ExitCode> {
 }
 
 #[allow(clippy::too_many_arguments)]
-fn mcat_transfer_eval(env: String, source: Option<usize>, target: Option<usize>, config_path: Option<PathBuf>, seed: u64, source_episodes: usize, dataset_episodes: usize,
-    dataset_noise: f64, eval_episodes: usize, out: PathBuf) -> Result<ExitCode> {
+/// `steps`: source episodes, dataset episodes, model steps, translator steps, eval episodes.
+fn mcat_transfer_eval(env: String, source: Option<usize>, target: Option<usize>, config_path: Option<PathBuf>, seed: u64, steps: [usize; 5], dataset_noise: f64,
+    out: PathBuf) -> Result<ExitCode> {
+    let [source_episodes, dataset_episodes, model_steps, translator_steps, eval_episodes] = steps;
     let suite = registry::lookup(&env)?.suite.label();
     let config: config::McatConfig = match &config_path {
         Some(path) => config::read_file(path)?,
         None => config::shipped("mcat", &env, suite)?,
     };
-    let spec = TransferEvalSpec { env: env.clone(), source, target, seed, source_episodes, dataset_episodes, dataset_noise, eval_episodes, config };
+    let spec = TransferEvalSpec { env: env.clone(), source, target, seed, source_episodes, dataset_episodes, dataset_noise, model_steps, translator_steps, eval_episodes, config };
     let report = transfer_eval(&spec)?;
     println!("{env}: source task {} → target task {} (papers/004 §5.1)", report.source, report.target);
     println!("{:<24} {:>5} {:>12} {:>26}", "policy", "task", "mean return", "state distance to source");
@@ -1094,8 +1101,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Offline { .. } => not_yet("offline", "FOCAL's offline datasets"),
         Command::Render(args) => render_run(args),
-        Command::Mcat { command: McatCommand::TransferEval { env, source, target, config, seed, source_episodes, dataset_episodes, dataset_noise, eval_episodes, out } } => {
-            mcat_transfer_eval(env, source, target, config, seed, source_episodes, dataset_episodes, dataset_noise, eval_episodes, out)
+        Command::Mcat { command: McatCommand::TransferEval { env, source, target, config, seed, source_episodes, dataset_episodes, dataset_noise, model_steps, translator_steps, eval_episodes, out } } => {
+            let steps = [source_episodes, dataset_episodes, model_steps, translator_steps, eval_episodes];
+            mcat_transfer_eval(env, source, target, config, seed, steps, dataset_noise, out)
         }
     }
 }

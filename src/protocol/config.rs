@@ -526,6 +526,22 @@ mod tests {
     }
 
     #[test]
+    fn mcat_configs_parse_and_carry_the_paper_values() {
+        // papers/004 §5.2-5.3: horizon 1000, rewards delayed 500 steps, 2M steps over 5 train tasks.
+        for env in ["hopper-size", "cheetah-armature", "cheetah-mass", "ant-damp", "ant-cripple"] {
+            let c: McatConfig = shipped("mcat", env, "dynamics").unwrap();
+            assert_eq!((c.reward_delay, c.max_path_length, c.num_iterations, c.hidden_sizes.as_slice()), (Some(500), 1000, 400, &[256, 256][..]), "{env}");
+            assert!(c.self_imitation && c.policy_transfer, "{env}");
+            // TD3's values (Fujimoto et al. 2018).
+            assert_eq!((c.policy_noise, c.noise_clip, c.policy_delay, c.exploration_noise, c.tau), (0.2, 0.5, 2, 0.1, 0.005));
+        }
+        read_file::<McatConfig>(&Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/demo/mcat-point-robot-wind.json")).unwrap();
+        let err = parse_json::<McatConfig>(r#"{"policy_transfr": false}"#, "x.json").unwrap_err().to_string();
+        assert!(err.contains("did you mean \"policy_transfer\""), "{err}");
+        assert_eq!(Algorithm::parse("mcat").unwrap().name(), "mcat");
+    }
+
+    #[test]
     fn on_policy_configs_parse_and_carry_the_reference_values() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs");
         let files = |folder: &str| std::fs::read_dir(root.join(folder)).unwrap().map(|e| e.unwrap().path()).collect::<Vec<_>>();

@@ -556,6 +556,9 @@ pub struct TransferEvalSpec {
     /// `dataset_noise` (mediocre policies).
     pub dataset_episodes: usize,
     pub dataset_noise: f64,
+    /// Gradient steps of C/F (Eq. 1 + 2) and then of H (Eq. 3) on the dataset.
+    pub model_steps: usize,
+    pub translator_steps: usize,
     /// Evaluation episodes of each policy.
     pub eval_episodes: usize,
     pub config: McatConfig,
@@ -664,7 +667,7 @@ pub fn transfer_eval(spec: &TransferEvalSpec) -> Result<TransferEvalReport> {
     // C and F (Eq. 1 + 2), the two task features, then H (Eq. 3) through the fixed F.
     let mut models = ContextModels::new(model_settings(config, obs_dim, action_dim), device);
     let (k, both) = (config.history_length, [0usize, 1]);
-    for _ in 0..config.model_steps_per_iteration {
+    for _ in 0..spec.model_steps {
         let (segments, mask) = dataset.sample_segments(&both, config.model_batch_size, k, config.prediction_horizon, &mut rng);
         models.model_step(&segments, &mask, 2);
     }
@@ -679,7 +682,7 @@ pub fn transfer_eval(spec: &TransferEvalSpec) -> Result<TransferEvalReport> {
         0,
     );
     let (z_source, z_target) = (features.get(0).unsqueeze(0), features.get(1).unsqueeze(0));
-    for _ in 0..config.translator_steps_per_iteration {
+    for _ in 0..spec.translator_steps {
         let batch = dataset.tasks[0].sample(config.batch_size, &mut rng);
         let rows = config.batch_size as i64;
         models.translator_step(&batch, &z_source.expand([rows, -1], false), &z_target.expand([rows, -1], false));
