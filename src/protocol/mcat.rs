@@ -211,29 +211,31 @@ impl McatLearner {
     }
 
     /// Actions for one step: per running env, its behaviour (`behaviours[k]` for position k of
-    /// `slots`) and target task; `features` are the train tasks' z⁽ⁱ⁾ (`[tasks, z]`), needed by
-    /// transferred policies. Own policies read z_t = C(context).
+    /// the slots) and target task. The learned policy reads z_t = C(context); a transferred one
+    /// acts H(s, π(s, z⁽ʲ⁾), z⁽ʲ⁾, z⁽ⁱ⁾) with the train tasks' `features` (`[tasks, z]`; before the
+    /// first update there are none and every env follows the learned policy).
     pub fn act(&self, inputs: &StepInputs, behaviours: &[Behaviour], targets: &[usize], features: Option<&Tensor>) -> Tensor {
         let dev = self.td3.device;
         tch::no_grad(|| {
             let obs = inputs.obs.to_device(dev);
-            let z_online = self.models.encode_rows(&inputs.context.to_device(dev), &inputs.context_mask.to_device(dev));
-            let Some(features) = features else { return self.td3.actor(&obs, &z_online) };
-            let running: Vec<(Behaviour, usize)> = inputs.running.iter().map(|&k| (behaviours[k], targets[k])).collect();
-            if running.iter().all(|(b, _)| *b == Behaviour::Own) {
-                return self.td3.actor(&obs, &z_online);
-            }
-            let source_of = |(b, target): &(Behaviour, usize)| match b {
-                Behaviour::Own => *target as i64,
-                Behaviour::Transfer { source } => *source as i64,
-            };
-            let index = |f: &dyn Fn(&(Behaviour, usize)) -> i64| Tensor::from_slice(&running.iter().map(f).collect::<Vec<_>>()).to_device(dev);
-            let z_source = features.index_select(0, &index(&source_of));
-            let z_target = features.index_select(0, &index(&|(_, t)| *t as i64));
-            let transferring = index(&|(b, _)| i64::from(*b != Behaviour::Own)).unsqueeze(1).to_kind(Kind::Bool);
-            let source_action = self.td3.actor(&obs, &z_source);
-            let translated = self.models.translate(&obs, &source_action, &z_source, &z_target);
-            translated.where_self(&transferring, &self.td3.actor(&obs, &z_online))
+            let own = self.td3.actor(&obs, &self.models.encode_rows(&inputs.context.to_device(dev), &inputs.context_mask.to_device(dev)));
+            // (row, source, target) of the envs that follow a transferred policy.
+            let transferred: Vec<[i64; 3]> = inputs
+                .running
+                .iter()
+                .enumerate()
+                .filter_map(|(row, &k)| match behaviours[k] {
+                    Behaviour::Transfer { source } => Some([row as i64, source as i64, targets[k] as i64]),
+                    Behaviour::Own => None,
+                })
+                .collect();
+            let Some(features) = features.filter(|_| !transferred.is_empty()) else { return own };
+            let column = |i: usize| Tensor::from_slice(&transferred.iter().map(|t| t[i]).collect::<Vec<_>>()).to_device(dev);
+            let rows = column(0);
+            let (z_source, z_target) = (features.index_select(0, &column(1)), features.index_select(0, &column(2)));
+            let obs = obs.index_select(0, &rows);
+            let translated = self.models.translate(&obs, &self.td3.actor(&obs, &z_source), &z_source, &z_target);
+            own.index_copy(0, &rows, &translated)
         })
     }
 
@@ -763,6 +765,29 @@ mod tests {
             assert_eq!(row[3], expected, "{row:?}");
         }
         assert_eq!(buffer.trajectories().count(), 1);
+    }
+
+    #[test]
+    fn transferred_rows_act_through_the_translator_and_the_others_through_the_learned_policy() {
+        tch::manual_seed(0);
+        let config = McatConfig { hidden_sizes: vec![8], latent_size: 2, history_length: 2, ..McatConfig::default() };
+        let learner = McatLearner::new(&config, 2, 1, Device::Cpu);
+        let values = |t: &Tensor| Vec::<f32>::try_from(t.reshape([-1])).unwrap();
+        let (obs, context) = (Tensor::from_slice(&[0.1f32, 0.2, -0.3, 0.4, 0.5, -0.6]).view([3, 2]), Tensor::rand([3, 2, 5], (Kind::Float, Device::Cpu)));
+        let mask = Tensor::ones([3, 2], (Kind::Float, Device::Cpu));
+        // Running: positions 0, 2, 3 of four slots; position 2 transfers from task 0 to task 1.
+        let inputs = StepInputs { running: &[0, 2, 3], obs: obs.shallow_clone(), context: context.shallow_clone(), context_mask: mask.shallow_clone() };
+        let behaviours = [Behaviour::Own, Behaviour::Transfer { source: 2 }, Behaviour::Transfer { source: 0 }, Behaviour::Own];
+        let features = Tensor::from_slice(&[1.0f32, 0.0, 0.0, 1.0, -1.0, -1.0]).view([3, 2]);
+        let acted = learner.act(&inputs, &behaviours, &[0, 1, 1, 2], Some(&features));
+        let own = tch::no_grad(|| learner.td3.actor(&obs, &learner.models.encode_rows(&context, &mask)));
+        let (z0, z1, o1) = (features.narrow(0, 0, 1), features.narrow(0, 1, 1), obs.narrow(0, 1, 1));
+        let translated = tch::no_grad(|| learner.models.translate(&o1, &learner.td3.actor(&o1, &z0), &z0, &z1));
+        let (acted, own) = (values(&acted), values(&own));
+        assert_eq!((acted[0], acted[2]), (own[0], own[2]));
+        assert!((acted[1] - values(&translated)[0]).abs() < 1e-6 && acted[1] != own[1]);
+        // Without features every env follows the learned policy.
+        assert_eq!(values(&learner.act(&inputs, &behaviours, &[0, 1, 1, 2], None)), own);
     }
 
     #[test]
