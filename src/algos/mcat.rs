@@ -143,7 +143,7 @@ impl ContextModels {
     /// [`MultiTaskBuffer::sample_segments`](crate::protocol::buffer::MultiTaskBuffer::sample_segments)
     /// gives them): Eq. 1 on the M transitions after each history, plus Eq. 2 on pairs of the
     /// histories' contexts — the first half of each task's segments with the second half
-    /// (positives), and with the second half of the next task's (negatives).
+    /// (positives), and with the second half of the previous task's in the list (negatives).
     pub fn model_step(&mut self, segments: &Batch, mask: &Tensor, tasks: usize) -> ModelLosses {
         let (dev, k) = (self.device, self.settings.history as i64);
         let length = segments.obs.size()[1];

@@ -251,7 +251,8 @@ pub struct McatConfig {
     /// Rewards summed and paid every n steps (papers/004 §5.2: 200, 350, 500); `None` is dense.
     /// `--reward-delay` overrides it.
     pub reward_delay: Option<usize>,
-    pub max_path_length: usize,
+    /// Episode length; `None` is the env's horizon (1000 for the dynamics families).
+    pub max_path_length: Option<usize>,
     pub num_iterations: usize,
     /// Iterations whose episodes take uniformly random actions (TD3's start steps).
     pub num_initial_iterations: usize,
@@ -309,7 +310,7 @@ impl Default for McatConfig {
             n_eval_tasks: None,
             task_seed: crate::envs::registry::DEFAULT_TASK_SEED,
             reward_delay: None,
-            max_path_length: 1000,
+            max_path_length: None,
             num_iterations: 400,
             num_initial_iterations: 5,
             td3_steps_per_iteration: 1000,
@@ -530,7 +531,7 @@ mod tests {
         // papers/004 §5.2-5.3: horizon 1000, rewards delayed 500 steps, 2M steps over 5 train tasks.
         for env in ["hopper-size", "cheetah-armature", "cheetah-mass", "ant-damp", "ant-cripple"] {
             let c: McatConfig = shipped("mcat", env, "dynamics").unwrap();
-            assert_eq!((c.reward_delay, c.max_path_length, c.num_iterations, c.hidden_sizes.as_slice()), (Some(500), 1000, 400, &[256, 256][..]), "{env}");
+            assert_eq!((c.reward_delay, c.max_path_length, c.num_iterations, c.hidden_sizes.as_slice()), (Some(500), Some(1000), 400, &[256, 256][..]), "{env}");
             assert!(c.self_imitation && c.policy_transfer, "{env}");
             // TD3's values (Fujimoto et al. 2018).
             assert_eq!((c.policy_noise, c.noise_clip, c.policy_delay, c.exploration_noise, c.tau), (0.2, 0.5, 2, 0.1, 0.005));

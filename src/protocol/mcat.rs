@@ -306,7 +306,7 @@ pub struct McatTrainer {
 
 /// The env options of a run: its horizon and reward delay.
 fn env_options(config: &McatConfig) -> EnvOptions {
-    EnvOptions { horizon: Some(config.max_path_length), reward_delay: config.reward_delay, ..EnvOptions::default() }
+    EnvOptions { horizon: config.max_path_length, reward_delay: config.reward_delay, ..EnvOptions::default() }
 }
 
 fn check(config: &McatConfig) -> Result<()> {
