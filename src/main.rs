@@ -15,6 +15,7 @@ use metarl::envs::rollout::{self, Policy};
 use metarl::envs::{npy, parity, EnvError, EnvOptions, Suite, REGISTRY};
 use metarl::protocol::config::{self, Algorithm, Config};
 use metarl::protocol::embeddings;
+use metarl::protocol::mcat::{transfer_eval, McatTrainer, TransferEvalSpec};
 use metarl::protocol::meta_train::{RunSpec, Trainer};
 use metarl::protocol::offline::train::{OfflineSpec, OfflineTrainer};
 use metarl::protocol::offline::{collect, FocalConfig};
@@ -81,6 +82,11 @@ enum Command {
         #[command(subcommand)]
         command: OfflineCommand,
     },
+    /// MCAT's experiments beyond training (papers/004).
+    Mcat {
+        #[command(subcommand)]
+        command: McatCommand,
+    },
     /// Film a run's checkpoint on a test task through the meta-test protocol (exploration
     /// episodes, then adapted ones): a GIF or PNG frames with episode, return and success drawn.
     Render(RunRenderArgs),
@@ -110,9 +116,50 @@ enum AnalyzeCommand {
     },
 }
 
+#[derive(Subcommand)]
+enum McatCommand {
+    /// Policy transfer with a fixed dataset (papers/004 §5.1, Table 1): a TD3 source policy
+    /// trained with dense rewards on a source task, a dataset of its noisy episodes on the source
+    /// and a target task, C/F/H trained on it; then the source policy on the source task, the
+    /// source policy on the target task and the transferred policy on the target task: returns and
+    /// the mean distance of their states to the source policy's on the source task. Writes CSV.
+    TransferEval {
+        #[arg(long, default_value = "point-robot-wind")]
+        env: String,
+        /// Source and target train-task indices; default the two farthest apart.
+        #[arg(long)]
+        source: Option<usize>,
+        #[arg(long)]
+        target: Option<usize>,
+        /// MCAT JSON config (networks, K, M, batch sizes, learning rates); default
+        /// configs/mcat/<env>.json.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Dense-reward TD3 episodes that train the source policy.
+        #[arg(long, default_value_t = 60)]
+        source_episodes: usize,
+        /// Episodes per task in the fixed dataset, and the noise σ of its (mediocre) policy.
+        #[arg(long, default_value_t = 40)]
+        dataset_episodes: usize,
+        #[arg(long, default_value_t = 0.6)]
+        dataset_noise: f64,
+        /// Gradient steps of C/F, then of H, on the dataset.
+        #[arg(long, default_value_t = 2000)]
+        model_steps: usize,
+        #[arg(long, default_value_t = 2000)]
+        translator_steps: usize,
+        #[arg(long, default_value_t = 5)]
+        eval_episodes: usize,
+        #[arg(long, default_value = "results/mcat/transfer_eval.csv")]
+        out: PathBuf,
+    },
+}
+
 #[derive(Args)]
 struct TrainArgs {
-    /// pearl, oracle-sac, tcl, cocoa, maml-trpo, rl2-ppo or focal (offline: with --dataset).
+    /// pearl, oracle-sac, tcl, cocoa, maml-trpo, rl2-ppo, focal (offline: with --dataset) or mcat.
     algo: String,
     #[arg(long)]
     env: String,
@@ -135,6 +182,9 @@ struct TrainArgs {
     /// focal: the offline dataset folder (`metarl offline collect`).
     #[arg(long)]
     dataset: Option<PathBuf>,
+    /// MCAT: pay the rewards every N steps (papers/004 §5.2: 200, 350, 500), over the config's.
+    #[arg(long)]
+    reward_delay: Option<usize>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -482,6 +532,9 @@ enum BenchCommand {
 
 fn train(args: TrainArgs) -> Result<ExitCode> {
     let algorithm = Algorithm::parse(&args.algo)?;
+    if args.reward_delay.is_some() && algorithm != Algorithm::Mcat {
+        anyhow::bail!("--reward-delay is read by mcat only; {} runs set no reward delay", algorithm.name());
+    }
     let entry = registry::lookup(&args.env)?;
     let dir = args.out.clone().unwrap_or_else(|| {
         PathBuf::from("results").join(entry.suite.label()).join(&args.env).join(algorithm.name()).join(format!("seed{}", args.seed))
@@ -489,6 +542,7 @@ fn train(args: TrainArgs) -> Result<ExitCode> {
     match algorithm {
         Algorithm::MamlTrpo => train_on_policy::<MamlRunner>(algorithm, &args, entry.suite.label(), &dir),
         Algorithm::Rl2Ppo => train_on_policy::<Rl2Runner>(algorithm, &args, entry.suite.label(), &dir),
+        Algorithm::Mcat => train_mcat(&args, entry.suite.label(), &dir),
         Algorithm::Pearl | Algorithm::OracleSac | Algorithm::Tcl | Algorithm::Cocoa => train_pearl(algorithm, &args, entry.suite.label(), &dir),
         Algorithm::Focal => train_offline(algorithm, &args, entry.suite.label(), &dir),
     }
@@ -578,6 +632,52 @@ fn train_on_policy<A: OnPolicyAlgorithm>(algorithm: Algorithm, args: &TrainArgs,
     Ok(ExitCode::SUCCESS)
 }
 
+fn train_mcat(args: &TrainArgs, suite: &str, dir: &Path) -> Result<ExitCode> {
+    let mut config: config::McatConfig = match &args.config {
+        Some(path) => config::read_file(path)?,
+        None => config::shipped("mcat", &args.env, suite)?,
+    };
+    if args.reward_delay.is_some() {
+        config.reward_delay = args.reward_delay;
+    }
+    let mut trainer = McatTrainer::open(spec(Algorithm::Mcat, args, config), dir, args.resume)?;
+    let bar = spinner()?;
+    let row = trainer.run(|iteration, env_steps, test_return| bar.set_message(format!("iteration {iteration} · {env_steps} env steps · test return {test_return:.2}")))?;
+    bar.finish_and_clear();
+    let value = |name: &str| trainer.columns().iter().position(|c| *c == name).map(|i| row[i].clone()).unwrap_or_default();
+    println!("iteration {}: {} env steps, test return {} (train return {}, {} transferred episodes)", value("iteration"), value("env_steps"), value("test_return"),
+        value("train_return"), value("transfer_episodes"));
+    println!("wrote {}", dir.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+#[allow(clippy::too_many_arguments)]
+/// `steps`: source episodes, dataset episodes, model steps, translator steps, eval episodes.
+fn mcat_transfer_eval(env: String, source: Option<usize>, target: Option<usize>, config_path: Option<PathBuf>, seed: u64, steps: [usize; 5], dataset_noise: f64,
+    out: PathBuf) -> Result<ExitCode> {
+    let [source_episodes, dataset_episodes, model_steps, translator_steps, eval_episodes] = steps;
+    let suite = registry::lookup(&env)?.suite.label();
+    let config: config::McatConfig = match &config_path {
+        Some(path) => config::read_file(path)?,
+        None => config::shipped("mcat", &env, suite)?,
+    };
+    let spec = TransferEvalSpec { env: env.clone(), source, target, seed, source_episodes, dataset_episodes, dataset_noise, model_steps, translator_steps, eval_episodes, config };
+    let report = transfer_eval(&spec)?;
+    println!("{env}: source task {} → target task {} (papers/004 §5.1)", report.source, report.target);
+    println!("{:<24} {:>5} {:>12} {:>26}", "policy", "task", "mean return", "state distance to source");
+    let mut csv = String::from("env,source,target,policy,task,mean_return,state_distance_to_source\n");
+    for r in &report.rows {
+        println!("{:<24} {:>5} {:>12.3} {:>26.4}", r.policy, r.task, r.mean_return, r.state_distance_to_source);
+        csv.push_str(&format!("{env},{},{},{},{},{},{}\n", report.source, report.target, r.policy, r.task, r.mean_return, r.state_distance_to_source));
+    }
+    if let Some(parent) = out.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    metarl::results::write_atomic(&out, csv.as_bytes())?;
+    println!("wrote {}", out.display());
+    Ok(ExitCode::SUCCESS)
+}
+
 /// A run folder's config.json: its algorithm, and the whole spec to parse for that algorithm.
 fn run_config(run_dir: &Path) -> Result<(Algorithm, serde_json::Value)> {
     let config = run_dir.join("config.json");
@@ -593,6 +693,7 @@ fn eval(run_dir: &Path) -> Result<ExitCode> {
     let summary = match algorithm {
         Algorithm::MamlTrpo => OnPolicyTrainer::<MamlRunner>::open(serde_json::from_value(spec)?, run_dir, true)?.evaluate_checkpoint()?,
         Algorithm::Rl2Ppo => OnPolicyTrainer::<Rl2Runner>::open(serde_json::from_value(spec)?, run_dir, true)?.evaluate_checkpoint()?,
+        Algorithm::Mcat => McatTrainer::open(serde_json::from_value(spec)?, run_dir, true)?.evaluate_checkpoint()?,
         Algorithm::Pearl | Algorithm::OracleSac | Algorithm::Tcl | Algorithm::Cocoa => Trainer::open(serde_json::from_value(spec)?, run_dir, true)?.evaluate_checkpoint()?,
         Algorithm::Focal => OfflineTrainer::open(serde_json::from_value(spec)?, run_dir, true)?.evaluate_checkpoint()?,
     };
@@ -935,7 +1036,7 @@ fn envs_render(args: RenderArgs) -> Result<ExitCode> {
 
 fn render_run(args: RunRenderArgs) -> Result<ExitCode> {
     let (algorithm, spec) = run_config(&args.run_dir)?;
-    if algorithm.is_on_policy() || algorithm.is_offline() {
+    if algorithm.is_on_policy() || algorithm.is_offline() || algorithm == Algorithm::Mcat {
         anyhow::bail!("{}: `metarl render` films the PEARL family's runs (pearl, oracle-sac, tcl, cocoa); {} runs are not filmed yet", args.run_dir.display(), algorithm.name());
     }
     let mut trainer = Trainer::open(serde_json::from_value(spec)?, &args.run_dir, true)?;
@@ -1083,6 +1184,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Offline { command: OfflineCommand::Collect { env, config, out, seed } } => offline_collect(&env, config.as_deref(), out, seed),
         Command::Render(args) => render_run(args),
+        Command::Mcat { command: McatCommand::TransferEval { env, source, target, config, seed, source_episodes, dataset_episodes, dataset_noise, model_steps, translator_steps, eval_episodes, out } } => {
+            let steps = [source_episodes, dataset_episodes, model_steps, translator_steps, eval_episodes];
+            mcat_transfer_eval(env, source, target, config, seed, steps, dataset_noise, out)
+        }
     }
 }
 

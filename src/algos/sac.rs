@@ -119,11 +119,11 @@ pub fn standard_normal(rng: &mut ChaCha8Rng, n: i64, d: i64, device: Device) -> 
     Tensor::from_slice(&values).view([n, d]).to_device(device)
 }
 
-fn mean_square(t: &Tensor) -> Tensor {
+pub(crate) fn mean_square(t: &Tensor) -> Tensor {
     t.square().mean(Kind::Float)
 }
 
-fn scalar(t: &Tensor) -> f64 {
+pub(crate) fn scalar(t: &Tensor) -> f64 {
     t.double_value(&[])
 }
 

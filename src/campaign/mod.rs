@@ -18,7 +18,7 @@ use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::envs::{registry, Suite};
-use crate::protocol::config::{self, Algorithm, Config, MamlConfig, OnPolicyRun, Rl2Config};
+use crate::protocol::config::{self, Algorithm, Config, MamlConfig, McatConfig, OnPolicyRun, Rl2Config};
 use crate::protocol::offline::FocalConfig;
 use crate::results::write_atomic;
 
@@ -126,6 +126,13 @@ fn resolve(algo: Algorithm, env: &str, overrides: &[String], budget: Option<u64>
             let cost = on_policy_cost(&c.run, 1, family(c.run.task_seed)?.test.len(), budget);
             (serde_json::to_value(c)?, cost, None)
         }
+        Algorithm::Mcat => {
+            let c: McatConfig = apply_overrides(&config::shipped("mcat", env, suite)?, overrides, &source)?;
+            let tasks = family(c.task_seed)?;
+            let horizon = c.max_path_length.unwrap_or(entry.horizon);
+            let cost = mcat_cost(&c, horizon, tasks.train.len(), tasks.test.len(), budget);
+            (serde_json::to_value(c)?, cost, None)
+        }
         Algorithm::Focal => {
             if budget.is_some() {
                 bail!("--steps: focal takes no env steps while training; set num_iterations with --config-overrides");
@@ -142,6 +149,22 @@ fn resolve(algo: Algorithm, env: &str, overrides: &[String], budget: Option<u64>
             (serde_json::to_value(c)?, cost, None)
         }
     })
+}
+
+/// MCAT's cost: per iteration one episode of `horizon` steps per train task, then its C/F, H
+/// and TD3 steps (counted together as gradient steps); the meta-test's episodes on top.
+pub fn mcat_cost(config: &McatConfig, horizon: usize, n_train: usize, n_test: usize, budget: Option<u64>) -> RunCost {
+    let n_train = config.n_train_tasks.map_or(n_train, |n| n.min(n_train)) as u64;
+    let n_test = config.n_eval_tasks.map_or(n_test, |n| n.min(n_test)) as u64;
+    let per_iteration = n_train * horizon as u64;
+    let iterations = budget.map_or(config.num_iterations as u64, |b| (config.num_iterations as u64).min(b.div_ceil(per_iteration.max(1)).max(1)));
+    let steps = (config.model_steps_per_iteration + config.translator_steps_per_iteration + config.td3_steps_per_iteration) as u64;
+    RunCost {
+        iterations,
+        gradient_steps: iterations * steps,
+        env_steps: iterations * per_iteration,
+        eval_steps: iterations * n_test * (config.num_eval_episodes * horizon) as u64,
+    }
 }
 
 /// An offline run's cost: its gradient steps and meta-test episodes (no env steps while training).
@@ -323,6 +346,15 @@ mod tests {
         assert_eq!(runs[0].dataset().unwrap(), Path::new("datasets/focal/point-robot"));
         let err = plan(&PlanRequest { steps: Some(500), ..focal }, d.path()).unwrap_err();
         assert!(format!("{err:#}").contains("focal takes no env steps"), "{err:#}");
+
+        // MCAT: its own config type; an iteration is one episode per train task.
+        let e = tempfile::tempdir().unwrap();
+        let overrides = ["max_path_length=25".to_string(), "td3_steps_per_iteration=7".to_string()];
+        let mcat = PlanRequest { targets: "point-robot-wind", algos: &["mcat".to_string()], seeds: &[0], steps: Some(40 * 25 * 3), overrides: &overrides };
+        let (runs, cost) = plan(&mcat, e.path()).unwrap();
+        let config: McatConfig = config::read_file(&e.path().join(&runs[0].config)).unwrap();
+        let per_iteration = (config.model_steps_per_iteration + config.translator_steps_per_iteration + 7) as u64;
+        assert_eq!((cost.iterations, cost.env_steps, cost.gradient_steps), (3, 3 * 40 * 25, 3 * per_iteration), "40 train tasks × 25 steps, 3 iterations");
     }
 
     #[test]

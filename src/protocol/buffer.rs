@@ -33,6 +33,20 @@ pub struct Batch {
     pub terminals: Tensor,
 }
 
+impl Batch {
+    /// Every column through `f` (a narrowing, a reshape, a move to a device).
+    pub fn map(&self, f: impl Fn(&Tensor) -> Tensor) -> Batch {
+        Batch {
+            obs: f(&self.obs),
+            actions: f(&self.actions),
+            rewards: f(&self.rewards),
+            sparse_rewards: f(&self.sparse_rewards),
+            next_obs: f(&self.next_obs),
+            terminals: f(&self.terminals),
+        }
+    }
+}
+
 /// Two windows cropped from one trajectory for each task of a meta-batch (a query and its key),
 /// `[tasks, window, ·]`; a trajectory shorter than the window fills only its first rows, and
 /// `mask` (`[tasks, window, 1]`, 1 for a real transition) says which.
@@ -157,6 +171,35 @@ impl TaskBuffer {
         (query, key, real)
     }
 
+    /// MCAT's segments (papers/004 §3.2): `n` transitions drawn uniformly among those of the
+    /// stored trajectories; for each, the `before` transitions preceding it in its trajectory and
+    /// the `after` ones starting at it, as rows `[n, before + after, width]`, zero outside the
+    /// trajectory, and the mask `[n, before + after]` (1 for a real row).
+    pub fn sample_segments(&self, n: usize, before: usize, after: usize, rng: &mut ChaCha8Rng) -> (Tensor, Tensor) {
+        let ends: Vec<usize> = self.trajectories.iter().scan(0, |total, t| {
+            *total += t.len();
+            Some(*total)
+        }).collect();
+        let total = *ends.last().expect("sampling segments from a buffer with no finished trajectory");
+        let (width, length) = (self.width(), before + after);
+        let (mut rows, mut mask) = (vec![0.0f32; n * length * width], vec![0.0f32; n * length]);
+        for k in 0..n {
+            let draw = rng.gen_range(0..total);
+            let which = ends.partition_point(|&end| end <= draw);
+            let trajectory = &self.trajectories[which];
+            let at = trajectory.end - (ends[which] - draw);
+            for (offset, i) in (at as i64 - before as i64..(at + after) as i64).enumerate() {
+                if i >= trajectory.start as i64 && i < trajectory.end as i64 {
+                    let cell = (k * length + offset) * width;
+                    rows[cell..cell + width].copy_from_slice(self.row(i as usize));
+                    mask[k * length + offset] = 1.0;
+                }
+            }
+        }
+        let (n, length) = (n as i64, length as i64);
+        (Tensor::from_slice(&rows).view([n, length, width as i64]), Tensor::from_slice(&mask).view([n, length]))
+    }
+
     /// Named columns of `[.., width]` rows.
     fn split(&self, all: Tensor) -> Batch {
         let (o, a) = (self.obs_dim as i64, self.action_dim as i64);
@@ -230,6 +273,13 @@ impl MultiTaskBuffer {
         }
     }
 
+    /// [`TaskBuffer::sample_segments`] for each task in `indices`, `n` per task, task by task:
+    /// columns `[tasks·n, before + after, ·]` and the mask `[tasks·n, before + after]`.
+    pub fn sample_segments(&self, indices: &[usize], n: usize, before: usize, after: usize, rng: &mut ChaCha8Rng) -> (Batch, Tensor) {
+        let (rows, masks): (Vec<Tensor>, Vec<Tensor>) = indices.iter().map(|&i| self.tasks[i].sample_segments(n, before, after, rng)).unzip();
+        (self.tasks[indices[0]].split(Tensor::cat(&rows, 0)), Tensor::cat(&masks, 0))
+    }
+
     pub fn save(&self, prefix: &str) -> Vec<(String, Tensor)> {
         self.tasks
             .iter()
@@ -281,6 +331,34 @@ mod tests {
             buffer.push(&Transition { obs: &[id, step], action: &[0.0], reward: 0.0, sparse_reward: 0.0, next_obs: &[id, step + 1.0], terminal: false });
         }
         buffer.end_trajectory();
+    }
+
+    #[test]
+    fn segments_hold_the_history_and_future_of_one_trajectory() {
+        let mut buffer = TaskBuffer::new(2, 1, 100);
+        for (id, len) in [4, 2, 6].into_iter().enumerate() {
+            push_trajectory(&mut buffer, id + 1, len);
+        }
+        let (rows, mask) = buffer.sample_segments(300, 3, 2, &mut ChaCha8Rng::seed_from_u64(5));
+        let obs = Vec::<f32>::try_from(rows.narrow(2, 0, 2).reshape([-1])).unwrap();
+        let mask = Vec::<f32>::try_from(mask.reshape([-1])).unwrap();
+        let mut drawn = std::collections::HashMap::new();
+        for (segment, real) in obs.chunks(10).zip(mask.chunks(5)) {
+            // Row 3 (`before`) is the drawn transition: always real.
+            let (id, step) = (segment[6], segment[7]);
+            let len = [0.0, 4.0, 2.0, 6.0][id as usize];
+            *drawn.entry(id as usize).or_insert(0) += 1;
+            for r in 0..5 {
+                let t = step + r as f32 - 3.0;
+                let inside = t >= 0.0 && t < len;
+                assert_eq!(real[r], if inside { 1.0 } else { 0.0 }, "segment {segment:?} row {r}");
+                let expected = if inside { [id, t] } else { [0.0, 0.0] };
+                assert_eq!(segment[2 * r..2 * r + 2], expected, "segment {segment:?} row {r}");
+            }
+        }
+        // Transitions are drawn uniformly: trajectories in proportion 4 : 2 : 6.
+        let share = |id| drawn[&id] as f64 / 300.0;
+        assert!((share(1) - 4.0 / 12.0).abs() < 0.08 && (share(2) - 2.0 / 12.0).abs() < 0.08 && (share(3) - 0.5).abs() < 0.08, "{drawn:?}");
     }
 
     #[test]

@@ -11,7 +11,7 @@ use crate::algos::contrastive::Similarity;
 use crate::suggest::closest_match;
 
 /// The algorithms `metarl train` runs.
-pub const ALGORITHMS: &[&str] = &["pearl", "oracle-sac", "tcl", "cocoa", "maml-trpo", "rl2-ppo", "focal"];
+pub const ALGORITHMS: &[&str] = &["pearl", "oracle-sac", "tcl", "cocoa", "maml-trpo", "rl2-ppo", "focal", "mcat"];
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -238,6 +238,115 @@ impl Default for Rl2Config {
     }
 }
 
+/// MCAT (papers/004): context TD3 with the context encoder, forward model and action translator,
+/// policy transfer and self-imitation. The TD3 values are Fujimoto et al. 2018's; the schedule
+/// is one episode per train task per iteration, then the alternating updates of §3.4.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct McatConfig {
+    /// Train/test task counts; `None` keeps the env family's fixed tables.
+    pub n_train_tasks: Option<usize>,
+    pub n_eval_tasks: Option<usize>,
+    pub task_seed: u32,
+    /// Rewards summed and paid every n steps (papers/004 §5.2: 200, 350, 500); `None` is dense.
+    /// `--reward-delay` overrides it.
+    pub reward_delay: Option<usize>,
+    /// Episode length; `None` is the env's horizon (1000 for the dynamics families).
+    pub max_path_length: Option<usize>,
+    pub num_iterations: usize,
+    /// Iterations whose episodes take uniformly random actions (TD3's start steps).
+    pub num_initial_iterations: usize,
+    /// TD3 gradient steps per iteration (each on `batch_size` transitions of every train task).
+    pub td3_steps_per_iteration: usize,
+    /// C/F steps (Eq. 1 + Eq. 2) and H steps (Eq. 3) per iteration, before the TD3 steps.
+    pub model_steps_per_iteration: usize,
+    pub translator_steps_per_iteration: usize,
+    /// Transitions per train task in a TD3 or H step; segments per train task in a C/F step.
+    pub batch_size: usize,
+    pub model_batch_size: usize,
+    /// Segments averaged into a task feature z⁽ⁱ⁾ (§3.2).
+    pub feature_segments: usize,
+    /// Hidden layers of the actor, critics, C, F and H.
+    pub hidden_sizes: Vec<i64>,
+    /// Width of the context z.
+    pub latent_size: i64,
+    /// K: past transitions C reads; M: future steps of Eq. 1.
+    pub history_length: usize,
+    pub prediction_horizon: usize,
+    /// Eq. 2's margin m and its weight next to Eq. 1.
+    pub contrastive_margin: f64,
+    pub contrastive_weight: f64,
+    pub actor_lr: f64,
+    pub critic_lr: f64,
+    pub model_lr: f64,
+    pub translator_lr: f64,
+    pub discount: f64,
+    pub tau: f64,
+    /// TD3's target smoothing σ and clip c, actor delay, and the σ of the collection noise.
+    pub policy_noise: f64,
+    pub noise_clip: f64,
+    pub policy_delay: usize,
+    pub exploration_noise: f64,
+    /// Self-imitation on the agent's good transitions (papers/004 §5.2, D.4) and its weight.
+    pub self_imitation: bool,
+    pub sil_weight: f64,
+    /// Policy transfer during collection (§3.4); false is "MCAT w/o PT" (Table 3).
+    pub policy_transfer: bool,
+    /// Recent episodes whose mean return decides between the learned and a transferred policy.
+    pub transfer_window: usize,
+    /// Episodes per test task at meta-test (the learned policy, acting deterministically).
+    pub num_eval_episodes: usize,
+    pub replay_buffer_size: usize,
+    /// libtorch intra-op threads and the sampler's env-stepping threads (results do not depend
+    /// on the latter).
+    pub threads: i32,
+    pub sampler_threads: usize,
+}
+
+impl Default for McatConfig {
+    fn default() -> Self {
+        McatConfig {
+            n_train_tasks: None,
+            n_eval_tasks: None,
+            task_seed: crate::envs::registry::DEFAULT_TASK_SEED,
+            reward_delay: None,
+            max_path_length: None,
+            num_iterations: 400,
+            num_initial_iterations: 5,
+            td3_steps_per_iteration: 1000,
+            model_steps_per_iteration: 200,
+            translator_steps_per_iteration: 200,
+            batch_size: 256,
+            model_batch_size: 64,
+            feature_segments: 256,
+            hidden_sizes: vec![256, 256],
+            latent_size: 10,
+            history_length: 10,
+            prediction_horizon: 10,
+            contrastive_margin: 1.0,
+            contrastive_weight: 1.0,
+            actor_lr: 3e-4,
+            critic_lr: 3e-4,
+            model_lr: 3e-4,
+            translator_lr: 3e-4,
+            discount: 0.99,
+            tau: 0.005,
+            policy_noise: 0.2,
+            noise_clip: 0.5,
+            policy_delay: 2,
+            exploration_noise: 0.1,
+            self_imitation: true,
+            sil_weight: 1.0,
+            policy_transfer: true,
+            transfer_window: 5,
+            num_eval_episodes: 1,
+            replay_buffer_size: 1_000_000,
+            threads: 1,
+            sampler_threads: 2,
+        }
+    }
+}
+
 /// Parse a JSON config of type `T` (every field defaulted): an unknown field is an error naming it
 /// and the closest known field, a bad value an error naming its field.
 pub fn parse_json<T: Serialize + DeserializeOwned + Default>(text: &str, source: &str) -> Result<T> {
@@ -325,6 +434,7 @@ pub enum Algorithm {
     MamlTrpo,
     Rl2Ppo,
     Focal,
+    Mcat,
 }
 
 impl Algorithm {
@@ -337,6 +447,7 @@ impl Algorithm {
             "cocoa" => Algorithm::Cocoa,
             "maml-trpo" => Algorithm::MamlTrpo,
             "focal" => Algorithm::Focal,
+            "mcat" => Algorithm::Mcat,
             _ => Algorithm::Rl2Ppo,
         })
     }
@@ -350,6 +461,7 @@ impl Algorithm {
             Algorithm::MamlTrpo => "maml-trpo",
             Algorithm::Rl2Ppo => "rl2-ppo",
             Algorithm::Focal => "focal",
+            Algorithm::Mcat => "mcat",
         }
     }
 
@@ -420,6 +532,22 @@ mod tests {
         assert_eq!(Config { similarity: None, ..ml1 }, Config { similarity: None, ..Config::shipped("tcl", "push-v3", "ml1").unwrap() });
         let err = Config::from_json(r#"{"similarity": "cosine"}"#, "x.json").unwrap_err();
         assert!(format!("{err:#}").contains("similarity"), "{err:#}");
+    }
+
+    #[test]
+    fn mcat_configs_parse_and_carry_the_paper_values() {
+        // papers/004 §5.2-5.3: horizon 1000, rewards delayed 500 steps, 2M steps over 5 train tasks.
+        for env in ["hopper-size", "cheetah-armature", "cheetah-mass", "ant-damp", "ant-cripple"] {
+            let c: McatConfig = shipped("mcat", env, "dynamics").unwrap();
+            assert_eq!((c.reward_delay, c.max_path_length, c.num_iterations, c.hidden_sizes.as_slice()), (Some(500), Some(1000), 400, &[256, 256][..]), "{env}");
+            assert!(c.self_imitation && c.policy_transfer, "{env}");
+            // TD3's values (Fujimoto et al. 2018).
+            assert_eq!((c.policy_noise, c.noise_clip, c.policy_delay, c.exploration_noise, c.tau), (0.2, 0.5, 2, 0.1, 0.005));
+        }
+        read_file::<McatConfig>(&Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/demo/mcat-point-robot-wind.json")).unwrap();
+        let err = parse_json::<McatConfig>(r#"{"policy_transfr": false}"#, "x.json").unwrap_err().to_string();
+        assert!(err.contains("did you mean \"policy_transfer\""), "{err}");
+        assert_eq!(Algorithm::parse("mcat").unwrap().name(), "mcat");
     }
 
     #[test]

@@ -231,6 +231,9 @@ impl Trainer {
         if spec.algorithm.is_on_policy() || spec.algorithm.is_offline() {
             bail!("{} is trained by its own trainer, not PEARL's", spec.algorithm.name());
         }
+        if spec.algorithm == Algorithm::Mcat {
+            bail!("mcat is trained by its own trainer (protocol::mcat), not PEARL's");
+        }
         tch::set_num_threads(config.threads);
         tch::manual_seed(spec.seed as i64);
         let device = parse_device(&spec.device)?;

@@ -3,6 +3,7 @@
 pub mod buffer;
 pub mod config;
 pub mod embeddings;
+pub mod mcat;
 pub mod meta_train;
 pub mod offline;
 pub mod onpolicy;
