@@ -3,7 +3,8 @@
 //! detached gradient, a drifted reward) fails CI.
 //!
 //! Each case is one `metarl train` run in its own process (seed 0, CPU, the config's thread
-//! count). A baseline is recorded over several seeds: its band is the seeds' mean ± 3 standard
+//! count); an offline case trains from a dataset `metarl offline collect` writes first, once for
+//! all its seeds. A baseline is recorded over several seeds: its band is the seeds' mean ± 3 standard
 //! deviations, so it comes from the measured spread, not from a guess.
 
 use std::path::{Path, PathBuf};
@@ -12,6 +13,7 @@ use std::process::{Command, Stdio};
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
+use crate::protocol::config::Algorithm;
 use crate::results::{mean_std, write_atomic};
 use crate::suggest::closest_match;
 
@@ -33,6 +35,8 @@ pub const CASES: &[Case] = &[
     Case { algo: "cocoa", env: "point-robot", config: "configs/demo/point-robot.json", quick: true },
     Case { algo: "maml-trpo", env: "point-robot", config: "configs/demo/maml-trpo-point-robot.json", quick: true },
     Case { algo: "rl2-ppo", env: "sparse-point-robot", config: "configs/demo/rl2-ppo-sparse-point-robot.json", quick: true },
+    Case { algo: "focal", env: "point-robot", config: "configs/regress/focal-point-robot.json", quick: true },
+    Case { algo: "mcat", env: "point-robot-wind", config: "configs/demo/mcat-point-robot-wind.json", quick: true },
     Case { algo: "pearl", env: "cheetah-vel", config: "configs/regress/cheetah-vel.json", quick: false },
     Case { algo: "oracle-sac", env: "cheetah-vel", config: "configs/regress/cheetah-vel.json", quick: false },
     Case { algo: "tcl", env: "cheetah-vel", config: "configs/regress/cheetah-vel.json", quick: false },
@@ -113,6 +117,25 @@ pub struct Outcome {
 pub fn run_cases(runs: &[(Case, u64)], jobs: usize, out: &Path, repo: &Path) -> Result<Vec<Outcome>> {
     let exe = std::env::current_exe().context("cannot find the metarl binary")?;
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let dataset = |case: &Case| Algorithm::parse(case.algo).is_ok_and(Algorithm::is_offline).then(|| out.join(format!("dataset-{}-{}", case.algo, case.env)));
+    let mut collected = Vec::new();
+    for (case, _) in runs {
+        let Some(dir) = dataset(case).filter(|d| !collected.contains(d)) else { continue };
+        let log_path = out.join(format!("dataset-{}-{}.log", case.algo, case.env));
+        let log = std::fs::File::create(&log_path)?;
+        let status = Command::new(&exe)
+            .args(["offline", "collect", "--env", case.env, "--config"])
+            .arg(repo.join(case.config))
+            .arg("--out")
+            .arg(&dir)
+            .stdout(Stdio::from(log.try_clone()?))
+            .stderr(Stdio::from(log))
+            .status()?;
+        if !status.success() {
+            bail!("collecting the dataset of {} failed ({status}); see {}", case.name(), log_path.display());
+        }
+        collected.push(dir);
+    }
     let mut outcomes = Vec::new();
     for chunk in runs.chunks(jobs.max(1)) {
         let children = chunk
@@ -129,6 +152,7 @@ pub fn run_cases(runs: &[(Case, u64)], jobs: usize, out: &Path, repo: &Path) -> 
                     .arg(repo.join(case.config))
                     .arg("--out")
                     .arg(&dir)
+                    .args(dataset(&case).map(|d| vec!["--dataset".into(), d.into_os_string()]).unwrap_or_default())
                     .stdout(Stdio::from(log.try_clone()?))
                     .stderr(Stdio::from(log))
                     .spawn()?;

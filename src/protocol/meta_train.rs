@@ -29,7 +29,7 @@ use tch::{Device, Kind, Tensor};
 use super::buffer::{Batch, MultiTaskBuffer, Transition};
 pub use super::config::Algorithm;
 use super::config::Config;
-use super::run_dir::{fault_iteration, iteration_seed, maybe_killed, parse_device, RunDir, RunIdentity};
+use super::run_dir::{checked_steps, iteration_seed, maybe_killed, parse_device, RunDir, RunIdentity};
 use super::sampler::VecEnvs;
 use crate::algos::contrastive::{Contrastive, ContrastiveSettings, Similarity};
 use crate::algos::sac::{ContextSettings, Losses, Sac, SacSettings, TaskVariable};
@@ -638,18 +638,9 @@ impl Trainer {
                 Phase { samples: self.config.num_steps_posterior, update_posterior_every: post, encoder_too: true },
                 Phase { samples: self.config.num_extra_rl_steps_posterior, update_posterior_every: post, encoder_too: false },
             ])?;
-            let mut losses = Vec::with_capacity(self.config.num_train_steps_per_itr);
-            for step in 0..self.config.num_train_steps_per_itr {
-                let mut loss = self.gradient_step();
-                if fault_iteration("METARL_FAULT_NAN_ITERATION") == Some(iteration) && step == 0 {
-                    loss.qf_loss = f64::NAN;
-                }
-                if let Some((name, value)) = loss.first_non_finite() {
-                    return Err(self.dir.non_finite(name, value, iteration, &format!(", gradient step {step}"), self.progress.iteration));
-                }
-                self.progress.train_steps += 1;
-                losses.push(loss);
-            }
+            let losses = checked_steps(self.config.num_train_steps_per_itr, iteration, || self.gradient_step())
+                .map_err(|(name, value, step)| self.dir.non_finite(name, value, iteration, &format!(", gradient step {step}"), self.progress.iteration))?;
+            self.progress.train_steps += losses.len() as u64;
             maybe_killed(iteration);
             self.seed_envs(iteration_seed(self.spec.seed, iteration) ^ 0x5EED);
             let (test_return, test_success, eval_rows) = self.evaluate()?;

@@ -11,6 +11,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tch::{Device, Tensor};
 
+use crate::algos::sac::Losses;
 use crate::results::{replace_dir_atomic, write_atomic, CsvLog};
 
 /// What identifies a run for `--resume`: the saved `config.json` must describe the same run.
@@ -116,6 +117,24 @@ pub fn parse_device(name: &str) -> Result<Device> {
 /// `METARL_FAULT_KILL_ITERATION`: die like a killed process).
 pub fn fault_iteration(var: &str) -> Option<usize> {
     std::env::var(var).ok().and_then(|v| v.parse().ok())
+}
+
+/// `n` gradient steps of `iteration` (the first one's Q loss turned NaN under
+/// `METARL_FAULT_NAN_ITERATION`, for the tests), stopping at the first non-finite loss:
+/// `Err((loss, value, step))`, for [`RunDir::non_finite`].
+pub fn checked_steps(n: usize, iteration: usize, mut step: impl FnMut() -> Losses) -> Result<Vec<Losses>, (&'static str, f64, usize)> {
+    let mut losses = Vec::with_capacity(n);
+    for k in 0..n {
+        let mut loss = step();
+        if fault_iteration("METARL_FAULT_NAN_ITERATION") == Some(iteration) && k == 0 {
+            loss.qf_loss = f64::NAN;
+        }
+        if let Some((name, value)) = loss.first_non_finite() {
+            return Err((name, value, k));
+        }
+        losses.push(loss);
+    }
+    Ok(losses)
 }
 
 /// Exit like a killed process (mid-iteration, nothing flushed) when a test asks for it.

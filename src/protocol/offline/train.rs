@@ -31,7 +31,7 @@ use crate::nn::{variables_under, Adam};
 use crate::protocol::buffer::{MultiTaskBuffer, Transition};
 use crate::protocol::config::Algorithm;
 use crate::protocol::meta_train::{transition_rows, EvalSummary};
-use crate::protocol::run_dir::{fault_iteration, iteration_seed, maybe_killed, parse_device, RunDir, RunIdentity};
+use crate::protocol::run_dir::{checked_steps, iteration_seed, maybe_killed, parse_device, RunDir, RunIdentity};
 use crate::protocol::sampler::VecEnvs;
 use crate::results::field;
 
@@ -317,18 +317,9 @@ impl OfflineTrainer {
         let first = if self.progress.started { self.progress.iteration + 1 } else { 0 };
         let mut last = None;
         for iteration in first..self.config.num_iterations {
-            let mut losses = Vec::with_capacity(self.config.num_train_steps_per_itr);
-            for step in 0..self.config.num_train_steps_per_itr {
-                let mut loss = self.gradient_step();
-                if fault_iteration("METARL_FAULT_NAN_ITERATION") == Some(iteration) && step == 0 {
-                    loss.qf_loss = f64::NAN;
-                }
-                if let Some((name, value)) = loss.first_non_finite() {
-                    return Err(self.dir.non_finite(name, value, iteration, &format!(", gradient step {step}"), self.progress.iteration));
-                }
-                self.progress.train_steps += 1;
-                losses.push(loss);
-            }
+            let losses = checked_steps(self.config.num_train_steps_per_itr, iteration, || self.gradient_step())
+                .map_err(|(name, value, step)| self.dir.non_finite(name, value, iteration, &format!(", gradient step {step}"), self.progress.iteration))?;
+            self.progress.train_steps += losses.len() as u64;
             maybe_killed(iteration);
             let (test_return, rows) = self.evaluate(iteration)?;
             let (effective_separation_rate, rms_embedding_distance) = self.separation();
