@@ -32,7 +32,7 @@ use crate::algos::sac::standard_normal;
 use crate::algos::td3::{Td3, Td3Batch, Td3Settings};
 use crate::envs::wrappers::NormalizedActions;
 use crate::envs::{registry, Env, EnvOptions, Task};
-use crate::results::field;
+use crate::results::{field, mean};
 
 const PROGRESS_COLUMNS: &[&str] = &[
     "iteration", "env_steps", "train_return", "test_return", "transfer_episodes", "forward_loss", "contrastive_loss", "translator_loss", "critic_loss", "actor_loss",
@@ -275,11 +275,6 @@ impl IterationLosses {
     }
 }
 
-fn mean_of(values: impl Iterator<Item = f64>) -> f64 {
-    let (sum, n) = values.fold((0.0, 0usize), |(s, n), v| (s + v, n + 1));
-    if n == 0 { 0.0 } else { sum / n as f64 }
-}
-
 /// Counters a checkpoint restores besides the tensors.
 #[derive(Serialize, Deserialize)]
 struct Progress {
@@ -410,8 +405,8 @@ impl McatTrainer {
                 self.learner.models.model_step(&segments, &mask, tasks.len())
             })
             .collect();
-        losses.forward_loss = mean_of(model.iter().map(|l| l.forward_loss));
-        losses.contrastive_loss = mean_of(model.iter().map(|l| l.contrastive_loss));
+        losses.forward_loss = mean(model.iter().map(|l| l.forward_loss));
+        losses.contrastive_loss = mean(model.iter().map(|l| l.contrastive_loss));
 
         let features: Vec<Tensor> = tasks
             .iter()
@@ -433,7 +428,7 @@ impl McatTrainer {
                     self.learner.models.translator_step(&batch, &pick(&sources), &pick(&targets))
                 })
                 .collect();
-            losses.translator_loss = mean_of(translator.into_iter());
+            losses.translator_loss = mean(translator.into_iter());
         }
         self.features = Some(features);
 
@@ -448,9 +443,9 @@ impl McatTrainer {
                 self.learner.td3.train_step(&batch, &mut self.rng)
             })
             .collect();
-        losses.critic_loss = mean_of(td3.iter().map(|l| l.critic_loss));
-        losses.actor_loss = mean_of(td3.iter().map(|l| l.actor_loss));
-        losses.sil_loss = mean_of(td3.iter().map(|l| l.sil_loss));
+        losses.critic_loss = mean(td3.iter().map(|l| l.critic_loss));
+        losses.actor_loss = mean(td3.iter().map(|l| l.actor_loss));
+        losses.sil_loss = mean(td3.iter().map(|l| l.sil_loss));
         losses
     }
 
@@ -466,7 +461,7 @@ impl McatTrainer {
             let records = run_episodes(&mut self.envs, &slots, learner.history, |inputs| Ok(learner.act(inputs, &own, &slots, None)))?;
             rows.extend(tasks.iter().zip(&records).map(|(task, r)| (task.index, episode, r.total_reward())));
         }
-        Ok((mean_of(rows.iter().map(|r| r.2)), rows))
+        Ok((mean(rows.iter().map(|r| r.2)), rows))
     }
 
     /// Re-run the meta-test of the checkpoint (`metarl eval`).
@@ -513,7 +508,7 @@ impl McatTrainer {
             let mut row = vec![
                 iteration.to_string(),
                 self.progress.env_steps.to_string(),
-                field(Some(mean_of(returns.iter().copied()))),
+                field(Some(mean(returns.iter().copied()))),
                 field(Some(test_return)),
                 transfers.to_string(),
             ];
@@ -593,7 +588,7 @@ impl TransferEvalReport {
 /// shorter one's length).
 fn trajectory_distance(a: &EpisodeRecord, b: &EpisodeRecord, obs_dim: usize) -> f64 {
     let (a, b) = (a.states(obs_dim), b.states(obs_dim));
-    mean_of(a.iter().zip(&b).map(|(x, y)| x.iter().zip(*y).map(|(p, q)| (p - q).powi(2)).sum::<f64>().sqrt()))
+    mean(a.iter().zip(&b).map(|(x, y)| x.iter().zip(*y).map(|(p, q)| (p - q).powi(2)).sum::<f64>().sqrt()))
 }
 
 /// §5.1, policy transfer with a fixed dataset: a source policy pretrained with TD3 and dense
@@ -715,8 +710,8 @@ pub fn transfer_eval(spec: &TransferEvalSpec) -> Result<TransferEvalReport> {
     let row = |policy: &'static str, task: usize, records: &[EpisodeRecord]| TransferEvalRow {
         policy,
         task,
-        mean_return: mean_of(records.iter().map(EpisodeRecord::total_reward)),
-        state_distance_to_source: mean_of(records.iter().zip(&reference).map(|(r, s)| trajectory_distance(r, s, obs_dim))),
+        mean_return: mean(records.iter().map(EpisodeRecord::total_reward)),
+        state_distance_to_source: mean(records.iter().zip(&reference).map(|(r, s)| trajectory_distance(r, s, obs_dim))),
     };
     Ok(TransferEvalReport {
         source,

@@ -105,6 +105,12 @@ mod tests {
     }
 }
 
+/// The mean of `values`; 0 for none.
+pub fn mean(values: impl IntoIterator<Item = f64>) -> f64 {
+    let (sum, n) = values.into_iter().fold((0.0, 0usize), |(s, n), v| (s + v, n + 1));
+    sum / n.max(1) as f64
+}
+
 /// Mean and sample standard deviation (0 for a single value): the spread over seeds that
 /// campaign tables and regression bands report.
 pub fn mean_std(values: &[f64]) -> (f64, f64) {

@@ -6,7 +6,8 @@ use anyhow::Result;
 use tch::{Device, Kind, Tensor};
 
 use super::collect::{Episode, Inputs};
-use super::{mean, OnPolicyAlgorithm, Sampler, TrainStats};
+use super::{OnPolicyAlgorithm, Sampler, TrainStats};
+use crate::results::mean;
 use crate::algos::maml_trpo::{MamlSettings, MamlTrpo, StepBatch, TaskData};
 use crate::algos::onpolicy::{fit_and_advantages, standardize, LinearFeatureBaseline, PathObs, TrustRegion};
 use crate::nn::gaussian::{distribution_per_row, shallow_copies, stack_params};

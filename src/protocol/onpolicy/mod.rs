@@ -26,7 +26,7 @@ use super::run_dir::{fault_iteration, iteration_seed, maybe_killed, parse_device
 use super::sampler::VecEnvs;
 use crate::envs::wrappers::NormalizedActions;
 use crate::envs::{registry, Env, EnvOptions, Task};
-use crate::results::field;
+use crate::results::{field, mean};
 
 /// What the loop needs from an algorithm.
 pub trait OnPolicyAlgorithm: Sized {
@@ -167,11 +167,6 @@ pub struct OnPolicyTrainer<A: OnPolicyAlgorithm> {
 
 /// One row of the meta-test: (task index, episode, after exploration, return, success).
 type EvalRow = (usize, usize, bool, f64, Option<bool>);
-
-fn mean(values: impl Iterator<Item = f64>) -> f64 {
-    let (sum, n) = values.fold((0.0, 0usize), |(s, n), v| (s + v, n + 1));
-    sum / n.max(1) as f64
-}
 
 impl<A: OnPolicyAlgorithm> OnPolicyTrainer<A> {
     /// A new run in `dir`, or (with `resume`) the run there continued from its checkpoint.

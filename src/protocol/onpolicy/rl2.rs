@@ -10,7 +10,8 @@ use anyhow::Result;
 use tch::{Device, Tensor};
 
 use super::collect::{Episode, Inputs};
-use super::{mean, OnPolicyAlgorithm, Sampler, TrainStats};
+use super::{OnPolicyAlgorithm, Sampler, TrainStats};
+use crate::results::mean;
 use crate::algos::onpolicy::{fit_and_advantages, standardize, LinearFeatureBaseline, PathObs};
 use crate::algos::rl2_ppo::{Rl2Ppo, Rl2Settings, TrialBatch};
 use crate::protocol::config::{OnPolicyRun, Rl2Config};
