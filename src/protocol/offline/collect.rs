@@ -13,7 +13,7 @@ use tch::{Device, Kind, Tensor};
 
 use super::dataset::{task_stem, CheckpointRecord, Dataset, Manifest, TaskData, TaskManifest, TaskEntry, ARRAYS, FORMAT};
 use super::FocalConfig;
-use crate::algos::sac::{Sac, SacSettings, TaskVariable};
+use crate::algos::sac::{Sac, TaskVariable};
 use crate::envs::wrappers::NormalizedActions;
 use crate::envs::{registry, Env, EnvOptions, Task};
 use crate::nn::vars_state;
@@ -96,20 +96,7 @@ fn collection_settings(c: &FocalConfig, seed: u64) -> serde_json::Value {
 
 /// The behaviour learner: SAC with an empty task variable.
 fn behaviour_learner(config: &FocalConfig, obs_dim: usize, action_dim: usize) -> Sac {
-    let settings = SacSettings {
-        obs_dim: obs_dim as i64,
-        action_dim: action_dim as i64,
-        z_dim: 0,
-        net_size: config.net_size,
-        discount: config.discount,
-        reward_scale: config.reward_scale,
-        soft_target_tau: config.soft_target_tau,
-        policy_lr: config.policy_lr,
-        qf_lr: config.qf_lr,
-        vf_lr: config.vf_lr,
-        policy_reg_weight: 1e-3,
-    };
-    Sac::new(settings, Device::Cpu, None)
+    Sac::new(config.sac_settings(obs_dim, action_dim, 0), Device::Cpu, None)
 }
 
 fn collect_task(env_name: &str, config: &FocalConfig, dataset: &Dataset, task: &Task, split: &str, seed: u64) -> Result<(TaskData, TaskManifest)> {

@@ -198,6 +198,24 @@ impl Default for FocalConfig {
 }
 
 impl FocalConfig {
+    /// The SAC core's settings for `z_dim`-wide task variables: the behaviour policies' (0) and
+    /// the offline learner's (`latent_size`).
+    pub fn sac_settings(&self, obs_dim: usize, action_dim: usize, z_dim: i64) -> crate::algos::sac::SacSettings {
+        crate::algos::sac::SacSettings {
+            obs_dim: obs_dim as i64,
+            action_dim: action_dim as i64,
+            z_dim,
+            net_size: self.net_size,
+            discount: self.discount,
+            reward_scale: self.reward_scale,
+            soft_target_tau: self.soft_target_tau,
+            policy_lr: self.policy_lr,
+            qf_lr: self.qf_lr,
+            vf_lr: self.vf_lr,
+            policy_reg_weight: 1e-3,
+        }
+    }
+
     /// `configs/focal/<env>.json` (else the defaults), or the given file.
     pub fn load(file: Option<&std::path::Path>, env: &str, suite: &str) -> anyhow::Result<FocalConfig> {
         match file {

@@ -25,7 +25,7 @@ use super::dataset::Dataset;
 use super::{EncoderKind, EncoderLoss, FocalConfig};
 use crate::algos::brac::BracSettings;
 use crate::algos::focal::{metric_loss, separation, MetricLoss, TaskEncoder};
-use crate::algos::sac::{standard_normal, Losses, Sac, SacSettings, TaskVariable};
+use crate::algos::sac::{standard_normal, Losses, Sac, TaskVariable};
 use crate::envs::{registry, Task};
 use crate::nn::{variables_under, Adam};
 use crate::protocol::buffer::{MultiTaskBuffer, Transition};
@@ -156,20 +156,7 @@ impl OfflineTrainer {
         let replay = load_buffers(&dataset, &train_tasks, &config, obs_dim, action_dim)?;
         let test_replay = load_buffers(&dataset, &test_tasks, &config, obs_dim, action_dim)?;
 
-        let settings = SacSettings {
-            obs_dim: obs_dim as i64,
-            action_dim: action_dim as i64,
-            z_dim: config.latent_size,
-            net_size: config.net_size,
-            discount: config.discount,
-            reward_scale: config.reward_scale,
-            soft_target_tau: config.soft_target_tau,
-            policy_lr: config.policy_lr,
-            qf_lr: config.qf_lr,
-            vf_lr: config.vf_lr,
-            policy_reg_weight: 1e-3,
-        };
-        let mut sac = Sac::new(settings, device, None);
+        let mut sac = Sac::new(config.sac_settings(obs_dim, action_dim, config.latent_size), device, None);
         if config.use_brac {
             sac = sac.with_behaviour_regularisation(BracSettings {
                 value_penalty: config.use_value_penalty,
