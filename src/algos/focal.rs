@@ -91,6 +91,29 @@ pub enum MetricLoss {
     InversePower { power: f64, beta: f64, epsilon: f64 },
     /// Eq. 12: same task d², different tasks max(0, m − d)².
     Contrastive { margin: f64 },
+    /// Fig. 2's positive powers (L1, L2): different tasks −β·dᵖ, a reward for distance that
+    /// Lemma B.1 shows a degenerate two-cluster embedding can maximise.
+    DistancePower { power: f64, beta: f64 },
+}
+
+impl MetricLoss {
+    /// The positive-power loss weighted as papers/002 App. A (b) weighs Fig. 2's losses: equal to
+    /// `matched`'s different-task term where the per-dimension distance is 0.5.
+    pub fn distance_power_matched(power: f64, matched: MetricLoss) -> MetricLoss {
+        let half = Tensor::from_slice(&[0.25f32]);
+        let target = Self::different_task_term(&half, matched).double_value(&[0]).abs();
+        MetricLoss::DistancePower { power, beta: target / 0.5f64.powf(power) }
+    }
+
+    /// The cost of different-task pairs at squared per-dimension distances `d2`.
+    fn different_task_term(d2: &Tensor, loss: MetricLoss) -> Tensor {
+        let distance = || (d2 + 1e-12).sqrt();
+        match loss {
+            MetricLoss::InversePower { power, beta, epsilon } => ((d2 + 1e-12).pow_tensor_scalar(power / 2.0) + epsilon).reciprocal() * beta,
+            MetricLoss::Contrastive { margin } => (distance().neg() + margin).clamp_min(0.0).square(),
+            MetricLoss::DistancePower { power, beta } => distance().pow_tensor_scalar(power) * -beta,
+        }
+    }
 }
 
 /// Row indices of the pairs i < j with equal (`same`) or different labels.
@@ -129,11 +152,7 @@ pub fn metric_loss(z: &Tensor, labels: &[usize], same_task: SameTaskTerm, loss: 
     };
     let positive = mean_or_zero(same, device);
     let d2 = pair_square_distances(z, &pairs(labels, false));
-    let negative = match loss {
-        MetricLoss::InversePower { power, beta, epsilon } => ((d2 + 1e-12).pow_tensor_scalar(power / 2.0) + epsilon).reciprocal() * beta,
-        MetricLoss::Contrastive { margin } => ((d2 + 1e-12).sqrt().neg() + margin).clamp_min(0.0).square(),
-    };
-    positive + mean_or_zero(negative, device)
+    positive + mean_or_zero(MetricLoss::different_task_term(&d2, loss), device)
 }
 
 /// papers/002 §5.2.1 on embeddings `[m, latent]` in (-1, 1)^l: the effective separation rate
@@ -182,6 +201,12 @@ mod tests {
         assert!(close(loss(Square, doubled), 2.4134013), "beta");
         // Eq. 12, m = 1: .125 + (max(0, 1 − 1)² + (1 − √.625)²)/2.
         assert!(close(loss(Square, MetricLoss::Contrastive { margin: 1.0 }), 0.1469306), "contrastive");
+        // Fig. 2's square distance, β = 2: .125 − 2·(1 + .625)/2; linear: .125 − 2·(1 + √.625)/2.
+        assert!(close(loss(Square, MetricLoss::DistancePower { power: 2.0, beta: 2.0 }), -1.5), "square distance");
+        assert!(close(loss(Square, MetricLoss::DistancePower { power: 1.0, beta: 2.0 }), 0.125 - 1.0 - 0.7905694), "linear distance");
+        // Matched to the inverse square (ε = .1) at d = .5: β·.25 = 1/(.25 + .1), β = 11.428571.
+        let MetricLoss::DistancePower { beta, .. } = MetricLoss::distance_power_matched(2.0, inverse_square) else { panic!() };
+        assert!(close(beta, 11.428571), "matched weight {beta}");
         // ε bounds the loss of two tasks embedded at one point: β/ε.
         let collapsed = rows(&[0.3, -0.2, 0.3, -0.2], 2);
         assert!(close(metric_loss(&collapsed, &[0, 1], Distance, inverse_square).double_value(&[]), 10.0), "epsilon");

@@ -54,8 +54,11 @@ pub enum EncoderKind {
 pub enum EncoderLoss {
     /// FOCAL: the inverse-power distance metric loss (papers/002 Eq. 13).
     Dml,
-    /// The classical contrastive loss with margin (Eq. 12), FOCAL's L2 ablation.
+    /// The classical contrastive loss with margin (Eq. 12).
     L2Contrastive,
+    /// Fig. 2 and Table 1's positive powers of distance (L1, L2): −β·dᵖ on different-task
+    /// pairs, p = `distance_power`, β matched to Eq. 13's term at distance 0.5 (App. A (b)).
+    DistancePower,
     /// Batch PEARL: the Bellman (Q) loss plus β·KL(q(z|c) ‖ N(0, I)), PEARL's way.
     Bellman,
 }
@@ -119,6 +122,8 @@ pub struct FocalConfig {
     pub dml_epsilon: f64,
     /// Eq. 12's margin m.
     pub contrastive_margin: f64,
+    /// p of the `distance-power` loss (1 linear, 2 square).
+    pub distance_power: f64,
     /// Batch PEARL's information bottleneck weight (probabilistic encoder).
     pub kl_lambda: f64,
 
@@ -181,6 +186,7 @@ impl Default for FocalConfig {
             dml_beta: 1.0,
             dml_epsilon: 0.1,
             contrastive_margin: 1.0,
+            distance_power: 2.0,
             kl_lambda: 0.1,
             use_brac: true,
             use_value_penalty: false,

@@ -200,9 +200,11 @@ impl OfflineTrainer {
 
     fn metric(&self) -> Option<MetricLoss> {
         let c = &self.config;
+        let inverse_power = MetricLoss::InversePower { power: c.dml_power, beta: c.dml_beta, epsilon: c.dml_epsilon };
         match c.encoder_loss {
-            EncoderLoss::Dml => Some(MetricLoss::InversePower { power: c.dml_power, beta: c.dml_beta, epsilon: c.dml_epsilon }),
+            EncoderLoss::Dml => Some(inverse_power),
             EncoderLoss::L2Contrastive => Some(MetricLoss::Contrastive { margin: c.contrastive_margin }),
+            EncoderLoss::DistancePower => Some(MetricLoss::distance_power_matched(c.distance_power, inverse_power)),
             EncoderLoss::Bellman => None,
         }
     }
