@@ -23,6 +23,56 @@ pub struct Transition<'a> {
     pub terminal: bool,
 }
 
+/// One trajectory, column by column (row t of `obs` is `obs[t * obs_dim..]`): a sampler appends
+/// each step's values in place, so a step allocates nothing once the columns have grown.
+#[derive(Debug, Clone, Default)]
+pub struct Trajectory {
+    pub obs: Vec<f64>,
+    pub actions: Vec<f64>,
+    pub rewards: Vec<f64>,
+    /// What a context sees, stored in a buffer's sparse-reward column: the sparse reward where
+    /// the run asks for it and the env has one, else the reward.
+    pub context_rewards: Vec<f64>,
+    pub next_obs: Vec<f64>,
+    pub terminals: Vec<bool>,
+    /// Success at any step, where the env defines it.
+    pub success: Option<bool>,
+}
+
+impl Trajectory {
+    pub fn len(&self) -> usize {
+        self.rewards.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rewards.is_empty()
+    }
+
+    pub fn total_reward(&self) -> f64 {
+        self.rewards.iter().sum()
+    }
+
+    /// The transitions as a buffer stores them: the context reward in the sparse slot.
+    pub fn transitions(&self) -> impl Iterator<Item = Transition<'_>> {
+        let (obs_dim, action_dim) = (self.obs.len() / self.len().max(1), self.actions.len() / self.len().max(1));
+        (0..self.len()).map(move |t| Transition {
+            obs: &self.obs[t * obs_dim..(t + 1) * obs_dim],
+            action: &self.actions[t * action_dim..(t + 1) * action_dim],
+            reward: self.rewards[t],
+            sparse_reward: self.context_rewards[t],
+            next_obs: &self.next_obs[t * obs_dim..(t + 1) * obs_dim],
+            terminal: self.terminals[t],
+        })
+    }
+
+    /// The states visited, `s_0 … s_T`, as rows.
+    pub fn states(&self) -> Vec<&[f64]> {
+        let mut states: Vec<&[f64]> = self.transitions().map(|t| t.obs).collect();
+        states.extend(self.transitions().last().map(|t| t.next_obs));
+        states
+    }
+}
+
 /// A sampled batch, each `[n, width]`.
 pub struct Batch {
     pub obs: Tensor,

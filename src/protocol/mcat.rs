@@ -22,7 +22,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor};
 
-use super::buffer::{MultiTaskBuffer, Transition};
+use super::buffer::{MultiTaskBuffer, TaskBuffer, Trajectory};
 use super::config::McatConfig;
 use super::meta_train::{EvalSummary, RunSpec};
 use super::run_dir::{fault_iteration, iteration_seed, maybe_killed, parse_device, RunDir};
@@ -40,37 +40,6 @@ const PROGRESS_COLUMNS: &[&str] = &[
 ];
 const EVAL_COLUMNS: &[&str] = &["iteration", "task", "episode", "return"];
 
-/// One finished episode, row-major.
-#[derive(Debug, Clone, Default)]
-pub struct EpisodeRecord {
-    pub obs: Vec<f64>,
-    pub actions: Vec<f64>,
-    pub rewards: Vec<f64>,
-    pub next_obs: Vec<f64>,
-    pub terminals: Vec<bool>,
-}
-
-impl EpisodeRecord {
-    pub fn len(&self) -> usize {
-        self.rewards.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.rewards.is_empty()
-    }
-
-    pub fn total_reward(&self) -> f64 {
-        self.rewards.iter().sum()
-    }
-
-    /// The states visited, `s_0 … s_T`, as rows.
-    pub fn states(&self, obs_dim: usize) -> Vec<&[f64]> {
-        let mut states: Vec<&[f64]> = self.obs.chunks(obs_dim).collect();
-        states.extend(self.next_obs.chunks(obs_dim).last());
-        states
-    }
-}
-
 /// What a policy sees at one step of [`run_episodes`], for the envs still running.
 pub struct StepInputs<'a> {
     /// Positions in the `slots` given to `run_episodes`.
@@ -85,13 +54,13 @@ pub struct StepInputs<'a> {
 
 /// One episode in every env of `slots` (reset first), all running envs acting through one call
 /// of `act`, which returns the actions `[n, |a|]` in [-1, 1].
-pub fn run_episodes(envs: &mut VecEnvs, slots: &[usize], history: usize, mut act: impl FnMut(&StepInputs) -> Result<Tensor>) -> Result<Vec<EpisodeRecord>> {
+pub fn run_episodes(envs: &mut VecEnvs, slots: &[usize], history: usize, mut act: impl FnMut(&StepInputs) -> Result<Tensor>) -> Result<Vec<Trajectory>> {
     let (obs_dim, action_dim) = (envs.obs_dim(), envs.action_dim());
     let width = 2 * obs_dim + action_dim;
     for &slot in slots {
         envs.env_mut(slot).reset()?;
     }
-    let mut records = vec![EpisodeRecord::default(); slots.len()];
+    let mut records = vec![Trajectory::default(); slots.len()];
     let mut running: Vec<usize> = (0..slots.len()).collect();
     let (mut rows, mut steps) = (Vec::new(), Vec::new());
     while !running.is_empty() {
@@ -128,6 +97,7 @@ pub fn run_episodes(envs: &mut VecEnvs, slots: &[usize], history: usize, mut act
             record.obs.extend_from_slice(&before[i * obs_dim..(i + 1) * obs_dim]);
             record.actions.extend_from_slice(&actions[i * action_dim..(i + 1) * action_dim]);
             record.rewards.push(step.reward);
+            record.context_rewards.push(step.reward);
             record.next_obs.extend_from_slice(envs.env(slots[k]).observation());
             record.terminals.push(step.terminated);
             if !step.done() {
@@ -142,22 +112,16 @@ pub fn run_episodes(envs: &mut VecEnvs, slots: &[usize], history: usize, mut act
 /// Store an episode in a task buffer. The buffer's second reward column (`sparse_reward`, which
 /// MCAT's learners do not otherwise read) holds the discounted return from each step on: the R
 /// of self-imitation.
-pub fn store_episode(buffer: &mut super::buffer::TaskBuffer, record: &EpisodeRecord, obs_dim: usize, action_dim: usize, discount: f64) {
+pub fn store_episode(buffer: &mut TaskBuffer, record: &Trajectory, discount: f64) {
     let mut return_to_go = vec![0.0; record.len()];
     let mut after = 0.0;
     for t in (0..record.len()).rev() {
         after = record.rewards[t] + if record.terminals[t] { 0.0 } else { discount * after };
         return_to_go[t] = after;
     }
-    for t in 0..record.len() {
-        buffer.push(&Transition {
-            obs: &record.obs[t * obs_dim..(t + 1) * obs_dim],
-            action: &record.actions[t * action_dim..(t + 1) * action_dim],
-            reward: record.rewards[t],
-            sparse_reward: return_to_go[t],
-            next_obs: &record.next_obs[t * obs_dim..(t + 1) * obs_dim],
-            terminal: record.terminals[t],
-        });
+    for (mut transition, &ret) in record.transitions().zip(&return_to_go) {
+        transition.sparse_reward = ret;
+        buffer.push(&transition);
     }
     buffer.end_trajectory();
 }
@@ -384,12 +348,12 @@ impl McatTrainer {
                 }
             })
         })?;
-        let (obs_dim, discount) = (self.envs.obs_dim(), self.config().discount);
+        let discount = self.config().discount;
         for (task, record) in records.iter().enumerate() {
-            store_episode(&mut self.buffers.tasks[task], record, obs_dim, action_dim as usize, discount);
+            store_episode(&mut self.buffers.tasks[task], record, discount);
             self.progress.env_steps += record.len() as u64;
         }
-        Ok(records.iter().map(EpisodeRecord::total_reward).collect())
+        Ok(records.iter().map(Trajectory::total_reward).collect())
     }
 
     /// Step 2: C/F, the task features, H, then TD3 with C fixed.
@@ -586,8 +550,8 @@ impl TransferEvalReport {
 
 /// Mean step-by-step Euclidean distance between the state sequences of two episodes (over the
 /// shorter one's length).
-fn trajectory_distance(a: &EpisodeRecord, b: &EpisodeRecord, obs_dim: usize) -> f64 {
-    let (a, b) = (a.states(obs_dim), b.states(obs_dim));
+fn trajectory_distance(a: &Trajectory, b: &Trajectory) -> f64 {
+    let (a, b) = (a.states(), b.states());
     mean(a.iter().zip(&b).map(|(x, y)| x.iter().zip(*y).map(|(p, q)| (p - q).powi(2)).sum::<f64>().sqrt()))
 }
 
@@ -636,7 +600,7 @@ pub fn transfer_eval(spec: &TransferEvalSpec) -> Result<TransferEvalReport> {
             Ok((action + standard_normal(&mut rng, rows, action_dim as i64, device) * config.exploration_noise).clamp(-1.0, 1.0))
         })?
         .remove(0);
-        store_episode(&mut source_buffer.tasks[0], &record, obs_dim, action_dim, config.discount);
+        store_episode(&mut source_buffer.tasks[0], &record, config.discount);
         for _ in 0..record.len() {
             let b = source_buffer.tasks[0].sample(config.batch_size, &mut rng);
             let rows = b.obs.size()[0];
@@ -657,7 +621,7 @@ pub fn transfer_eval(spec: &TransferEvalSpec) -> Result<TransferEvalReport> {
             Ok((action + standard_normal(&mut rng, rows, action_dim as i64, device) * spec.dataset_noise).clamp(-1.0, 1.0))
         })?;
         for (task, record) in records.iter().enumerate() {
-            store_episode(&mut dataset.tasks[task], record, obs_dim, action_dim, config.discount);
+            store_episode(&mut dataset.tasks[task], record, config.discount);
         }
     }
 
@@ -686,7 +650,7 @@ pub fn transfer_eval(spec: &TransferEvalSpec) -> Result<TransferEvalReport> {
     }
 
     // The three policies, deterministic, on matching reset seeds.
-    let mut rollouts = |task: &Task, translated: bool| -> Result<Vec<EpisodeRecord>> {
+    let mut rollouts = |task: &Task, translated: bool| -> Result<Vec<Trajectory>> {
         let mut records = Vec::new();
         for episode in 0..spec.eval_episodes {
             set(&mut envs, 0, task, 50_000 + episode as u32)?;
@@ -707,11 +671,11 @@ pub fn transfer_eval(spec: &TransferEvalSpec) -> Result<TransferEvalReport> {
     let reference = rollouts(&pair[0], false)?;
     let untranslated = rollouts(&pair[1], false)?;
     let transferred = rollouts(&pair[1], true)?;
-    let row = |policy: &'static str, task: usize, records: &[EpisodeRecord]| TransferEvalRow {
+    let row = |policy: &'static str, task: usize, records: &[Trajectory]| TransferEvalRow {
         policy,
         task,
-        mean_return: mean(records.iter().map(EpisodeRecord::total_reward)),
-        state_distance_to_source: mean(records.iter().zip(&reference).map(|(r, s)| trajectory_distance(r, s, obs_dim))),
+        mean_return: mean(records.iter().map(Trajectory::total_reward)),
+        state_distance_to_source: mean(records.iter().zip(&reference).map(|(r, s)| trajectory_distance(r, s))),
     };
     Ok(TransferEvalReport {
         source,
@@ -742,15 +706,17 @@ mod tests {
 
     #[test]
     fn stored_episodes_carry_their_discounted_return_to_go() {
-        let record = EpisodeRecord {
+        let record = Trajectory {
             obs: vec![0.0, 1.0, 2.0],
             actions: vec![0.0; 3],
             rewards: vec![1.0, 0.0, 2.0],
+            context_rewards: vec![1.0, 0.0, 2.0],
             next_obs: vec![1.0, 2.0, 3.0],
             terminals: vec![false, false, true],
+            success: None,
         };
         let mut buffer = TaskBuffer::new(1, 1, 10);
-        store_episode(&mut buffer, &record, 1, 1, 0.5);
+        store_episode(&mut buffer, &record, 0.5);
         let (rows, _) = buffer.sample_segments(30, 0, 1, &mut ChaCha8Rng::seed_from_u64(0));
         // Width 1 + 1 + 2 + 1 + 1: obs, action, reward, return-to-go, next obs, terminal.
         let values = Vec::<f32>::try_from(rows.reshape([-1])).unwrap();
@@ -804,7 +770,7 @@ mod tests {
             Ok(Tensor::full([inputs.running.len() as i64, 2], 0.05, (Kind::Float, Device::Cpu)))
         })
         .unwrap();
-        assert_eq!(records.iter().map(EpisodeRecord::len).collect::<Vec<_>>(), [4, 4]);
+        assert_eq!(records.iter().map(Trajectory::len).collect::<Vec<_>>(), [4, 4]);
         assert_eq!(seen[0].1, [0.0; 4], "no context at the first step");
         assert_eq!(seen[1].1, [0.0, 1.0, 0.0, 1.0], "one transition, right-aligned");
         assert_eq!(seen[3].1, [1.0; 4]);

@@ -26,7 +26,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor};
 
-use super::buffer::{Batch, MultiTaskBuffer, Transition};
+use super::buffer::{Batch, MultiTaskBuffer, Trajectory};
 pub use super::config::Algorithm;
 use super::config::Config;
 use super::run_dir::{checked_steps, iteration_seed, maybe_killed, parse_device, RunDir, RunIdentity};
@@ -129,46 +129,12 @@ pub struct Trainer {
     dir: RunDir,
 }
 
-/// One trajectory, column by column (row t of `obs` is `obs[t * obs_dim..]`): the sampler
-/// appends each step's values in place, so a step allocates nothing once the columns have grown.
-#[derive(Default)]
-struct Trajectory {
-    obs: Vec<f64>,
-    actions: Vec<f64>,
-    rewards: Vec<f64>,
-    /// What the context sees: the sparse reward with `sparse_rewards`, else the reward.
-    context_rewards: Vec<f64>,
-    next_obs: Vec<f64>,
-    terminals: Vec<bool>,
-    /// Success at any step, where the env defines it.
-    success: Option<bool>,
-}
-
-impl Trajectory {
-    fn len(&self) -> usize {
-        self.rewards.len()
-    }
-
-    /// The transitions as a buffer stores them: the context reward in the sparse slot.
-    fn transitions(&self) -> impl Iterator<Item = Transition<'_>> {
-        let (obs_dim, action_dim) = (self.obs.len() / self.len().max(1), self.actions.len() / self.len().max(1));
-        (0..self.len()).map(move |t| Transition {
-            obs: &self.obs[t * obs_dim..(t + 1) * obs_dim],
-            action: &self.actions[t * action_dim..(t + 1) * action_dim],
-            reward: self.rewards[t],
-            sparse_reward: self.context_rewards[t],
-            next_obs: &self.next_obs[t * obs_dim..(t + 1) * obs_dim],
-            terminal: self.terminals[t],
-        })
-    }
-
-    /// Appends the context rows `o | a | r (| o')` of every transition, as the encoder reads them.
-    fn extend_context(&self, rows: &mut Vec<f32>, with_next_obs: bool) {
-        for t in self.transitions() {
-            rows.extend(t.obs.iter().chain(t.action).chain([&t.sparse_reward]).map(|&v| v as f32));
-            if with_next_obs {
-                rows.extend(t.next_obs.iter().map(|&v| v as f32));
-            }
+/// Appends the context rows `o | a | r (| o')` of every transition, as the encoder reads them.
+fn extend_context(trajectory: &Trajectory, rows: &mut Vec<f32>, with_next_obs: bool) {
+    for t in trajectory.transitions() {
+        rows.extend(t.obs.iter().chain(t.action).chain([&t.sparse_reward]).map(|&v| v as f32));
+        if with_next_obs {
+            rows.extend(t.next_obs.iter().map(|&v| v as f32));
         }
     }
 }
@@ -463,7 +429,7 @@ impl Trainer {
             Plan::Evaluate { context, transitions, trajectories, score, success, .. } => {
                 *transitions += length;
                 *trajectories += 1;
-                trajectory.extend_context(context, self.config.use_next_obs_in_context);
+                extend_context(&trajectory, context, self.config.use_next_obs_in_context);
                 if *trajectories >= self.config.num_exp_traj_eval {
                     let context = Tensor::from_slice(context).view([1, *transitions as i64, -1]);
                     self.infer(&mut slot.belief, &context, &slot.task);
