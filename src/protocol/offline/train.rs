@@ -104,6 +104,8 @@ pub struct OfflineTrainer {
     sac: Sac,
     encoder: TaskEncoder,
     encoder_optimizer: Adam,
+    /// What trains a deterministic or probabilistic encoder apart from the Bellman loss.
+    metric: Option<MetricLoss>,
     /// The train tasks' datasets, and the test tasks' (their contexts at meta-test).
     replay: MultiTaskBuffer,
     test_replay: MultiTaskBuffer,
@@ -132,6 +134,17 @@ fn load_buffers(dataset: &Dataset, tasks: &[Task], config: &FocalConfig, obs_dim
         }
     }
     Ok(buffers)
+}
+
+/// The config's metric loss; `None` for Batch PEARL's Bellman-trained encoder.
+fn metric(c: &FocalConfig) -> Option<MetricLoss> {
+    let inverse_power = MetricLoss::InversePower { power: c.dml_power, beta: c.dml_beta, epsilon: c.dml_epsilon };
+    match c.encoder_loss {
+        EncoderLoss::Dml => Some(inverse_power),
+        EncoderLoss::L2Contrastive => Some(MetricLoss::Contrastive { margin: c.contrastive_margin }),
+        EncoderLoss::DistancePower => Some(MetricLoss::distance_power_matched(c.distance_power, inverse_power)),
+        EncoderLoss::Bellman => None,
+    }
 }
 
 impl OfflineTrainer {
@@ -172,6 +185,7 @@ impl OfflineTrainer {
         let width = obs_dim + action_dim + 1 + if config.use_next_obs_in_context { obs_dim } else { 0 };
         let probabilistic = config.encoder == EncoderKind::Probabilistic;
         let encoder = TaskEncoder::new(&(sac.vars.root() / "context_encoder"), probabilistic, width as i64, &config.encoder_hidden, config.latent_size);
+        let metric = metric(&config);
         let encoder_optimizer = Adam::new(variables_under(&sac.vars, "context_encoder"), config.context_lr);
         let mut trainer = OfflineTrainer {
             progress: Progress { iteration: 0, started: false, train_steps: 0, rng: ChaCha8Rng::seed_from_u64(spec.seed), elapsed_s: 0.0 },
@@ -181,6 +195,7 @@ impl OfflineTrainer {
             sac,
             encoder,
             encoder_optimizer,
+            metric,
             replay,
             test_replay,
             envs,
@@ -198,16 +213,6 @@ impl OfflineTrainer {
         Ok(trainer)
     }
 
-    fn metric(&self) -> Option<MetricLoss> {
-        let c = &self.config;
-        let inverse_power = MetricLoss::InversePower { power: c.dml_power, beta: c.dml_beta, epsilon: c.dml_epsilon };
-        match c.encoder_loss {
-            EncoderLoss::Dml => Some(inverse_power),
-            EncoderLoss::L2Contrastive => Some(MetricLoss::Contrastive { margin: c.contrastive_margin }),
-            EncoderLoss::DistancePower => Some(MetricLoss::distance_power_matched(c.distance_power, inverse_power)),
-            EncoderLoss::Bellman => None,
-        }
-    }
 
     /// Contexts `[tasks, embedding_batch_size, width]` of `indices` from `buffers`.
     fn contexts(&mut self, test: bool, indices: &[usize]) -> Tensor {
@@ -217,17 +222,17 @@ impl OfflineTrainer {
     }
 
     fn gradient_step(&mut self) -> Losses {
-        let c = self.config.clone();
-        let indices: Vec<usize> = (0..c.meta_batch).map(|_| self.progress.rng.gen_range(0..self.n_train)).collect();
+        let FocalConfig { meta_batch, batch_size, latent_size, same_task_loss, z_loss_weight, kl_lambda, allow_backward_z, encoder_loss, .. } = self.config;
+        let indices: Vec<usize> = (0..meta_batch).map(|_| self.progress.rng.gen_range(0..self.n_train)).collect();
         let context = self.contexts(false, &indices);
-        let batch = self.replay.sample_stacked(&indices, c.batch_size, &mut self.progress.rng);
-        let noise = standard_normal(&mut self.progress.rng, indices.len() as i64, c.latent_size, self.device);
+        let batch = self.replay.sample_stacked(&indices, batch_size, &mut self.progress.rng);
+        let noise = standard_normal(&mut self.progress.rng, indices.len() as i64, latent_size, self.device);
         let encoding = self.encoder.encode(&context, &noise);
-        let metric = self.metric().map(|loss| metric_loss(&encoding.z, &indices, c.same_task_loss, loss));
-        let terms: Vec<Tensor> = metric.iter().map(|m| m * c.z_loss_weight).chain(encoding.kl.iter().map(|kl| kl * c.kl_lambda)).collect();
+        let metric = self.metric.map(|loss| metric_loss(&encoding.z, &indices, same_task_loss, loss));
+        let terms: Vec<Tensor> = metric.iter().map(|m| m * z_loss_weight).chain(encoding.kl.iter().map(|kl| kl * kl_lambda)).collect();
         let objective = terms.into_iter().reduce(|a, b| a + b).unwrap_or_else(|| Tensor::zeros([], (Kind::Float, self.device)));
         self.encoder_optimizer.zero_grad();
-        let task = if c.allow_backward_z || c.encoder_loss == EncoderLoss::Bellman {
+        let task = if allow_backward_z || encoder_loss == EncoderLoss::Bellman {
             TaskVariable::GivenWithEncoderLoss(encoding.z.shallow_clone(), objective)
         } else {
             objective.backward();
