@@ -10,6 +10,7 @@ pub mod campaign;
 pub mod doctor;
 pub mod envs;
 pub mod nn;
+pub mod numerics;
 pub mod paths;
 pub mod protocol;
 pub mod regress;

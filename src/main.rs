@@ -29,6 +29,11 @@ use metarl::{bench, doctor};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// libtorch's CPU kernels: reproducible (the same bits on any x86-64 machine, slower) or fast
+    /// (the CPU's widest kernels). Default: $METARL_NUMERICS, else reproducible for `regress` and
+    /// `numerics`, fast for the rest.
+    #[arg(long, global = true, value_enum)]
+    numerics: Option<metarl::numerics::Numerics>,
 }
 
 #[derive(Subcommand)]
@@ -51,6 +56,13 @@ enum Command {
     Campaign {
         #[command(subcommand)]
         command: CampaignCommand,
+    },
+    /// This machine's numerics: CPU, ISA, the kernels libtorch may use, and the fingerprint of a
+    /// few gradient steps, checked in reproducible mode against the bits every machine gives.
+    Numerics {
+        /// Gradient steps fingerprinted per algorithm.
+        #[arg(long, default_value_t = metarl::numerics::FINGERPRINT_STEPS)]
+        steps: usize,
     },
     /// Short deterministic learning runs checked against stored baselines.
     Regress {
@@ -879,6 +891,31 @@ fn campaign(command: CampaignCommand) -> Result<ExitCode> {
     }
 }
 
+fn numerics_report(steps: usize) -> Result<ExitCode> {
+    use metarl::numerics::{Machine, Numerics, FINGERPRINT_STEPS, REPRODUCIBLE_FINGERPRINTS};
+    let machine = Machine::current();
+    println!("cpu       {} (widest ISA: {})", machine.cpu, machine.isa);
+    println!("numerics  {}: {}", machine.numerics.name(), machine.kernels);
+    let mut differs = false;
+    for &(algo, expected) in REPRODUCIBLE_FINGERPRINTS {
+        let fingerprint = bench::numerics_fingerprint(algo, steps)?;
+        let verdict = match machine.numerics {
+            Numerics::Reproducible if steps == FINGERPRINT_STEPS && fingerprint == expected => "the reproducible bits",
+            Numerics::Reproducible if steps == FINGERPRINT_STEPS => {
+                differs = true;
+                "DIFFERS from the reproducible bits"
+            }
+            _ => "not compared",
+        };
+        println!("{algo:<9} {steps} gradient steps at the demo's sizes: {fingerprint} ({verdict})");
+    }
+    if differs {
+        eprintln!("error: reproducible mode gives other bits here than the ones recorded in src/numerics.rs: either this machine's kernels differ from every machine checked (README, Numerics), or PEARL's or TCL's update changed since they were recorded (then record the new ones)");
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 fn regress(suite: &str, update: bool, only: &[String], seeds: &[u64], jobs: usize, out: &Path) -> Result<ExitCode> {
     use metarl::regress::{self as r, Verdict};
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -1122,6 +1159,9 @@ fn bench_mujoco(models: Vec<PathBuf>, steps: usize, seed: u64, out: PathBuf) -> 
 }
 
 fn run(cli: Cli) -> Result<ExitCode> {
+    use metarl::numerics::Numerics;
+    let default = if matches!(cli.command, Command::Regress { .. } | Command::Numerics { .. }) { Numerics::Reproducible } else { Numerics::Fast };
+    metarl::numerics::apply(cli.numerics, default)?;
     match cli.command {
         Command::Doctor => {
             let report = doctor::run();
@@ -1178,6 +1218,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Envs { command: EnvsCommand::Render(args) } => envs_render(args),
         Command::Envs { command: EnvsCommand::Parity { envs, suite, episodes, seed, out } } => envs_parity(envs, suite, episodes, seed, out),
         Command::Campaign { command } => campaign(command),
+        Command::Numerics { steps } => numerics_report(steps),
         Command::Regress { suite, update, only, seeds, jobs, out } => {
             let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
             regress(&suite, update, &only, &seeds, jobs, &out)

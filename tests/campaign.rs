@@ -2,11 +2,15 @@
 //! killed midway and rerun, every run completes exactly once, the interrupted ones continue from
 //! their checkpoints; two runners on one manifest never run the same run twice.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output};
 use std::time::{Duration, Instant};
 
 use metarl::campaign::{read_manifest, run_state, RunState};
+
+use common::metarl;
 
 const TINY: &[&str] = &[
     "n_train_tasks=4", "n_eval_tasks=2", "latent_size=2", "net_size=16", "encoder_hidden=[16,16]", "meta_batch=2",
@@ -14,10 +18,6 @@ const TINY: &[&str] = &[
     "num_train_steps_per_itr=60", "batch_size=16", "embedding_batch_size=16", "num_evals=1", "num_steps_per_eval=20",
     "max_path_length=10",
 ];
-
-fn metarl() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_metarl"))
-}
 
 fn plan(dir: &Path) {
     let out = metarl()

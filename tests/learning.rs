@@ -3,13 +3,17 @@
 //! better than their initial weights, runs are reproducible and resumable, and a NaN loss stops a
 //! run with the iteration and loss named while the last good checkpoint survives.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use metarl::envs::np_random::RandomState;
 use metarl::envs::registry::{lookup, DEFAULT_TASK_SEED};
 use metarl::envs::rollout::{run_episode, Policy};
 use metarl::envs::EnvOptions;
+
+use common::metarl;
 
 const CONFIG: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/configs/demo/point-robot.json");
 
@@ -18,7 +22,7 @@ fn train(algo: &str, out: &Path, extra: &[&str], env: &[(&str, &str)]) -> Output
 }
 
 fn train_with(algo: &str, config: &Path, out: &Path, extra: &[&str], env: &[(&str, &str)]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_metarl"))
+    metarl()
         .args(["train", algo, "--env", "point-robot", "--seed", "3", "--config"])
         .arg(config)
         .arg("--out")
@@ -76,7 +80,7 @@ fn learns(algo: &str, margin: f64) -> tempfile::TempDir {
 /// `metarl analyze embeddings` on a finished run: (encoder, mean distance to centroid, mean
 /// distance between centroids, separation) for the initial and the trained encoder.
 fn embedding_metrics(run: &Path) -> Vec<(String, f64, f64, f64)> {
-    let out = Command::new(env!("CARGO_BIN_EXE_metarl")).args(["analyze", "embeddings"]).arg(run).args(["--tasks", "5", "--rollouts", "20"]).output().unwrap();
+    let out = metarl().args(["analyze", "embeddings"]).arg(run).args(["--tasks", "5", "--rollouts", "20"]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(run.join("analysis/embeddings.png").is_file());
     let text = std::fs::read_to_string(run.join("analysis/embedding_metrics.csv")).unwrap();

@@ -4,19 +4,19 @@
 //! source policy's behaviour on a target task towards its behaviour on the source task; with
 //! delayed rewards MCAT learns on every seed, beside MCAT without policy transfer (printed).
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use metarl::envs::np_random::RandomState;
 use metarl::envs::registry::{lookup, DEFAULT_TASK_SEED};
 use metarl::envs::rollout::{run_episode, Policy};
 use metarl::envs::EnvOptions;
 
-const DEMO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/configs/demo/mcat-point-robot-wind.json");
+use common::metarl;
 
-fn metarl() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_metarl"))
-}
+const DEMO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/configs/demo/mcat-point-robot-wind.json");
 
 fn train(config: &Path, seed: u64, out: &Path, extra: &[&str], env: &[(&str, &str)]) -> Output {
     metarl()

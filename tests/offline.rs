@@ -5,14 +5,17 @@
 //! the separation rates printed beside them); runs are reproducible, resumable and stop on NaN;
 //! bad datasets fail naming the file. The dataset is collected once and shared by the tests.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
+
 const CONFIG: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/configs/demo/focal-point-robot.json");
 
 fn metarl(args: &[&str], env: &[(&str, &str)]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_metarl")).args(args).envs(env.iter().copied()).output().unwrap()
+    common::metarl().args(args).envs(env.iter().copied()).output().unwrap()
 }
 
 fn ok(out: &Output) -> String {
@@ -124,7 +127,7 @@ fn train_variants(variants: &[(&str, serde_json::Value)]) -> std::collections::H
             .map(|(name, overrides)| {
                 let config = config_with(scratch.path(), name, overrides.clone());
                 let out = scratch.path().join(format!("run-{name}"));
-                let child = Command::new(env!("CARGO_BIN_EXE_metarl")).args(train_args(config.to_str().unwrap(), out.to_str().unwrap(), &data))
+                let child = common::metarl().args(train_args(config.to_str().unwrap(), out.to_str().unwrap(), &data))
                     .stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
                 (name.to_string(), out, child)
             })

@@ -3,13 +3,17 @@
 //! more than its first. Their runs are reproducible and resumable, a NaN stops them naming the
 //! number and the iteration, and bad input is named.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
+
+use common::metarl;
 
 const DEMO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/configs/demo");
 
 fn train(algo: &str, env: &str, config: &str, out: &Path, extra: &[&str], vars: &[(&str, &str)]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_metarl"))
+    metarl()
         .args(["train", algo, "--env", env, "--config", &format!("{DEMO}/{config}"), "--seed", "3", "--out"])
         .arg(out)
         .args(extra)
@@ -104,7 +108,7 @@ fn on_policy_names_mistyped_algorithms_and_config_fields() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("bad.json");
     let run = |algo: &str| {
-        let out = Command::new(env!("CARGO_BIN_EXE_metarl"))
+        let out = metarl()
             .args(["train", algo, "--env", "point-robot", "--config", config.to_str().unwrap(), "--out"])
             .arg(dir.path().join("run"))
             .output()

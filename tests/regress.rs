@@ -2,13 +2,17 @@
 //! algorithm that has a baseline, and a deliberately broken learner (its actor loss's sign flipped
 //! through METARL_FAULT_FLIP_ACTOR_LOSS) falls outside its band and fails the check.
 
-use std::process::{Command, Output};
+mod common;
+
+use std::process::Output;
 
 use metarl::regress::{baselines_path, read_baselines, select};
 
+use common::metarl;
+
 fn regress(args: &[&str], env: &[(&str, &str)]) -> Output {
     let out = tempfile::tempdir().unwrap();
-    Command::new(env!("CARGO_BIN_EXE_metarl"))
+    metarl()
         .arg("regress")
         .args(args)
         .arg("--out")

@@ -10,7 +10,7 @@ use rand_chacha::ChaCha8Rng;
 use tch::nn::{self, Module};
 use tch::{Kind, Tensor};
 
-use crate::nn::{variables_under, Adam, Mlp};
+use crate::nn::{portable_sqrt, variables_under, Adam, Mlp};
 
 /// BRAC's switches and coefficients (FOCAL-ICLR `configs/default.py`).
 #[derive(Debug, Clone)]
@@ -74,7 +74,7 @@ impl Brac {
             let between = (&policy_actions + mix * (data_actions - &policy_actions)).detach().set_requires_grad(true);
             let logits = self.logits(obs, &between, &z);
             let grad = Tensor::run_backward(&[logits.sum(Kind::Float)], &[&between], true, true).remove(0);
-            let slope = (grad.square().sum_dim_intlist(-1, false, Kind::Float) + 1e-8).sqrt();
+            let slope = portable_sqrt(&(grad.square().sum_dim_intlist(-1, false, Kind::Float) + 1e-8));
             let penalty = (slope - 1.0).clamp_min(0.0).square().mean(Kind::Float) * self.settings.gradient_penalty;
             let loss = -self.divergence(obs, &policy_actions, data_actions, &z).mean(Kind::Float) + penalty;
             self.optimizer.zero_grad();

@@ -14,7 +14,7 @@ use tch::{Kind, Tensor};
 
 use super::pearl::ContextEncoder;
 use super::sac::{ContextSettings, Sac};
-use crate::nn::{soft_update, Adam};
+use crate::nn::{portable_sqrt, soft_update, Adam};
 
 /// How a query window's posterior is compared with a key window's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -41,7 +41,7 @@ fn pairwise_squared_distance(a: &Tensor, b: &Tensor) -> Tensor {
 
 /// papers/001 Eq. 7 for every query-key pair, `[n, m]` (Alg. 1 lines 2-4).
 pub fn wasserstein_similarity(q: &Gaussians, k: &Gaussians) -> Tensor {
-    -(pairwise_squared_distance(&q.mean, &k.mean) + pairwise_squared_distance(&q.var.sqrt(), &k.var.sqrt()))
+    -(pairwise_squared_distance(&q.mean, &k.mean) + pairwise_squared_distance(&portable_sqrt(&q.var), &portable_sqrt(&k.var)))
 }
 
 /// papers/000 Eq. 4.2 for every query-key pair, `[n, m]`.

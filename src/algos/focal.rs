@@ -8,7 +8,7 @@ use tch::nn::{self, Module};
 use tch::{Device, Kind, Tensor};
 
 use super::pearl::ContextEncoder;
-use crate::nn::Mlp;
+use crate::nn::{portable_sqrt, Mlp};
 
 /// FOCAL's deterministic encoder: z = the mean over the context of tanh(f(cₙ)), in (-1, 1)^latent
 /// (papers/002 App. F: tanh is the encoder's last activation and a context's embedding is the
@@ -107,7 +107,7 @@ impl MetricLoss {
 
     /// The cost of different-task pairs at squared per-dimension distances `d2`.
     fn different_task_term(d2: &Tensor, loss: MetricLoss) -> Tensor {
-        let distance = || (d2 + 1e-12).sqrt();
+        let distance = || portable_sqrt(&(d2 + 1e-12));
         match loss {
             MetricLoss::InversePower { power, beta, epsilon } => ((d2 + 1e-12).pow_tensor_scalar(power / 2.0) + epsilon).reciprocal() * beta,
             MetricLoss::Contrastive { margin } => (distance().neg() + margin).clamp_min(0.0).square(),
@@ -147,7 +147,7 @@ pub fn metric_loss(z: &Tensor, labels: &[usize], same_task: SameTaskTerm, loss: 
     let device = z.device();
     let same = pair_square_distances(z, &pairs(labels, true));
     let same = match same_task {
-        SameTaskTerm::Distance => (same + SAME_TASK_EPSILON).sqrt(),
+        SameTaskTerm::Distance => portable_sqrt(&(same + SAME_TASK_EPSILON)),
         SameTaskTerm::Square => same,
     };
     let positive = mean_or_zero(same, device);
@@ -165,7 +165,7 @@ pub fn separation(embeddings: &Tensor, labels: &[usize]) -> (f64, f64) {
         return (0.0, 0.0);
     }
     let separated = square.gt(2.0 * latent / 3.0).to_kind(Kind::Float).mean(Kind::Float).double_value(&[]);
-    (separated, square.mean(Kind::Float).sqrt().double_value(&[]))
+    (separated, portable_sqrt(&square.mean(Kind::Float)).double_value(&[]))
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ use tch::nn::{self, Module};
 use tch::{Device, Kind, Tensor};
 
 use super::sac::scalar;
-use crate::nn::{load_vars_state, variables_under as params, vars_state, Adam, Mlp};
+use crate::nn::{load_vars_state, portable_sqrt, variables_under as params, vars_state, Adam, Mlp};
 use crate::protocol::buffer::Batch;
 
 /// Bounds of F's log σ.
@@ -55,7 +55,7 @@ pub fn forward_prediction_loss(mean: &Tensor, log_std: &Tensor, next_obs: &Tenso
 pub fn contrastive_loss(z1: &Tensor, z2: &Tensor, same_task: &Tensor, margin: f64) -> Tensor {
     let squared = (z1 - z2).square().sum_dim_intlist(-1, false, Kind::Float);
     // The small constant keeps the gradient of the distance finite at 0.
-    let distance = (&squared + 1e-12).sqrt();
+    let distance = portable_sqrt(&(&squared + 1e-12));
     let apart = (distance.neg() + margin).clamp_min(0.0);
     (same_task * &squared + (same_task.neg() + 1.0) * apart).mean(Kind::Float)
 }

@@ -5,7 +5,7 @@
 use tch::nn::{self, Module};
 use tch::{Kind, Tensor};
 
-use crate::nn::Mlp;
+use crate::nn::{portable_sqrt, Mlp};
 
 pub struct ContextEncoder {
     mlp: Mlp,
@@ -46,7 +46,7 @@ impl ContextEncoder {
 
     /// A reparameterised draw z = μ + σ·ε.
     pub fn sample(mean: &Tensor, var: &Tensor, noise: &Tensor) -> Tensor {
-        mean + var.sqrt() * noise
+        mean + portable_sqrt(&var) * noise
     }
 
     /// Σ over tasks and dimensions of KL(N(μ, σ²) ‖ N(0, 1)) = ½(σ² + μ² - 1 - log σ²).

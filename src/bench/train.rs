@@ -7,10 +7,11 @@ use anyhow::{ensure, Result};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
+use sha2::{Digest, Sha256};
 
 use super::Served;
 use crate::algos::contrastive::Contrastive;
-use crate::algos::sac::{Sac, TaskVariable};
+use crate::algos::sac::{Losses, Sac, TaskVariable};
 use crate::envs::{self, np_random::RandomState};
 use crate::protocol::buffer::{MultiTaskBuffer, Transition};
 use crate::protocol::config::{Algorithm, Config};
@@ -49,7 +50,11 @@ impl StepBench {
     fn new(algo: &str, env: &str, device: tch::Device) -> Result<Self> {
         let algorithm = Algorithm::parse(algo)?;
         let entry = envs::registry::lookup(env)?;
-        let config = Config::shipped(algorithm.name(), env, entry.suite.label())?;
+        Self::with_config(algorithm, env, Config::shipped(algorithm.name(), env, entry.suite.label())?, device)
+    }
+
+    fn with_config(algorithm: Algorithm, env: &str, config: Config, device: tch::Device) -> Result<Self> {
+        let entry = envs::registry::lookup(env)?;
         let probe = entry.make(&envs::EnvOptions::default())?;
         let (obs_dim, action_dim) = (probe.observation_dim(), probe.action_space().dim());
         let oracle_dim = entry.tasks(&envs::EnvOptions::default(), envs::registry::DEFAULT_TASK_SEED)?.train[0].oracle.len();
@@ -75,16 +80,44 @@ impl StepBench {
     /// One gradient step on all tasks; its duration in seconds.
     fn step(&mut self) -> f64 {
         let start = Instant::now();
+        self.step_losses();
+        start.elapsed().as_secs_f64()
+    }
+
+    fn step_losses(&mut self) -> Losses {
         let indices: Vec<usize> = (0..self.config.meta_batch).collect();
         if self.algorithm.infers_task() {
-            context_step(&mut self.sac, self.contrastive.as_mut(), &self.config, (&self.buffer, &self.buffer), &indices, &mut self.rng);
+            context_step(&mut self.sac, self.contrastive.as_mut(), &self.config, (&self.buffer, &self.buffer), &indices, &mut self.rng)
         } else {
             let batch = self.buffer.sample_stacked(&indices, self.config.batch_size, &mut self.rng);
             let given = TaskVariable::Given(tch::Tensor::zeros([indices.len() as i64, self.oracle_dim], (tch::Kind::Float, tch::Device::Cpu)));
-            self.sac.train_step(&batch, given, &mut self.rng);
+            self.sac.train_step(&batch, given, &mut self.rng)
         }
-        start.elapsed().as_secs_f64()
     }
+}
+
+/// The numerics fingerprint (`metarl numerics`): SHA-256 over every loss of `steps` gradient
+/// steps of `algo` at the demo's sizes (configs/demo/point-robot.json, on random transitions)
+/// and over the bytes of every network weight and Adam moment afterwards. One changed bit in any
+/// kernel's result changes it.
+pub fn numerics_fingerprint(algo: &str, steps: usize) -> Result<String> {
+    let config = Config::from_json(include_str!("../../configs/demo/point-robot.json"), "configs/demo/point-robot.json")?;
+    let mut bench = StepBench::with_config(Algorithm::parse(algo)?, "point-robot", config, tch::Device::Cpu)?;
+    let mut hasher = Sha256::new();
+    for _ in 0..steps {
+        let losses = bench.step_losses();
+        hasher.update(serde_json::to_vec(&losses)?);
+    }
+    let mut state = bench.sac.state();
+    state.sort_by(|a, b| a.0.cmp(&b.0));
+    for (name, tensor) in state {
+        let tensor = tensor.contiguous();
+        let mut bytes = vec![0u8; tensor.numel() * tensor.kind().elt_size_in_bytes()];
+        tensor.copy_data_u8(&mut bytes, tensor.numel());
+        hasher.update(name.as_bytes());
+        hasher.update(&bytes);
+    }
+    Ok(hasher.finalize().iter().map(|b| format!("{b:02x}")).collect())
 }
 
 impl StepBench {

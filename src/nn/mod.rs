@@ -137,6 +137,14 @@ pub fn load_vars_state(vars: &nn::VarStore, saved: &std::collections::HashMap<St
 }
 
 /// `target ← τ·source + (1 - τ)·target` for every pair of parameters.
+/// √x through IEEE-exact operations only, 1 / (1 / √x): libtorch's `sqrt` runs MKL's vector
+/// math, whose float results differ in the last bit from one CPU to another even in MKL's
+/// reproducible mode. This one is within an ulp of the exact root and the same on every CPU
+/// (README, Numerics); every square root of a tensor in the learners goes through it.
+pub fn portable_sqrt(x: &Tensor) -> Tensor {
+    x.rsqrt().reciprocal()
+}
+
 pub fn soft_update(target: &[Tensor], source: &[Tensor], tau: f64) {
     tch::no_grad(|| {
         for (t, s) in target.iter().zip(source) {
@@ -183,7 +191,7 @@ impl Adam {
                 }
                 let _ = m.g_mul_scalar_(Self::BETA1).g_add_(&(&grad * (1.0 - Self::BETA1)));
                 let _ = v.g_mul_scalar_(Self::BETA2).g_add_(&(grad.square() * (1.0 - Self::BETA2)));
-                let denom = v.sqrt() / bias2.sqrt() + Self::EPS;
+                let denom = portable_sqrt(v) / bias2.sqrt() + Self::EPS;
                 let _ = p.shallow_clone().g_sub_(&(&*m / &denom * (self.lr / bias1)));
             }
         });

@@ -275,7 +275,7 @@ impl Trainer {
     fn sample_z(&mut self, belief: &mut Belief, task: &Task) {
         belief.z = if self.spec.algorithm.infers_task() {
             let noise = crate::algos::sac::standard_normal(&mut self.progress.rng, 1, self.z_dim, self.device);
-            &belief.mean + belief.var.sqrt() * noise
+            &belief.mean + crate::nn::portable_sqrt(&belief.var) * noise
         } else {
             let oracle: Vec<f32> = task.oracle.iter().map(|&v| v as f32).collect();
             Tensor::from_slice(&oracle).view([1, -1]).to_device(self.device)

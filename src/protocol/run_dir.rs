@@ -1,7 +1,8 @@
 //! The run folder every trainer writes (DESIGN.md, Results): `config.json` (the resolved run),
-//! `progress.csv` and `eval.csv` (one row per iteration / per test task), `summary.csv` (the last
-//! progress row) and `checkpoint/` (tensors + counters, replaced whole after every iteration), with
-//! `--resume` continuing exactly where the checkpoint stopped.
+//! `machine.json` (the CPU and numerics mode its numbers came from), `progress.csv` and
+//! `eval.csv` (one row per iteration / per test task), `summary.csv` (the last progress row) and
+//! `checkpoint/` (tensors + counters, replaced whole after every iteration), with `--resume`
+//! continuing exactly where the checkpoint stopped.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -12,6 +13,7 @@ use serde::Serialize;
 use tch::{Device, Tensor};
 
 use crate::algos::sac::Losses;
+use crate::numerics::{self, Machine};
 use crate::results::{replace_dir_atomic, write_atomic, CsvLog};
 
 /// What identifies a run for `--resume`: the saved `config.json` must describe the same run.
@@ -46,12 +48,14 @@ impl RunDir {
             if !saved.same_run(spec) {
                 bail!("--resume: {} holds a run of {} with another config; resume it with the same arguments", path.display(), saved.describe());
             }
+            numerics::warn_if_other_machine(path);
         } else {
             if path.join("progress.csv").exists() {
                 bail!("{} already holds a run; pass --resume to continue it or --out for a new folder", path.display());
             }
             std::fs::create_dir_all(path).with_context(|| format!("cannot create {}", path.display()))?;
             write_atomic(&path.join("config.json"), serde_json::to_string_pretty(spec)?.as_bytes())?;
+            Machine::current().write(path)?;
         }
         Ok(dir)
     }
