@@ -5,7 +5,9 @@
 //! Each case is one `metarl train` run in its own process (seed 0, CPU, the config's thread
 //! count); an offline case trains from a dataset `metarl offline collect` writes first, once for
 //! all its seeds. A baseline is recorded over several seeds: its band is the seeds' mean ± 3 standard
-//! deviations, so it comes from the measured spread, not from a guess.
+//! deviations, so it comes from the measured spread, not from a guess. Baselines are recorded in
+//! reproducible numerics, so a check on any machine first compares seed 0 bit for bit
+//! ("identical" or "changed by X"); `--exact` fails a changed case, the band judges the rest.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -13,6 +15,7 @@ use std::process::{Command, Stdio};
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
+use crate::numerics::{self, Machine, Numerics};
 use crate::protocol::config::Algorithm;
 use crate::results::{mean_std, write_atomic};
 use crate::suggest::closest_match;
@@ -82,6 +85,12 @@ pub struct Baseline {
     pub seed0: f64,
     pub command: String,
     pub date: String,
+    /// The numerics mode and CPU the values came from: in reproducible mode a check on any
+    /// machine reproduces `seed0` bit for bit; in fast mode only on the same CPU model.
+    #[serde(default)]
+    pub numerics: String,
+    #[serde(default)]
+    pub cpu: String,
 }
 
 pub fn read_baselines(path: &Path) -> Result<Vec<Baseline>> {
@@ -209,6 +218,30 @@ pub fn judge(outcome: &Outcome, baselines: &[Baseline]) -> Verdict {
     }
 }
 
+/// How a check's seed-0 value compares with the baseline's, bit for bit.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Exactness {
+    Identical,
+    /// Changed by this much (check minus baseline).
+    Changed(f64),
+    /// The baseline came from another numerics mode, or from fast mode on another CPU: its
+    /// seed 0 is not expected to be reproduced, only its band.
+    NotComparable(String),
+}
+
+pub fn exactness(value: f64, baseline: &Baseline, here: &Machine) -> Exactness {
+    let comparable = baseline.numerics == here.numerics.name() && (here.numerics == Numerics::Reproducible || baseline.cpu == here.cpu);
+    if !comparable {
+        let numerics = if baseline.numerics.is_empty() { "unknown" } else { &baseline.numerics };
+        return Exactness::NotComparable(format!("baseline from {numerics} numerics on {}", if baseline.cpu.is_empty() { "an unrecorded CPU" } else { &baseline.cpu }));
+    }
+    if value.to_bits() == baseline.seed0.to_bits() {
+        Exactness::Identical
+    } else {
+        Exactness::Changed(value - baseline.seed0)
+    }
+}
+
 /// A baseline from one case's runs over several seeds: mean ± 3 sample standard deviations.
 pub fn baseline_from(case: &Case, values: &[(u64, f64)], command: &str, date: &str) -> Baseline {
     let (mean, std) = mean_std(&values.iter().map(|v| v.1).collect::<Vec<_>>());
@@ -225,6 +258,8 @@ pub fn baseline_from(case: &Case, values: &[(u64, f64)], command: &str, date: &s
         seed0,
         command: command.into(),
         date: date.into(),
+        numerics: numerics::active().name().into(),
+        cpu: Machine::current().cpu,
     }
 }
 
@@ -246,6 +281,21 @@ mod tests {
         let at = |v: f64| judge(&Outcome { case, seed: 0, test_return: Ok(v) }, std::slice::from_ref(&b));
         assert_eq!((at(-17.9), at(-18.1), at(-5.9), at(f64::NAN)), (Verdict::Within, Verdict::Below, Verdict::Above, Verdict::Below));
         assert_eq!(judge(&Outcome { case: CASES[1], seed: 0, test_return: Ok(0.0) }, &[b]), Verdict::NoBaseline);
+    }
+
+    #[test]
+    fn seed_zero_is_compared_bit_for_bit_only_where_it_can_be_reproduced() {
+        let mut b = baseline_from(&CASES[0], &[(0, -10.0), (1, -12.0)], "cmd", "2026-01-01");
+        let machine = |cpu: &str, numerics| Machine { cpu: cpu.into(), isa: "avx2".into(), numerics, kernels: String::new(), torch_threads: 1 };
+        (b.numerics, b.cpu) = ("reproducible".into(), "Intel Xeon".into());
+        let amd = machine("AMD EPYC", Numerics::Reproducible);
+        assert_eq!(exactness(-10.0, &b, &amd), Exactness::Identical);
+        assert_eq!(exactness(-10.5, &b, &amd), Exactness::Changed(-0.5));
+        assert!(matches!(exactness(-10.0, &b, &machine("Intel Xeon", Numerics::Fast)), Exactness::NotComparable(_)));
+        b.numerics = "fast".into();
+        assert_eq!(exactness(-10.0, &b, &machine("Intel Xeon", Numerics::Fast)), Exactness::Identical);
+        let other_cpu = exactness(-10.0, &b, &machine("AMD EPYC", Numerics::Fast));
+        assert_eq!(other_cpu, Exactness::NotComparable("baseline from fast numerics on Intel Xeon".into()));
     }
 
     #[test]

@@ -62,4 +62,13 @@ fn the_pearl_demo_gives_the_same_progress_with_the_isa_capped_or_not() {
     let machine: serde_json::Value = serde_json::from_slice(&std::fs::read(open.join("machine.json")).unwrap()).unwrap();
     assert_eq!(machine["numerics"], "reproducible");
     assert!(machine["kernels"].as_str().unwrap().contains("MKL_CBWR=COMPATIBLE"), "{machine}");
+
+    // eval continues in the mode the run was trained in, and says so when told otherwise.
+    let eval = |numerics: &[&str]| {
+        let out = metarl(&[&["eval", open.to_str().unwrap()], numerics].concat(), &[]);
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    assert!(!eval(&[]).contains("will differ"), "the run's own mode by default");
+    let told_otherwise = eval(&["--numerics", "fast"]);
+    assert!(told_otherwise.contains("recorded in reproducible numerics, running in fast"), "{told_otherwise}");
 }

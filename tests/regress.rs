@@ -1,6 +1,8 @@
-//! `metarl regress`: the quick suite passes against tests/regression/baselines.csv, covers every
-//! algorithm that has a baseline, and a deliberately broken learner (its actor loss's sign flipped
-//! through METARL_FAULT_FLIP_ACTOR_LOSS) falls outside its band and fails the check.
+//! `metarl regress`: the quick suite reproduces every seed-0 value of
+//! tests/regression/baselines.csv bit for bit (`--exact`; the baselines were recorded in
+//! reproducible numerics, so this holds on any machine), covers every algorithm that has a
+//! baseline, and a deliberately broken learner (its actor loss's sign flipped through
+//! METARL_FAULT_FLIP_ACTOR_LOSS) falls outside its band and fails the check.
 
 mod common;
 
@@ -29,15 +31,17 @@ fn every_quick_case_has_a_baseline_measured_over_several_seeds() {
         let b = baselines.iter().find(|b| (b.algo.as_str(), b.env.as_str(), b.config.as_str()) == (case.algo, case.env, case.config));
         let b = b.unwrap_or_else(|| panic!("{} has no baseline", case.name()));
         assert!(b.seeds.split(';').count() >= 3 && b.std > 0.0 && b.low < b.seed0 && b.seed0 < b.high, "{b:?}");
+        assert_eq!(b.numerics, "reproducible", "{} was recorded in {} numerics: its seed 0 cannot be checked on other machines", case.name(), b.numerics);
     }
 }
 
 #[test]
-fn the_quick_suite_passes_and_a_flipped_actor_loss_is_caught() {
-    let intact = regress(&["--suite", "quick"], &[]);
+fn the_quick_suite_reproduces_its_baselines_and_a_flipped_actor_loss_is_caught() {
+    let intact = regress(&["--suite", "quick", "--exact"], &[]);
     let stdout = String::from_utf8_lossy(&intact.stdout);
     println!("{stdout}");
     assert!(intact.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&intact.stderr));
+    assert_eq!(stdout.matches(" identical ").count(), select("quick", &[]).unwrap().len(), "every case reproduces its seed 0:\n{stdout}");
 
     let broken = regress(&["--only", "oracle-sac"], &[("METARL_FAULT_FLIP_ACTOR_LOSS", "1")]);
     let stdout = String::from_utf8_lossy(&broken.stdout);
