@@ -7,7 +7,8 @@ whether the test suite's fast detectors catch each one.
 
 `run` applies one fault at a time (each a literal edit that must match exactly once), rebuilds
 the release binary, runs the detectors and restores the file, whatever happens:
-- `tests/numerics.rs`'s fingerprint test (five PEARL and five TCL gradient steps, bit for bit);
+- `metarl numerics`, which `tests/numerics.rs` runs: five PEARL and five TCL gradient steps
+  against the recorded fingerprints, bit for bit;
 - with --regress, `metarl regress --exact --only ALGO` for the algorithm the fault is in (the
   quick case's seed 0, bit for bit, then its band).
 It prints fault -> caught by, and a summary line. Run it on a clean tree.
@@ -66,8 +67,8 @@ def run(cmd, **kw):
 
 def detectors(algo, with_regress):
     caught = []
-    if run(["cargo", "test", "--release", "--test", "numerics", "reproducible_fingerprints"]).returncode != 0:
-        caught.append("tests/numerics.rs fingerprint")
+    if run(["target/release/metarl", "numerics"]).returncode != 0:
+        caught.append("metarl numerics (tests/numerics.rs)")
     if with_regress:
         out = run(["target/release/metarl", "regress", "--exact", "--only", algo, "--jobs", "2", "--out", "/tmp/metarl-faults"])
         if out.returncode != 0:
