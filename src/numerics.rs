@@ -103,14 +103,19 @@ impl Machine {
             return Some(format!("recorded in {} numerics, running in {}: the numbers will differ (rerun with --numerics {})", recorded.numerics.name(), self.numerics.name(), recorded.numerics.name()));
         }
         let same_kernels = recorded.kernels == self.kernels && recorded.torch_threads == self.torch_threads;
-        match self.numerics {
-            Numerics::Reproducible if same_kernels => None,
-            Numerics::Fast if same_kernels && recorded.cpu == self.cpu => None,
-            _ => Some(format!(
-                "recorded on {} ({}, {} numerics, {}), running on {} ({}, {}): the numbers may differ in the last bits and then diverge",
-                recorded.cpu, recorded.isa, recorded.numerics.name(), recorded.kernels, self.cpu, self.isa, self.kernels
-            )),
+        if same_kernels && self.reproduces(recorded.numerics, &recorded.cpu) {
+            return None;
         }
+        Some(format!(
+            "recorded on {} ({}, {} numerics, {}), running on {} ({}, {}): the numbers may differ in the last bits and then diverge",
+            recorded.cpu, recorded.isa, recorded.numerics.name(), recorded.kernels, self.cpu, self.isa, self.kernels
+        ))
+    }
+
+    /// Whether numbers recorded in `numerics` on `cpu` come out bit for bit here: in the same
+    /// mode, and in fast mode on the same CPU model.
+    pub fn reproduces(&self, numerics: Numerics, cpu: &str) -> bool {
+        numerics == self.numerics && (numerics == Numerics::Reproducible || cpu == self.cpu)
     }
 
     pub fn write(&self, run_dir: &Path) -> Result<()> {

@@ -230,7 +230,7 @@ pub enum Exactness {
 }
 
 pub fn exactness(value: f64, baseline: &Baseline, here: &Machine) -> Exactness {
-    let comparable = baseline.numerics == here.numerics.name() && (here.numerics == Numerics::Reproducible || baseline.cpu == here.cpu);
+    let comparable = Numerics::parse(&baseline.numerics).is_ok_and(|numerics| here.reproduces(numerics, &baseline.cpu));
     if !comparable {
         let numerics = if baseline.numerics.is_empty() { "unknown" } else { &baseline.numerics };
         return Exactness::NotComparable(format!("baseline from {numerics} numerics on {}", if baseline.cpu.is_empty() { "an unrecorded CPU" } else { &baseline.cpu }));

@@ -136,7 +136,6 @@ pub fn load_vars_state(vars: &nn::VarStore, saved: &std::collections::HashMap<St
     })
 }
 
-/// `target ← τ·source + (1 - τ)·target` for every pair of parameters.
 /// √x through IEEE-exact operations only, 1 / (1 / √x): libtorch's `sqrt` runs MKL's vector
 /// math, whose float results differ in the last bit from one CPU to another even in MKL's
 /// reproducible mode. This one is within an ulp of the exact root and the same on every CPU
@@ -145,6 +144,7 @@ pub fn portable_sqrt(x: &Tensor) -> Tensor {
     x.rsqrt().reciprocal()
 }
 
+/// `target ← τ·source + (1 - τ)·target` for every pair of parameters.
 pub fn soft_update(target: &[Tensor], source: &[Tensor], tau: f64) {
     tch::no_grad(|| {
         for (t, s) in target.iter().zip(source) {
