@@ -12,10 +12,11 @@
 //! replacement; then the meta-test evaluation.
 //!
 //! Evaluation (oyster's `AverageReturn_all_test_tasks`): per test task and run, trajectories with
-//! deterministic actions until `num_steps_per_eval` transitions, z from the prior until
-//! `num_exp_traj_eval` trajectories are in the context and from the posterior of all context
-//! gathered so far after each later one; the score is the last trajectory's return, averaged over
-//! `num_evals` runs and the test tasks.
+//! deterministic actions until `num_steps_per_eval` transitions, each of the first
+//! `num_exp_traj_eval` with its own z drawn from the prior (`in_place.py` `obtain_samples` resamples
+//! after every trajectory), each later one with z from the posterior of all context gathered so
+//! far; the score is the last trajectory's return, averaged over `num_evals` runs and the test
+//! tasks.
 
 use std::path::Path;
 use std::time::Instant;
@@ -433,6 +434,10 @@ impl Trainer {
                 if *trajectories >= self.config.num_exp_traj_eval {
                     let context = Tensor::from_slice(context).view([1, *transitions as i64, -1]);
                     self.infer(&mut slot.belief, &context, &slot.task);
+                } else {
+                    // oyster `obtain_samples(max_trajs=1)` ends with `sample_z()`: every
+                    // exploration trajectory draws its own z from the prior.
+                    self.sample_z(&mut slot.belief, &slot.task);
                 }
                 if *transitions >= self.config.num_steps_per_eval {
                     // oyster scores sparse-reward envs by their sparse reward.
@@ -796,5 +801,46 @@ impl IterationReport {
             field(self.query_kl),
             format!("{:.3}", self.wall_clock_s),
         ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A PEARL trainer, untrained, on sparse-point-robot (whose reset is the origin: with
+    /// deterministic actions only z tells two trajectories apart).
+    fn sparse_point_trainer(dir: &Path, num_exp_traj_eval: usize) -> Trainer {
+        let config = Config {
+            n_train_tasks: Some(4),
+            n_eval_tasks: Some(2),
+            latent_size: 2,
+            net_size: 16,
+            encoder_hidden: vec![16, 16],
+            max_path_length: 20,
+            num_exp_traj_eval,
+            num_steps_per_eval: 20 * (num_exp_traj_eval + 1),
+            sparse_rewards: true,
+            ..Config::default()
+        };
+        let spec = RunSpec { algorithm: Algorithm::Pearl, env: "sparse-point-robot".into(), seed: 3, max_env_steps: None, device: "cpu".into(), config };
+        Trainer::open(spec, dir, false).unwrap()
+    }
+
+    #[test]
+    fn each_exploration_trajectory_of_a_meta_test_run_draws_its_own_prior_z() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut trainer = sparse_point_trainer(dir.path(), 3);
+        let mut states: Vec<Vec<f64>> = vec![Vec::new(); 4];
+        trainer
+            .film(0, &mut |env, step| {
+                states[step.trajectory].extend_from_slice(env.observation());
+                Ok(())
+            })
+            .unwrap();
+        assert!(states.iter().all(|s| s.len() == 2 * 20), "four trajectories of 20 steps");
+        for (a, b) in [(0, 1), (0, 2), (1, 2)] {
+            assert_ne!(states[a], states[b], "exploration trajectories {a} and {b} are copies: the same z drove both");
+        }
     }
 }
