@@ -179,7 +179,7 @@ fn a_window_as_long_as_the_horizon_is_refused_by_name() {
     std::fs::write(&config_path, config.to_string()).unwrap();
     let out = train_with("tcl", &config_path, &root.path().join("run"), &[], &[]);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success() && stderr.contains("contrastive_window is 20") && stderr.contains("max_path_length - 1 = 19"), "{stderr}");
+    assert!(!out.status.success() && stderr.contains("contrastive_window is 20") && stderr.contains("max_path_length - 2 = 18"), "{stderr}");
 }
 
 #[test]

@@ -133,7 +133,9 @@ impl Contrastive {
 
     /// The contrastive terms for query windows (encoded by `query_encoder`, with gradients) and
     /// key windows (encoded by the key encoder), `[n, window, width]` with `mask` `[n, window, 1]`.
-    pub fn terms(&self, query_encoder: &ContextEncoder, queries: &Tensor, keys: &Tensor, mask: &Tensor) -> ContrastiveTerms {
+    /// `shared_trajectory` (`[n, n]`, true where key j ≠ i was cropped from query i's trajectory)
+    /// takes those keys out of query i's negatives.
+    pub fn terms(&self, query_encoder: &ContextEncoder, queries: &Tensor, keys: &Tensor, mask: &Tensor, shared_trajectory: Option<&Tensor>) -> ContrastiveTerms {
         let device = self.vars.device();
         let mask = mask.to_device(device);
         let (mean, var) = query_encoder.window_posterior(&queries.to_device(device), &mask);
@@ -145,7 +147,11 @@ impl Contrastive {
             (None, Similarity::Bhattacharyya) => bhattacharyya_similarity(&q, &k),
             (None, _) => wasserstein_similarity(&q, &k),
         };
-        let info_nce = info_nce(&shift_by_row_max(&(scores / self.settings.temperature)));
+        let mut logits = scores / self.settings.temperature;
+        if let Some(shared) = shared_trajectory {
+            logits = logits.masked_fill(&shared.to_device(device), f64::NEG_INFINITY);
+        }
+        let info_nce = info_nce(&shift_by_row_max(&logits));
         let mut loss = &info_nce * self.settings.loss_scale;
         let mut query_kl = None;
         if let Some(lambda) = self.settings.query_kl_lambda {
@@ -298,10 +304,10 @@ mod tests {
         let mask = Tensor::ones([3, 5, 1], (Kind::Float, Device::Cpu));
         let encoder = sac.encoder.as_ref().unwrap();
         let tcl = Contrastive::new(settings(Similarity::Wasserstein, None), &sac, &context);
-        let terms = tcl.terms(encoder, &windows, &windows, &mask);
+        let terms = tcl.terms(encoder, &windows, &windows, &mask, None);
         assert!((terms.loss.double_value(&[]) - 2.0 * terms.info_nce).abs() < 1e-6 && terms.query_kl.is_none());
         let cocoa = Contrastive::new(settings(Similarity::Bhattacharyya, Some(0.5)), &sac, &context);
-        let terms = cocoa.terms(encoder, &windows, &windows, &mask);
+        let terms = cocoa.terms(encoder, &windows, &windows, &mask, None);
         let (mean, var) = encoder.window_posterior(&windows, &mask);
         let kl = ContextEncoder::kl_to_prior(&mean, &var).double_value(&[]);
         let bhattacharyya = info_nce(&bhattacharyya_similarity(&Gaussians { mean: mean.shallow_clone(), var: var.shallow_clone() }, &cocoa.key_posterior(&windows, &mask))).double_value(&[]);
@@ -312,5 +318,29 @@ mod tests {
         terms.loss.backward();
         assert!(sac.encoder_params().iter().any(|p| p.grad().defined() && p.grad().abs().sum(Kind::Float).double_value(&[]) > 0.0));
         assert!(cocoa.key_params.iter().all(|p| !p.grad().defined()));
+    }
+
+    #[test]
+    fn keys_of_a_shared_trajectory_leave_the_negatives() {
+        let (sac, context) = learner();
+        let windows = Tensor::randn([3, 5, 4], (Kind::Float, Device::Cpu));
+        let mask = Tensor::ones([3, 5, 1], (Kind::Float, Device::Cpu));
+        let encoder = sac.encoder.as_ref().unwrap();
+        let tcl = Contrastive::new(settings(Similarity::Wasserstein, None), &sac, &context);
+        // Rows 0 and 2 cropped one trajectory: each is out of the other's negatives.
+        let shared = Tensor::from_slice(&[false, false, true, false, false, false, true, false, false]).view([3, 3]);
+        let terms = tcl.terms(encoder, &windows, &windows, &mask, Some(&shared));
+        let (mean, var) = encoder.window_posterior(&windows, &mask);
+        let scores = wasserstein_similarity(&Gaussians { mean, var }, &tcl.key_posterior(&windows, &mask));
+        let s = Vec::<f32>::try_from(scores.reshape([-1])).unwrap();
+        let row = |i: usize, negatives: &[usize]| -> f64 {
+            let positive = f64::from(s[3 * i + i]);
+            let denominator: f64 = std::iter::once(i).chain(negatives.iter().copied()).map(|j| f64::from(s[3 * i + j]).exp()).sum();
+            denominator.ln() - positive
+        };
+        let expected = (row(0, &[1]) + row(1, &[0, 2]) + row(2, &[1])) / 3.0;
+        assert!((terms.info_nce - expected).abs() < 1e-5, "{} vs {expected}", terms.info_nce);
+        let unmasked = tcl.terms(encoder, &windows, &windows, &mask, None).info_nce;
+        assert!((unmasked - expected).abs() > 1e-4, "the mask changes the loss");
     }
 }

@@ -99,12 +99,18 @@ impl Batch {
 
 /// Two windows cropped from one trajectory for each task of a meta-batch (a query and its key),
 /// `[tasks, window, ·]`; a trajectory shorter than the window fills only its first rows, and
-/// `mask` (`[tasks, window, 1]`, 1 for a real transition) says which.
+/// `mask` (`[tasks, window, 1]`, 1 for a real transition) says which. Rows are drawn from distinct
+/// trajectories while the task has unused ones; `shared_trajectory` (`[tasks, tasks]`, true where
+/// two different rows cropped the same trajectory) is set only when some had to share.
 pub struct WindowPair {
     pub queries: Batch,
     pub keys: Batch,
     pub mask: Tensor,
+    pub shared_trajectory: Option<Tensor>,
 }
+
+/// The fewest transitions a trajectory needs to give two different windows.
+pub const MIN_CROPPABLE_LENGTH: usize = 3;
 
 #[derive(Clone)]
 pub struct TaskBuffer {
@@ -202,23 +208,33 @@ impl TaskBuffer {
         self.split(Tensor::from_slice(&picked).view([n as i64, width as i64]))
     }
 
-    /// papers/001 §C.3 window crop: a trajectory drawn uniformly among the stored ones, and two
-    /// windows of `window` consecutive transitions cropped from it at independent uniform starts
-    /// (the query and its positive key). A trajectory shorter than the window gives itself whole,
-    /// zero-padded: the returned count of real rows says how much. Rows `[window, width]` each.
-    pub fn sample_window_pair(&self, window: usize, rng: &mut ChaCha8Rng) -> (Tensor, Tensor, usize) {
-        assert!(!self.trajectories.is_empty(), "cropping a window from a buffer with no finished trajectory");
-        let trajectory = self.trajectories[rng.gen_range(0..self.trajectories.len())].clone();
-        let real = trajectory.len().min(window);
-        let mut crop = || {
-            let start = trajectory.start + rng.gen_range(0..=trajectory.len() - real);
+    /// The stored trajectories two different windows can be cropped from (at least
+    /// [`MIN_CROPPABLE_LENGTH`] transitions), as positions among [`Self::trajectories`].
+    fn croppable(&self) -> Vec<usize> {
+        (0..self.trajectories.len()).filter(|&i| self.trajectories[i].len() >= MIN_CROPPABLE_LENGTH).collect()
+    }
+
+    /// papers/001 §C.3 window crop of stored trajectory `which` (a position among
+    /// [`Self::trajectories`]): the query and its positive key, `real` consecutive transitions each,
+    /// starting at two different steps of `[0, T − real)` (§C.3's `randint(0, T − W)`; §4.2.1: the
+    /// starts differ), with `real = min(window, T − 2)` so a trajectory shorter than the window
+    /// (early termination) still gives two different windows. Rows `[window, width]` each,
+    /// zero-padded after `real`.
+    pub fn crop_window_pair(&self, which: usize, window: usize, rng: &mut ChaCha8Rng) -> (Tensor, Tensor, usize) {
+        let trajectory = self.trajectories[which].clone();
+        assert!(trajectory.len() >= MIN_CROPPABLE_LENGTH, "cropping two windows from a trajectory of {} transitions", trajectory.len());
+        let real = window.min(trajectory.len() - 2);
+        let bound = trajectory.len() - real;
+        let query_start = rng.gen_range(0..bound);
+        // Uniform over the other starts.
+        let key_start = (query_start + rng.gen_range(1..bound)) % bound;
+        let crop = |start: usize| {
             let mut rows = Vec::with_capacity(window * self.width());
-            (start..start + real).for_each(|i| rows.extend_from_slice(self.row(i)));
+            (trajectory.start + start..trajectory.start + start + real).for_each(|i| rows.extend_from_slice(self.row(i)));
             rows.resize(window * self.width(), 0.0);
             Tensor::from_slice(&rows).view([window as i64, self.width() as i64])
         };
-        let (query, key) = (crop(), crop());
-        (query, key, real)
+        (crop(query_start), crop(key_start), real)
     }
 
     /// MCAT's segments (papers/004 §3.2): `n` transitions drawn uniformly among those of the
@@ -306,20 +322,34 @@ impl MultiTaskBuffer {
     }
 
     /// For each task in `indices`, a query and a key window of `window` transitions cropped from
-    /// one of its trajectories (TCL/CoCOA); N = `indices.len()` query-key pairs.
+    /// one of its trajectories (TCL/CoCOA); N = `indices.len()` query-key pairs. Each row draws
+    /// uniformly among its task's croppable trajectories that no earlier row of the step drew, so
+    /// a repeated task still gives negatives from other trajectories (papers/001 §4.2.1: negatives
+    /// are windows of different trajectories); only a task repeated more often than it has
+    /// trajectories shares one, and `shared_trajectory` marks those pairs.
     pub fn sample_window_pairs(&self, indices: &[usize], window: usize, rng: &mut ChaCha8Rng) -> WindowPair {
         let (mut queries, mut keys, mut mask) = (Vec::new(), Vec::new(), Vec::new());
+        let mut drawn: Vec<(usize, usize)> = Vec::with_capacity(indices.len());
         for &i in indices {
-            let (query, key, real) = self.tasks[i].sample_window_pair(window, rng);
+            let croppable = self.tasks[i].croppable();
+            assert!(!croppable.is_empty(), "task {i}'s encoder buffer holds no trajectory of {MIN_CROPPABLE_LENGTH} or more transitions to crop two windows from");
+            let unused: Vec<usize> = croppable.iter().copied().filter(|&t| !drawn.contains(&(i, t))).collect();
+            let pool = if unused.is_empty() { &croppable } else { &unused };
+            let which = pool[rng.gen_range(0..pool.len())];
+            drawn.push((i, which));
+            let (query, key, real) = self.tasks[i].crop_window_pair(which, window, rng);
             queries.push(query);
             keys.push(key);
             mask.extend((0..window).map(|row| if row < real { 1.0f32 } else { 0.0 }));
         }
+        let n = indices.len();
+        let shared: Vec<bool> = (0..n * n).map(|k| k / n != k % n && drawn[k / n] == drawn[k % n]).collect();
         let task = &self.tasks[indices[0]];
         WindowPair {
             queries: task.split(Tensor::stack(&queries, 0)),
             keys: task.split(Tensor::stack(&keys, 0)),
-            mask: Tensor::from_slice(&mask).view([indices.len() as i64, window as i64, 1]),
+            mask: Tensor::from_slice(&mask).view([n as i64, window as i64, 1]),
+            shared_trajectory: shared.contains(&true).then(|| Tensor::from_slice(&shared).view([n as i64, n as i64])),
         }
     }
 
@@ -411,46 +441,101 @@ mod tests {
         assert!((share(1) - 4.0 / 12.0).abs() < 0.08 && (share(2) - 2.0 / 12.0).abs() < 0.08 && (share(3) - 0.5).abs() < 0.08, "{drawn:?}");
     }
 
-    #[test]
-    fn windows_are_cropped_inside_one_trajectory_and_never_cross_a_boundary() {
-        // Capacity 30 with 7 + 3 + 12 + 5 + 9 = 36 rows pushed: the ring overwrote trajectory 0.
+    /// The stored trajectory lengths, by id, of [`windows_buffer`].
+    const WINDOW_LENGTHS: [usize; 6] = [0, 7, 3, 12, 5, 9];
+
+    /// Capacity 30 with 7 + 3 + 12 + 5 + 9 = 36 rows pushed: the ring overwrote trajectory 1.
+    fn windows_buffer() -> MultiTaskBuffer {
         let mut buffer = TaskBuffer::new(2, 1, 30);
-        for (id, len) in [7, 3, 12, 5, 9].into_iter().enumerate() {
+        for (id, &len) in WINDOW_LENGTHS[1..].iter().enumerate() {
             push_trajectory(&mut buffer, id + 1, len);
         }
         let kept: Vec<usize> = buffer.trajectories().map(|t| t.len()).collect();
         assert_eq!(kept, vec![3, 12, 5, 9], "the trajectory the ring overwrote is forgotten");
         let mut multi = MultiTaskBuffer::new(2, 2, 1, 30);
         multi.tasks[1] = buffer;
+        multi
+    }
+
+    /// (trajectory id, first step, real rows) of each window of `windows`.
+    fn window_origins(windows: &Batch, mask: &Tensor, window: usize) -> Vec<(usize, usize, usize)> {
+        let obs = Vec::<f32>::try_from(windows.obs.reshape([-1])).unwrap();
+        let mask = Vec::<f32>::try_from(mask.view([-1])).unwrap();
+        obs.chunks(2 * window)
+            .enumerate()
+            .map(|(w, rows)| {
+                let real = mask[window * w..window * (w + 1)].iter().filter(|&&m| m == 1.0).count();
+                let (id, start) = (rows[0] as usize, rows[1] as usize);
+                for r in 0..window {
+                    let (row_id, step) = (rows[2 * r], rows[2 * r + 1]);
+                    if r < real {
+                        assert_eq!(row_id as usize, id, "a window crossed from trajectory {id} into {row_id}");
+                        assert_eq!(step as usize, start + r, "consecutive steps");
+                    } else {
+                        assert_eq!((row_id, step), (0.0, 0.0), "padding is zero");
+                    }
+                }
+                (id, start, real)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn windows_are_cropped_inside_one_trajectory_at_two_different_starts() {
+        let multi = windows_buffer();
         let mut rng = ChaCha8Rng::seed_from_u64(7);
         let mut seen = std::collections::HashSet::new();
         for _ in 0..200 {
             let pair = multi.sample_window_pairs(&[1, 1, 1], 4, &mut rng);
-            let mask = Vec::<f32>::try_from(pair.mask.view([-1])).unwrap();
-            for windows in [&pair.queries, &pair.keys] {
-                let obs = Vec::<f32>::try_from(windows.obs.reshape([-1])).unwrap();
-                for (w, rows) in obs.chunks(8).enumerate() {
-                    let real = mask[4 * w..4 * w + 4].iter().filter(|&&m| m == 1.0).count();
-                    let id = rows[0];
-                    let len = [0, 7, 3, 12, 5, 9][id as usize];
-                    assert_eq!(real, len.min(4), "window of trajectory {id}");
-                    for r in 0..4 {
-                        let (row_id, step) = (rows[2 * r], rows[2 * r + 1]);
-                        if r < real {
-                            assert_eq!(row_id, id, "a window crossed from trajectory {id} into {row_id}");
-                            assert_eq!(step, rows[1] + r as f32, "consecutive steps");
-                            assert!((step as usize) < len);
-                        } else {
-                            assert_eq!((row_id, step), (0.0, 0.0), "padding is zero");
-                        }
-                    }
-                    seen.insert(id as usize);
-                }
+            assert!(pair.shared_trajectory.is_none(), "three rows, four trajectories: none shared");
+            let queries = window_origins(&pair.queries, &pair.mask, 4);
+            let keys = window_origins(&pair.keys, &pair.mask, 4);
+            for ((id, query_start, real), (key_id, key_start, _)) in queries.iter().zip(&keys) {
+                let len = WINDOW_LENGTHS[*id];
+                assert_eq!(*real, len.min(4 + 2) - 2, "W = 4, or T − 2 for a shorter trajectory (T = {len})");
+                assert_eq!(id, key_id, "a query and its key come from one trajectory");
+                assert_ne!(query_start, key_start, "a query and its key start at different steps");
+                // §C.3: start = randint(0, T − W).
+                assert!(query_start + real < len && key_start + real < len, "start in [0, T − W)");
+                seen.insert(*id);
             }
-            // A query and its key come from the same trajectory.
-            let first = |b: &Batch| Vec::<f32>::try_from(b.obs.select(2, 0).select(1, 0)).unwrap();
-            assert_eq!(first(&pair.queries), first(&pair.keys));
+            let ids: std::collections::HashSet<usize> = queries.iter().map(|q| q.0).collect();
+            assert_eq!(ids.len(), 3, "one task three times: three different trajectories, so the negatives are other trajectories");
         }
         assert_eq!(seen, [2, 3, 4, 5].into_iter().collect(), "every stored trajectory is drawn, the overwritten one never");
+    }
+
+    #[test]
+    fn a_task_repeated_beyond_its_trajectories_shares_one_and_says_which_pairs() {
+        let multi = windows_buffer();
+        let mut rng = ChaCha8Rng::seed_from_u64(8);
+        for _ in 0..50 {
+            let pair = multi.sample_window_pairs(&[1, 1, 1, 1, 1], 4, &mut rng);
+            let ids: Vec<usize> = window_origins(&pair.queries, &pair.mask, 4).iter().map(|q| q.0).collect();
+            assert_eq!(ids[..4].iter().collect::<std::collections::HashSet<_>>().len(), 4, "the first four rows take the four trajectories");
+            let shared = Vec::<bool>::try_from(pair.shared_trajectory.expect("five rows, four trajectories").view([-1])).unwrap();
+            for (k, &flag) in shared.iter().enumerate() {
+                let (a, b) = (k / 5, k % 5);
+                assert_eq!(flag, a != b && ids[a] == ids[b], "pair ({a}, {b}) of trajectories {ids:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn trajectories_too_short_for_two_windows_are_never_cropped() {
+        let mut buffer = TaskBuffer::new(2, 1, 100);
+        for (id, len) in [2, 1, 3, 2].into_iter().enumerate() {
+            push_trajectory(&mut buffer, id + 1, len);
+        }
+        let mut multi = MultiTaskBuffer::new(1, 2, 1, 100);
+        multi.tasks[0] = buffer;
+        let mut rng = ChaCha8Rng::seed_from_u64(9);
+        for _ in 0..20 {
+            let pair = multi.sample_window_pairs(&[0], 8, &mut rng);
+            let (query, key) = (window_origins(&pair.queries, &pair.mask, 8)[0], window_origins(&pair.keys, &pair.mask, 8)[0]);
+            // Only trajectory 3 (three steps) can give two windows: one step each, at steps 0 and 1.
+            assert_eq!((query.0, query.2, key.0, key.2), (3, 1, 3, 1));
+            assert_ne!(query.1, key.1);
+        }
     }
 }

@@ -230,11 +230,14 @@ pub struct Rl2Config {
     pub entropy_coeff: f64,
     /// Standardise the advantages over the batch.
     pub center_adv: bool,
+    /// An episode's first input carries the previous episode's last action, reward and an
+    /// episode-end flag (Duan et al. 2016 §2.2) instead of garage `RL2Env`'s zeros (default).
+    pub carry_inputs_across_episodes: bool,
 }
 
 impl Default for Rl2Config {
     fn default() -> Self {
-        Rl2Config { run: OnPolicyRun::default(), gru_hidden: 64, lr: 1e-3, clip: 0.2, ppo_epochs: 5, minibatch_trials: 100, entropy_coeff: 0.0, center_adv: true }
+        Rl2Config { run: OnPolicyRun::default(), gru_hidden: 64, lr: 1e-3, clip: 0.2, ppo_epochs: 5, minibatch_trials: 100, entropy_coeff: 0.0, center_adv: true, carry_inputs_across_episodes: false }
     }
 }
 

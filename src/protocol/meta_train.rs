@@ -217,9 +217,9 @@ impl Trainer {
         }
         let (obs_dim, action_dim) = (envs.obs_dim(), envs.action_dim());
         let oracle_dim = family.train[0].oracle.len();
-        if spec.algorithm.similarity(&config).is_some() && !(1..config.max_path_length).contains(&config.contrastive_window) {
-            bail!("config field contrastive_window is {}: it must be between 1 and max_path_length - 1 = {}, so that two windows cropped from one trajectory differ",
-                config.contrastive_window, config.max_path_length.saturating_sub(1));
+        if spec.algorithm.similarity(&config).is_some() && !(1..=config.max_path_length.saturating_sub(2)).contains(&config.contrastive_window) {
+            bail!("config field contrastive_window is {}: it must be between 1 and max_path_length - 2 = {}, so that a query and its key start at different steps of [0, T - W) (papers/001 §C.3)",
+                config.contrastive_window, config.max_path_length.saturating_sub(2));
         }
         let (sac, contrastive) = build_learner(spec.algorithm, &config, obs_dim, action_dim, oracle_dim, device);
         let z_dim = sac.settings.z_dim;
@@ -687,7 +687,7 @@ pub fn context_step(sac: &mut Sac, contrastive: Option<&mut Contrastive>, config
     };
     let windows = encoder_replay.sample_window_pairs(indices, config.contrastive_window, rng);
     let query_encoder = sac.encoder.as_ref().expect("TCL and CoCOA train PEARL's encoder");
-    let terms = contrastive.terms(query_encoder, &context_rows(config, &windows.queries), &context_rows(config, &windows.keys), &windows.mask);
+    let terms = contrastive.terms(query_encoder, &context_rows(config, &windows.queries), &context_rows(config, &windows.keys), &windows.mask, windows.shared_trajectory.as_ref());
     let batch = replay.sample_stacked(indices, config.batch_size, rng);
     let mut losses = sac.train_step(&batch, TaskVariable::ContextAndEncoderLoss(context, terms.loss), rng);
     contrastive.after_step();

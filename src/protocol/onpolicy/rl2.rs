@@ -48,7 +48,7 @@ impl Rl2Runner {
         let policy = &self.ppo.policy;
         let mut state = policy.initial_state(slots.len() as i64);
         let (action_dim, device) = (self.action_dim as i64, sampler.device);
-        sampler.episodes(slots, episodes, Inputs::Rl2, |running, inputs, rng| {
+        sampler.episodes(slots, episodes, Inputs::Rl2 { carry_across_episodes: self.config.carry_inputs_across_episodes }, |running, inputs, rng| {
             tch::no_grad(|| {
                 let rows = Tensor::from_slice(&running.iter().map(|s| position[s]).collect::<Vec<_>>()).to_device(device);
                 let (dist, next) = policy.step(&inputs.to_device(device), &state.index_select(1, &rows));
@@ -111,7 +111,7 @@ impl OnPolicyAlgorithm for Rl2Runner {
     }
 
     fn new(config: &Rl2Config, obs_dim: usize, action_dim: usize, device: Device) -> Self {
-        let width = Inputs::Rl2.width(obs_dim, action_dim);
+        let width = Inputs::Rl2 { carry_across_episodes: config.carry_inputs_across_episodes }.width(obs_dim, action_dim);
         let settings = Rl2Settings {
             input_dim: width as i64,
             action_dim: action_dim as i64,
