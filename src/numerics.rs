@@ -134,7 +134,7 @@ impl Machine {
 pub const FINGERPRINT_STEPS: usize = 5;
 pub const REPRODUCIBLE_FINGERPRINTS: &[(&str, &str)] = &[
     ("pearl", "d9cde73af91fee94294d25948c6d333d8bb3b8fe55dbcbd9b1d7dcc83b35c0a2"),
-    ("tcl", "be1647bb476cf44806cdc376ec85051f7e9d3e5fd4eb9def92d9074c8f777e77"),
+    ("tcl", "39c3460e8dc93e87ea0af2353402b5fc5f42855466b8444e8de59dff583d14c2"),
 ];
 
 pub const MACHINE_FILE: &str = "machine.json";

@@ -28,6 +28,18 @@ pub enum Similarity {
     Bilinear,
 }
 
+/// Where PEARL's z comes from in a TCL/CoCOA gradient step.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PearlContext {
+    /// PEARL's own context sample, `embedding_batch_size` transitions per task, as in PEARL.
+    #[default]
+    Sampled,
+    /// The contrastive query windows, shared by PEARL's loss and the contrastive one (papers/001
+    /// §4.3(2), Alg. 2 lines 11-13).
+    QueryWindows,
+}
+
 /// The diagonal Gaussians q(z|w) of a batch of windows, `[n, latent]` each.
 pub struct Gaussians {
     pub mean: Tensor,
@@ -90,6 +102,8 @@ pub struct ContrastiveTerms {
     pub loss: Tensor,
     pub info_nce: f64,
     pub query_kl: Option<f64>,
+    /// The query windows' q(z|w), mean and variance `[n, latent]`, with their graph.
+    pub queries: Gaussians,
 }
 
 pub struct Contrastive {
@@ -160,7 +174,7 @@ impl Contrastive {
             loss = loss + &kl * lambda;
             query_kl = Some(kl.double_value(&[]));
         }
-        ContrastiveTerms { loss, info_nce: info_nce.double_value(&[]), query_kl }
+        ContrastiveTerms { loss, info_nce: info_nce.double_value(&[]), query_kl, queries: q }
     }
 
     /// After the query encoder's update: W's own step (bilinear), then the key encoder's EMA

@@ -81,6 +81,9 @@ pub enum TaskVariable {
     /// TCL/CoCOA: PEARL's context, and an extra loss on the encoder (the contrastive term) that
     /// joins the critic's backward pass, so the encoder's gradient is that of Q loss + β·KL + it.
     ContextAndEncoderLoss(Tensor, Tensor),
+    /// TCL/CoCOA with PEARL's z from the query windows (papers/001 §4.3(2)): q(z|c)'s mean and
+    /// variance `[tasks, z_dim]`, already computed with their graph, and the contrastive loss.
+    PosteriorAndEncoderLoss(Tensor, Tensor, Tensor),
     /// Oracle SAC: one given vector per task, `[tasks, z_dim]`.
     Given(Tensor),
     /// FOCAL's coupled ablation and Batch PEARL with an encoder of its own: z per task with its
@@ -188,8 +191,13 @@ impl Sac {
     fn encode(&self, context: &Tensor, rng: &mut ChaCha8Rng) -> (Tensor, Tensor) {
         let encoder = self.encoder.as_ref().expect("a context step needs the encoder");
         let (mean, var) = encoder.posterior(&context.to_device(self.device));
-        let noise = standard_normal(rng, context.size()[0], self.settings.z_dim, self.device);
-        (ContextEncoder::sample(&mean, &var, &noise), ContextEncoder::kl_to_prior(&mean, &var))
+        self.sample_posterior(&mean, &var, rng)
+    }
+
+    /// z ~ N(mean, var) per task and KL(N(mean, var) ‖ N(0, I)).
+    fn sample_posterior(&self, mean: &Tensor, var: &Tensor, rng: &mut ChaCha8Rng) -> (Tensor, Tensor) {
+        let noise = standard_normal(rng, mean.size()[0], self.settings.z_dim, self.device);
+        (ContextEncoder::sample(mean, var, &noise), ContextEncoder::kl_to_prior(mean, var))
     }
 
     /// One step of `_take_step` on a meta-batch: `batch` is `[tasks, b, ·]`.
@@ -209,6 +217,10 @@ impl Sac {
             }
             TaskVariable::ContextAndEncoderLoss(context, loss) => {
                 let (z, kl) = self.encode(&context, rng);
+                (z, Some(kl), Some(loss))
+            }
+            TaskVariable::PosteriorAndEncoderLoss(mean, var, loss) => {
+                let (z, kl) = self.sample_posterior(&mean, &var, rng);
                 (z, Some(kl), Some(loss))
             }
             TaskVariable::Given(z) => (z.to_device(dev), None, None),

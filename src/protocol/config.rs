@@ -7,7 +7,7 @@ use anyhow::{bail, Context, Result};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::algos::contrastive::Similarity;
+use crate::algos::contrastive::{PearlContext, Similarity};
 use crate::suggest::closest_match;
 
 /// The algorithms `metarl train` runs.
@@ -75,6 +75,9 @@ pub struct Config {
     /// Query-key similarity: "wasserstein" (TCL), "bhattacharyya" (CoCOA) or "bilinear" (CoCOA's
     /// ablation, papers/000 Table 5.2); null runs the algorithm's own.
     pub similarity: Option<Similarity>,
+    /// TCL/CoCOA: "sampled" gives PEARL's loss its own context sample, as PEARL (default);
+    /// "query_windows" gives it the contrastive query windows (papers/001 §4.3(2)).
+    pub pearl_context: PearlContext,
 }
 
 impl Default for Config {
@@ -120,6 +123,7 @@ impl Default for Config {
             contrastive_temperature: 1.0,
             key_encoder_tau: 0.005,
             similarity: None,
+            pearl_context: PearlContext::Sampled,
         }
     }
 }

@@ -32,7 +32,7 @@ pub use super::config::Algorithm;
 use super::config::Config;
 use super::run_dir::{checked_steps, iteration_seed, maybe_killed, parse_device, RunDir, RunIdentity};
 use super::sampler::VecEnvs;
-use crate::algos::contrastive::{Contrastive, ContrastiveSettings, Similarity};
+use crate::algos::contrastive::{Contrastive, ContrastiveSettings, PearlContext, Similarity};
 use crate::algos::sac::{ContextSettings, Losses, Sac, SacSettings, TaskVariable};
 use crate::envs::wrappers::NormalizedActions;
 use crate::envs::{registry, Env, EnvOptions, Task};
@@ -220,6 +220,9 @@ impl Trainer {
         if spec.algorithm.similarity(&config).is_some() && !(1..=config.max_path_length.saturating_sub(2)).contains(&config.contrastive_window) {
             bail!("config field contrastive_window is {}: it must be between 1 and max_path_length - 2 = {}, so that a query and its key start at different steps of [0, T - W) (papers/001 §C.3)",
                 config.contrastive_window, config.max_path_length.saturating_sub(2));
+        }
+        if spec.algorithm.similarity(&config).is_none() && config.pearl_context != PearlContext::Sampled {
+            bail!("config field pearl_context is {:?}: only TCL and CoCOA crop query windows to share", config.pearl_context);
         }
         let (sac, contrastive) = build_learner(spec.algorithm, &config, obs_dim, action_dim, oracle_dim, device);
         let z_dim = sac.settings.z_dim;
@@ -680,16 +683,21 @@ pub fn sample_context(config: &Config, encoder_replay: &MultiTaskBuffer, indices
 /// 9-16), after which the key encoder takes its EMA step.
 pub fn context_step(sac: &mut Sac, contrastive: Option<&mut Contrastive>, config: &Config, (replay, encoder_replay): (&MultiTaskBuffer, &MultiTaskBuffer),
     indices: &[usize], rng: &mut ChaCha8Rng) -> Losses {
-    let context = sample_context(config, encoder_replay, indices, rng);
     let Some(contrastive) = contrastive else {
+        let context = sample_context(config, encoder_replay, indices, rng);
         let batch = replay.sample_stacked(indices, config.batch_size, rng);
         return sac.train_step(&batch, TaskVariable::Context(context), rng);
     };
+    let context = (config.pearl_context == PearlContext::Sampled).then(|| sample_context(config, encoder_replay, indices, rng));
     let windows = encoder_replay.sample_window_pairs(indices, config.contrastive_window, rng);
     let query_encoder = sac.encoder.as_ref().expect("TCL and CoCOA train PEARL's encoder");
     let terms = contrastive.terms(query_encoder, &context_rows(config, &windows.queries), &context_rows(config, &windows.keys), &windows.mask, windows.shared_trajectory.as_ref());
     let batch = replay.sample_stacked(indices, config.batch_size, rng);
-    let mut losses = sac.train_step(&batch, TaskVariable::ContextAndEncoderLoss(context, terms.loss), rng);
+    let task = match context {
+        Some(context) => TaskVariable::ContextAndEncoderLoss(context, terms.loss),
+        None => TaskVariable::PosteriorAndEncoderLoss(terms.queries.mean, terms.queries.var, terms.loss),
+    };
+    let mut losses = sac.train_step(&batch, task, rng);
     contrastive.after_step();
     (losses.contrastive_loss, losses.query_kl) = (Some(terms.info_nce), terms.query_kl);
     losses
@@ -842,5 +850,42 @@ mod tests {
         for (a, b) in [(0, 1), (0, 2), (1, 2)] {
             assert_ne!(states[a], states[b], "exploration trajectories {a} and {b} are copies: the same z drove both");
         }
+    }
+
+    /// One TCL gradient step's losses on a fixed buffer of random trajectories, from fixed
+    /// weights and generator, with the config's `pearl_context` and `embedding_batch_size`.
+    fn tcl_step_losses(pearl_context: PearlContext, embedding_batch_size: usize) -> Losses {
+        let config = Config { latent_size: 2, net_size: 16, encoder_hidden: vec![16, 16], batch_size: 8, embedding_batch_size, contrastive_window: 4, pearl_context, ..Config::default() };
+        let mut rng = ChaCha8Rng::seed_from_u64(11);
+        let mut buffer = MultiTaskBuffer::new(3, 2, 2, 100);
+        for task in &mut buffer.tasks {
+            for _ in 0..4 {
+                for _ in 0..10 {
+                    let mut v = || rng.gen_range(-1.0..1.0);
+                    let (obs, action, next_obs) = ([v(), v()], [v(), v()], [v(), v()]);
+                    task.push(&super::super::buffer::Transition { obs: &obs, action: &action, reward: v(), sparse_reward: v(), next_obs: &next_obs, terminal: false });
+                }
+                task.end_trajectory();
+            }
+        }
+        tch::manual_seed(0);
+        let (mut sac, mut contrastive) = build_learner(Algorithm::Tcl, &config, 2, 2, 1, Device::Cpu);
+        context_step(&mut sac, contrastive.as_mut(), &config, (&buffer, &buffer), &[0, 1, 2], &mut rng)
+    }
+
+    #[test]
+    fn tcl_gives_pearl_its_query_windows_on_request_and_its_own_context_sample_by_default() {
+        let kl = |context, n| tcl_step_losses(context, n).kl_divergence;
+        assert_ne!(kl(PearlContext::Sampled, 8), kl(PearlContext::Sampled, 16), "PEARL's z comes from its own context sample");
+        assert_eq!(kl(PearlContext::QueryWindows, 8), kl(PearlContext::QueryWindows, 16), "PEARL's z comes from the query windows, not the context sample");
+    }
+
+    #[test]
+    fn pearl_refuses_query_windows_it_does_not_crop() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut spec = RunSpec { algorithm: Algorithm::Pearl, env: "point-robot".into(), seed: 0, max_env_steps: None, device: "cpu".into(), config: Config::default() };
+        spec.config.pearl_context = PearlContext::QueryWindows;
+        let error = Trainer::open(spec, dir.path(), false).err().expect("refused").to_string();
+        assert!(error.contains("pearl_context"), "{error}");
     }
 }
