@@ -725,7 +725,7 @@ fn eval(run_dir: &Path) -> Result<ExitCode> {
     };
     let mut csv = String::from("task,run,final_return,final_success\n");
     for (task, run, score, success) in &summary.rows {
-        csv.push_str(&format!("{task},{run},{score},{}\n", success.map(|s| (s as u8).to_string()).unwrap_or_default()));
+        csv.push_str(&format!("{task},{run},{score},{}\n", metarl::results::success_field(*success)));
     }
     let out = run_dir.join(format!("reeval_iteration{}.csv", summary.iteration));
     metarl::results::write_atomic(&out, csv.as_bytes())?;

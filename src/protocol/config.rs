@@ -581,4 +581,27 @@ mod tests {
         assert!(err.contains("unknown config field \"ppo_epochs\""), "{err}");
         assert_eq!(parse_json::<Rl2Config>(r#"{"meta_batch": 3, "ppo_epochs": 2}"#, "x.json").unwrap().run.meta_batch, 3);
     }
+
+    /// The ML1 meta-test every algorithm runs (README, "One ML1 meta-test"): the first 10 of
+    /// `ML1(env, seed)`'s test tasks, horizon 200 (papers/001 §5.4, papers/000 §5.3), 10
+    /// exploration episodes, then one scored episode per test task.
+    #[test]
+    fn every_algorithm_meets_the_same_ml1_meta_test() {
+        const EXPLORE: usize = 10;
+        for algo in ["pearl", "oracle-sac", "tcl", "cocoa"] {
+            let c = Config::shipped(algo, "push-v3", "ml1").unwrap();
+            assert_eq!((c.n_eval_tasks, c.max_path_length, c.num_exp_traj_eval, c.num_evals), (Some(10), 200, EXPLORE, 1), "{algo}");
+            // The trajectory after the 10th is the last: the posterior of 10 scores it.
+            assert_eq!(c.num_steps_per_eval, (EXPLORE + 1) * c.max_path_length, "{algo}");
+        }
+        let maml: MamlConfig = shipped("maml-trpo", "push-v3", "ml1").unwrap();
+        let rl2: Rl2Config = shipped("rl2-ppo", "push-v3", "ml1").unwrap();
+        for (algo, run) in [("maml-trpo", &maml.run), ("rl2-ppo", &rl2.run)] {
+            assert_eq!((run.n_eval_tasks, run.max_path_length, run.num_exp_traj_eval, run.num_eval_episodes), (Some(10), 200, EXPLORE, 1), "{algo}");
+        }
+        let mcat: McatConfig = shipped("mcat", "push-v3", "ml1").unwrap();
+        assert_eq!((mcat.n_eval_tasks, mcat.max_path_length, mcat.num_eval_episodes), (Some(10), Some(200), 1));
+        let focal: crate::protocol::offline::FocalConfig = shipped("focal", "push-v3", "ml1").unwrap();
+        assert_eq!((focal.n_eval_tasks, focal.max_path_length, focal.num_evals), (Some(10), 200, 1));
+    }
 }

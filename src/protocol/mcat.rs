@@ -24,7 +24,7 @@ use tch::{Device, Kind, Tensor};
 
 use super::buffer::{MultiTaskBuffer, TaskBuffer, Trajectory};
 use super::config::McatConfig;
-use super::meta_train::{EvalSummary, RunSpec};
+use super::meta_train::{EvalRow, EvalSummary, RunSpec};
 use super::run_dir::{fault_iteration, iteration_seed, maybe_killed, parse_device, RunDir};
 use super::sampler::VecEnvs;
 use crate::algos::mcat::{translation_targets, Behaviour, ContextModels, McatSettings, TransferTracker};
@@ -32,13 +32,13 @@ use crate::algos::sac::standard_normal;
 use crate::algos::td3::{Td3, Td3Batch, Td3Settings};
 use crate::envs::wrappers::NormalizedActions;
 use crate::envs::{registry, Env, EnvOptions, Task};
-use crate::results::{field, mean};
+use crate::results::{field, mean, success_field, success_share};
 
 const PROGRESS_COLUMNS: &[&str] = &[
-    "iteration", "env_steps", "train_return", "test_return", "transfer_episodes", "forward_loss", "contrastive_loss", "translator_loss", "critic_loss", "actor_loss",
+    "iteration", "env_steps", "train_return", "test_return", "test_success", "transfer_episodes", "forward_loss", "contrastive_loss", "translator_loss", "critic_loss", "actor_loss",
     "sil_loss", "wall_clock_s",
 ];
-const EVAL_COLUMNS: &[&str] = &["iteration", "task", "episode", "return"];
+const EVAL_COLUMNS: &[&str] = &["iteration", "task", "episode", "return", "success"];
 
 /// What a policy sees at one step of [`run_episodes`], for the envs still running.
 pub struct StepInputs<'a> {
@@ -100,6 +100,7 @@ pub fn run_episodes(envs: &mut VecEnvs, slots: &[usize], history: usize, mut act
             record.context_rewards.push(step.reward);
             record.next_obs.extend_from_slice(envs.env(slots[k]).observation());
             record.terminals.push(step.terminated);
+            record.success = step.success.map(|s| s || record.success.unwrap_or(false));
             if !step.done() {
                 still.push(k);
             }
@@ -414,8 +415,9 @@ impl McatTrainer {
     }
 
     /// The meta-test: `num_eval_episodes` episodes of the learned policy (deterministic) on every
-    /// test task. Returns (mean return, rows of (task index, episode, return)).
-    fn evaluate(&mut self, seed: u32) -> Result<(f64, Vec<(usize, usize, f64)>)> {
+    /// test task. Returns (mean return, success share where the env defines success, rows of
+    /// (task index, episode, return, success at any step)).
+    fn evaluate(&mut self, seed: u32) -> Result<(f64, Option<f64>, Vec<EvalRow>)> {
         let tasks = self.test_tasks.clone();
         let mut rows = Vec::new();
         for episode in 0..self.config().num_eval_episodes {
@@ -423,16 +425,15 @@ impl McatTrainer {
             let own = vec![Behaviour::Own; slots.len()];
             let learner = &self.learner;
             let records = run_episodes(&mut self.envs, &slots, learner.history, |inputs| Ok(learner.act(inputs, &own, &slots, None)))?;
-            rows.extend(tasks.iter().zip(&records).map(|(task, r)| (task.index, episode, r.total_reward())));
+            rows.extend(tasks.iter().zip(&records).map(|(task, r)| (task.index, episode, r.total_reward(), r.success)));
         }
-        Ok((mean(rows.iter().map(|r| r.2)), rows))
+        Ok((mean(rows.iter().map(|r| r.2)), success_share(rows.iter().map(|r| r.3)), rows))
     }
 
     /// Re-run the meta-test of the checkpoint (`metarl eval`).
     pub fn evaluate_checkpoint(&mut self) -> Result<EvalSummary> {
-        let (test_return, rows) = self.evaluate(iteration_seed(self.spec.seed, self.progress.iteration) ^ 0x5EED)?;
-        let rows = rows.into_iter().map(|(task, episode, ret)| (task, episode, ret, None)).collect();
-        Ok(EvalSummary { iteration: self.progress.iteration, test_return, test_success: None, rows })
+        let (test_return, test_success, rows) = self.evaluate(iteration_seed(self.spec.seed, self.progress.iteration) ^ 0x5EED)?;
+        Ok(EvalSummary { iteration: self.progress.iteration, test_return, test_success, rows })
     }
 
     /// Train until `num_iterations` or the env-step budget; `on_iteration` sees (iteration, env
@@ -467,19 +468,20 @@ impl McatTrainer {
                 return Err(self.dir.non_finite(name, value, iteration, "", self.progress.iteration));
             }
             maybe_killed(iteration);
-            let (test_return, rows) = self.evaluate(iteration_seed(self.spec.seed, iteration) ^ 0x5EED)?;
+            let (test_return, test_success, rows) = self.evaluate(iteration_seed(self.spec.seed, iteration) ^ 0x5EED)?;
             let wall_clock_s = start.elapsed().as_secs_f64();
             let mut row = vec![
                 iteration.to_string(),
                 self.progress.env_steps.to_string(),
                 field(Some(mean(returns.iter().copied()))),
                 field(Some(test_return)),
+                field(test_success),
                 transfers.to_string(),
             ];
             row.extend(losses.named().iter().map(|(_, v)| field(Some(*v))));
             row.push(format!("{wall_clock_s:.3}"));
-            for (task, episode, ret) in rows {
-                logs.eval.append(&[iteration.to_string(), task.to_string(), episode.to_string(), field(Some(ret))])?;
+            for (task, episode, ret, success) in rows {
+                logs.eval.append(&[iteration.to_string(), task.to_string(), episode.to_string(), field(Some(ret)), success_field(success)])?;
             }
             logs.progress.append(&row)?;
             self.progress.iteration = iteration;

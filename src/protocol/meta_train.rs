@@ -36,7 +36,7 @@ use crate::algos::contrastive::{Contrastive, ContrastiveSettings, PearlContext, 
 use crate::algos::sac::{ContextSettings, Losses, Sac, SacSettings, TaskVariable};
 use crate::envs::wrappers::NormalizedActions;
 use crate::envs::{registry, Env, EnvOptions, Task};
-use crate::results::field;
+use crate::results::{field, success_field, success_share};
 
 /// The PEARL family's views of an algorithm.
 impl Algorithm {
@@ -485,7 +485,7 @@ impl Trainer {
     }
 
     /// Meta-test on every test task: (mean final return, mean final success if defined, rows).
-    fn evaluate(&mut self) -> Result<(f64, Option<f64>, Vec<(usize, usize, f64, Option<bool>)>)> {
+    fn evaluate(&mut self) -> Result<(f64, Option<f64>, Vec<EvalRow>)> {
         let mut slots = Vec::new();
         for task in &self.test_tasks {
             for run in 0..self.config.num_evals {
@@ -502,9 +502,7 @@ impl Trainer {
             })
             .collect();
         let mean_return = rows.iter().map(|r| r.2).sum::<f64>() / rows.len() as f64;
-        let successes: Option<Vec<bool>> = rows.iter().map(|r| r.3).collect();
-        let success = successes.map(|s| s.iter().filter(|&&x| x).count() as f64 / s.len() as f64);
-        Ok((mean_return, success, rows))
+        Ok((mean_return, success_share(rows.iter().map(|r| r.3)), rows))
     }
 
     /// Re-run the meta-test evaluation of the checkpoint (`metarl eval`): mean final return,
@@ -634,7 +632,7 @@ impl Trainer {
                 wall_clock_s: start.elapsed().as_secs_f64(),
             };
             for (task, run, score, success) in eval_rows {
-                logs.eval.append(&[iteration.to_string(), task.to_string(), run.to_string(), field(Some(score)), success.map(|s| (s as u8).to_string()).unwrap_or_default()])?;
+                logs.eval.append(&[iteration.to_string(), task.to_string(), run.to_string(), field(Some(score)), success_field(success)])?;
             }
             logs.progress.append(&report.fields())?;
             self.progress.iteration = iteration;
@@ -763,14 +761,17 @@ pub struct FilmStep {
     pub success: bool,
 }
 
+/// One meta-test row: (test task index, run or episode, return, success at any step where the
+/// env defines success).
+pub type EvalRow = (usize, usize, f64, Option<bool>);
+
 /// What `metarl eval` reports.
 pub struct EvalSummary {
     /// The checkpoint's iteration.
     pub iteration: usize,
     pub test_return: f64,
     pub test_success: Option<f64>,
-    /// (test task index, run, final return, final success).
-    pub rows: Vec<(usize, usize, f64, Option<bool>)>,
+    pub rows: Vec<EvalRow>,
 }
 
 /// One row of progress.csv.

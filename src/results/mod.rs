@@ -106,6 +106,17 @@ mod tests {
 }
 
 /// The mean of `values`; 0 for none.
+/// A success cell: 1, 0, or empty where the env defines no success.
+pub fn success_field(success: Option<bool>) -> String {
+    success.map(|s| u8::from(s).to_string()).unwrap_or_default()
+}
+
+/// The share of episodes that succeeded at any step, where the env defines success (else `None`).
+pub fn success_share(successes: impl IntoIterator<Item = Option<bool>>) -> Option<f64> {
+    let successes: Option<Vec<bool>> = successes.into_iter().collect();
+    successes.map(|s| s.iter().filter(|&&x| x).count() as f64 / s.len().max(1) as f64)
+}
+
 pub fn mean(values: impl IntoIterator<Item = f64>) -> f64 {
     let (sum, n) = values.into_iter().fold((0.0, 0usize), |(s, n), v| (s + v, n + 1));
     sum / n.max(1) as f64

@@ -30,10 +30,10 @@ use crate::envs::{registry, Task};
 use crate::nn::{variables_under, Adam};
 use crate::protocol::buffer::{MultiTaskBuffer, Transition};
 use crate::protocol::config::Algorithm;
-use crate::protocol::meta_train::{transition_rows, EvalSummary};
+use crate::protocol::meta_train::{transition_rows, EvalRow, EvalSummary};
 use crate::protocol::run_dir::{checked_steps, iteration_seed, maybe_killed, parse_device, RunDir, RunIdentity};
 use crate::protocol::sampler::VecEnvs;
-use crate::results::field;
+use crate::results::{field, success_field, success_share};
 
 /// Everything `metarl train focal` is asked to do.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -58,10 +58,10 @@ impl RunIdentity for OfflineSpec {
 }
 
 pub const PROGRESS_COLUMNS: &[&str] = &[
-    "iteration", "train_steps", "test_return", "qf_loss", "vf_loss", "policy_loss", "metric_loss", "kl_divergence", "dual_critic_loss", "divergence", "alpha",
+    "iteration", "train_steps", "test_return", "test_success", "qf_loss", "vf_loss", "policy_loss", "metric_loss", "kl_divergence", "dual_critic_loss", "divergence", "alpha",
     "effective_separation_rate", "rms_embedding_distance", "wall_clock_s",
 ];
-const EVAL_COLUMNS: &[&str] = &["iteration", "task", "run", "final_return"];
+const EVAL_COLUMNS: &[&str] = &["iteration", "task", "run", "final_return", "final_success"];
 /// Contexts per test task whose embeddings the separation metrics compare.
 const CONTEXTS_PER_TEST_TASK: usize = 8;
 
@@ -81,6 +81,8 @@ pub struct OfflineReport {
     pub iteration: usize,
     pub train_steps: u64,
     pub test_return: f64,
+    /// Share of test episodes that succeeded at any step, where the env defines success.
+    pub test_success: Option<f64>,
     pub losses: Vec<Option<f64>>,
     pub effective_separation_rate: f64,
     pub rms_embedding_distance: f64,
@@ -89,7 +91,7 @@ pub struct OfflineReport {
 
 impl OfflineReport {
     fn fields(&self) -> Vec<String> {
-        let mut fields = vec![self.iteration.to_string(), self.train_steps.to_string(), field(Some(self.test_return))];
+        let mut fields = vec![self.iteration.to_string(), self.train_steps.to_string(), field(Some(self.test_return)), field(self.test_success)];
         fields.extend(self.losses.iter().map(|&l| field(l)));
         fields.extend([field(Some(self.effective_separation_rate)), field(Some(self.rms_embedding_distance)), format!("{:.3}", self.wall_clock_s)]);
         fields
@@ -259,8 +261,9 @@ impl OfflineTrainer {
         separation(&embeddings, &indices)
     }
 
-    /// Offline meta-test: (mean return, rows of (test task index, run, return)).
-    fn evaluate(&mut self, iteration: usize) -> Result<(f64, Vec<(usize, usize, f64)>)> {
+    /// Offline meta-test: (mean return, success share where the env defines success, rows of
+    /// (test task index, run, return, success at any step)).
+    fn evaluate(&mut self, iteration: usize) -> Result<(f64, Option<f64>, Vec<EvalRow>)> {
         let runs = self.config.num_evals.max(1);
         let slots: Vec<(usize, usize)> = (0..self.test_tasks.len()).flat_map(|t| (0..runs).map(move |r| (t, r))).collect();
         let z = self.test_embeddings(&slots.iter().map(|s| s.0).collect::<Vec<_>>());
@@ -272,6 +275,7 @@ impl OfflineTrainer {
             env.reset()?;
         }
         let mut returns = vec![0.0; slots.len()];
+        let mut successes: Vec<Option<bool>> = vec![None; slots.len()];
         let mut live: Vec<usize> = (0..slots.len()).collect();
         let (mut obs_rows, mut steps) = (Vec::new(), Vec::new());
         while !live.is_empty() {
@@ -283,12 +287,13 @@ impl OfflineTrainer {
             for (row, &k) in live.iter().enumerate() {
                 let step = steps[row];
                 returns[k] += if self.config.sparse_rewards { step.sparse_reward.unwrap_or(step.reward) } else { step.reward };
+                successes[k] = step.success.map(|s| s || successes[k].unwrap_or(false));
             }
             let done: Vec<bool> = steps.iter().map(|s| s.done()).collect();
             live = live.iter().zip(done).filter(|(_, d)| !d).map(|(&k, _)| k).collect();
         }
-        let rows: Vec<(usize, usize, f64)> = slots.iter().zip(&returns).map(|(&(t, r), &ret)| (self.test_tasks[t].index, r, ret)).collect();
-        Ok((returns.iter().sum::<f64>() / returns.len() as f64, rows))
+        let rows: Vec<EvalRow> = slots.iter().enumerate().map(|(k, &(t, r))| (self.test_tasks[t].index, r, returns[k], successes[k])).collect();
+        Ok((returns.iter().sum::<f64>() / returns.len() as f64, success_share(successes), rows))
     }
 
     fn save_checkpoint(&self) -> Result<()> {
@@ -299,8 +304,8 @@ impl OfflineTrainer {
 
     /// Re-run the offline meta-test of the checkpoint (`metarl eval`).
     pub fn evaluate_checkpoint(&mut self) -> Result<EvalSummary> {
-        let (test_return, rows) = self.evaluate(self.progress.iteration)?;
-        Ok(EvalSummary { iteration: self.progress.iteration, test_return, test_success: None, rows: rows.into_iter().map(|(t, r, s)| (t, r, s, None)).collect() })
+        let (test_return, test_success, rows) = self.evaluate(self.progress.iteration)?;
+        Ok(EvalSummary { iteration: self.progress.iteration, test_return, test_success, rows })
     }
 
     /// Train until `num_iterations`; `on_iteration` sees each row.
@@ -315,7 +320,7 @@ impl OfflineTrainer {
                 .map_err(|(name, value, step)| self.dir.non_finite(name, value, iteration, &format!(", gradient step {step}"), self.progress.iteration))?;
             self.progress.train_steps += losses.len() as u64;
             maybe_killed(iteration);
-            let (test_return, rows) = self.evaluate(iteration)?;
+            let (test_return, test_success, rows) = self.evaluate(iteration)?;
             let (effective_separation_rate, rms_embedding_distance) = self.separation();
             let mean = |f: fn(&Losses) -> Option<f64>| {
                 let values: Vec<f64> = losses.iter().filter_map(f).collect();
@@ -325,14 +330,15 @@ impl OfflineTrainer {
                 iteration,
                 train_steps: self.progress.train_steps,
                 test_return,
+                test_success,
                 losses: vec![mean(|l| Some(l.qf_loss)), mean(|l| Some(l.vf_loss)), mean(|l| Some(l.policy_loss)), mean(|l| l.metric_loss),
                     mean(|l| Some(l.kl_divergence)), mean(|l| l.dual_critic_loss), mean(|l| l.divergence), mean(|l| l.alpha)],
                 effective_separation_rate,
                 rms_embedding_distance,
                 wall_clock_s: start.elapsed().as_secs_f64(),
             };
-            for (task, run, score) in rows {
-                logs.eval.append(&[iteration.to_string(), task.to_string(), run.to_string(), field(Some(score))])?;
+            for (task, run, score, success) in rows {
+                logs.eval.append(&[iteration.to_string(), task.to_string(), run.to_string(), field(Some(score)), success_field(success)])?;
             }
             logs.progress.append(&report.fields())?;
             (self.progress.iteration, self.progress.started, self.progress.elapsed_s) = (iteration, true, report.wall_clock_s);

@@ -26,7 +26,7 @@ use super::run_dir::{fault_iteration, iteration_seed, maybe_killed, parse_device
 use super::sampler::VecEnvs;
 use crate::envs::wrappers::NormalizedActions;
 use crate::envs::{registry, Env, EnvOptions, Task};
-use crate::results::{field, mean};
+use crate::results::{field, mean, success_field, success_share};
 
 /// What the loop needs from an algorithm.
 pub trait OnPolicyAlgorithm: Sized {
@@ -206,9 +206,7 @@ impl<A: OnPolicyAlgorithm> OnPolicyTrainer<A> {
         }
         let test_return = mean(rows.iter().filter(|r| r.2).map(|r| r.3));
         let explore_return = rows.iter().any(|r| !r.2).then(|| mean(rows.iter().filter(|r| !r.2).map(|r| r.3)));
-        let successes: Option<Vec<bool>> = rows.iter().filter(|r| r.2).map(|r| r.4).collect();
-        let success = successes.map(|s| s.iter().filter(|&&x| x).count() as f64 / s.len().max(1) as f64);
-        Ok((test_return, success, explore_return, rows))
+        Ok((test_return, success_share(rows.iter().filter(|r| r.2).map(|r| r.4)), explore_return, rows))
     }
 
     /// Re-run the meta-test of the checkpoint (`metarl eval`).
@@ -248,8 +246,7 @@ impl<A: OnPolicyAlgorithm> OnPolicyTrainer<A> {
             row.extend(numbers.iter().map(|&v| field(Some(v))));
             row.push(format!("{wall_clock_s:.3}"));
             for (task, episode, adapted, ret, success) in rows {
-                let success = success.map(|s| (s as u8).to_string()).unwrap_or_default();
-                logs.eval.append(&[iteration.to_string(), task.to_string(), episode.to_string(), (adapted as u8).to_string(), field(Some(ret)), success])?;
+                logs.eval.append(&[iteration.to_string(), task.to_string(), episode.to_string(), (adapted as u8).to_string(), field(Some(ret)), success_field(success)])?;
             }
             logs.progress.append(&row)?;
             self.progress.iteration = iteration;
