@@ -371,8 +371,9 @@ enum CampaignCommand {
         algos: Vec<String>,
         #[arg(long, value_delimiter = ',', default_value = "0,1,2")]
         seeds: Vec<u64>,
-        /// Env-step budget per run (`train --steps`).
-        #[arg(long)]
+        /// Env-step budget per run (`train --steps`): a count, or with k / M (papers/001 runs ML1
+        /// to 1M, papers/000 to 2.5M).
+        #[arg(long, value_parser = metarl::campaign::parse_step_count)]
         steps: Option<u64>,
         /// Config fields set on top of every shipped config: field=value ... (JSON values, e.g.
         /// num_iterations=50 'encoder_hidden=[64,64]').
@@ -430,7 +431,14 @@ enum CampaignCommand {
     /// Per run: complete, partial (checkpoint iteration), running (locked) or pending.
     Status { dir: PathBuf },
     /// Aggregate the run folders into the papers' tables and curves.
-    Collect { dir: PathBuf },
+    Collect {
+        dir: PathBuf,
+        /// Each run's score is its meta-test return (success) averaged over the iterations of its
+        /// last this many env steps (papers/001 Tables 1 and 3: 100k); 0 takes the last iteration.
+        /// Offline runs, which take no env steps, score their last iteration.
+        #[arg(long, value_parser = metarl::campaign::parse_step_count, default_value = "100k")]
+        window: u64,
+    },
 }
 
 #[derive(Subcommand)]
@@ -892,8 +900,8 @@ fn campaign(command: CampaignCommand) -> Result<ExitCode> {
             println!("{}", counts.iter().map(|(k, v)| format!("{v} {k}")).collect::<Vec<_>>().join(", "));
             Ok(ExitCode::SUCCESS)
         }
-        CampaignCommand::Collect { dir } => {
-            let collected = campaign::collect::collect(&dir)?;
+        CampaignCommand::Collect { dir, window } => {
+            let collected = campaign::collect::collect(&dir, window)?;
             println!("{} complete runs over {} envs and {} ({}) → {}", collected.complete, collected.envs, collected.algos.join(", "),
                 if collected.incomplete.is_empty() { "all runs complete".to_string() } else { format!("{} incomplete, left out", collected.incomplete.len()) },
                 dir.join("tables").display());

@@ -1,7 +1,8 @@
 //! `campaign collect`: the run folders of a campaign turned into the papers' tables
-//! (papers/001 Tables 1 and 3: per env, each algorithm's mean ± std over seeds of the final
-//! meta-test return, the winner, wins per algorithm, TCL's relative gain over PEARL) and the
-//! learning curves behind them, as CSV and PNG under `<campaign>/tables/`.
+//! (papers/001 Tables 1 and 3: per env, each algorithm's mean ± std over seeds of the meta-test
+//! return averaged over the last 100k env steps of a run, the winner, wins per algorithm, TCL's
+//! relative gain over PEARL) and the learning curves behind them, as CSV and PNG under
+//! `<campaign>/tables/`.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -48,6 +49,17 @@ fn curve_chart(env: &str, offline: bool, algos: &[String], curves: &BTreeMap<(St
     (!series.is_empty()).then(|| Chart { title, x_label: x_label.into(), y_label: "test return".into(), series })
 }
 
+/// A run's score (papers/001 Tables 1 and 3: "the average of the test-time returns collected
+/// over the last 100,000 environment timesteps"): `pick` of each iteration whose env steps lie
+/// within the last `window` of the run's, averaged; the last iteration alone with `window` 0 or
+/// for an offline run, whose curve counts gradient steps. `None` where `pick` is undefined.
+fn run_score(curve: &Curve, window: u64, offline: bool, pick: fn(&(f64, f64, Option<f64>)) -> Option<f64>) -> Option<f64> {
+    let last = curve.last()?;
+    let start = if offline || window == 0 { last.0 } else { last.0 - window as f64 };
+    let values: Option<Vec<f64>> = curve.iter().filter(|p| p.0 > start || p.0 == last.0).map(pick).collect();
+    values.map(|v| v.iter().sum::<f64>() / v.len() as f64)
+}
+
 /// What `collect` found and wrote.
 pub struct Collected {
     pub complete: usize,
@@ -61,7 +73,7 @@ pub struct Collected {
 /// tables/curves.csv (mean and std over seeds per iteration against env steps, or gradient steps
 /// for offline algorithms), and the curves as PNG: one `curves-<env>.png` per env (and
 /// `curves-<env>-offline.png` for offline algorithms) and `curves.png`, all of them in one grid.
-pub fn collect(dir: &Path) -> Result<Collected> {
+pub fn collect(dir: &Path, window: u64) -> Result<Collected> {
     let runs = read_manifest(dir)?;
     let mut algos: Vec<String> = Vec::new();
     let mut envs: Vec<String> = Vec::new();
@@ -82,7 +94,8 @@ pub fn collect(dir: &Path) -> Result<Collected> {
         curves.entry((run.env.clone(), run.algo.clone())).or_default().push(read_curve(&dir.join(&run.run_dir))?);
     }
     let finals = |env: &str, algo: &str, pick: fn(&(f64, f64, Option<f64>)) -> Option<f64>| -> Vec<f64> {
-        curves.get(&(env.to_string(), algo.to_string())).into_iter().flatten().filter_map(|c| c.last().and_then(pick)).collect()
+        let offline = Algorithm::parse(algo).is_ok_and(Algorithm::is_offline);
+        curves.get(&(env.to_string(), algo.to_string())).into_iter().flatten().filter_map(|c| run_score(c, window, offline, pick)).collect()
     };
     let mut wins: BTreeMap<&str, usize> = algos.iter().map(|a| (a.as_str(), 0)).collect();
     let mut gains = Vec::new();
@@ -136,7 +149,7 @@ pub fn collect(dir: &Path) -> Result<Collected> {
         }
         tables.push((file, rows));
     }
-    let mut summary = vec![vec!["statistic".to_string(), "algorithm".into(), "value".into()]];
+    let mut summary = vec![vec!["statistic".to_string(), "algorithm".into(), "value".into()], vec!["score_window_env_steps".into(), String::new(), window.to_string()]];
     for (algo, n) in &wins {
         summary.push(vec!["wins".into(), algo.to_string(), n.to_string()]);
     }
@@ -172,4 +185,22 @@ pub fn collect(dir: &Path) -> Result<Collected> {
         chart::save_grid(&out.join("curves.png"), &charts, 4)?;
     }
     Ok(Collected { complete: runs.len() - incomplete.len(), incomplete, envs: envs.len(), algos })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_run_scores_the_mean_of_its_last_window_of_env_steps() {
+        // Iterations every 24k env steps from 200k, returns 1, 2, …, success alternating.
+        let curve: Curve = (0..35).map(|i| (200_000.0 + 24_000.0 * i as f64, (i + 1) as f64, Some((i % 2) as f64))).collect();
+        let returns = |window, offline| run_score(&curve, window, offline, |p| Some(p.1)).unwrap();
+        // The last iteration is at 1,016k: those after 916k are 920k, 944k, 968k, 992k, 1,016k.
+        assert_eq!(returns(100_000, false), (31.0 + 32.0 + 33.0 + 34.0 + 35.0) / 5.0);
+        assert_eq!(returns(0, false), 35.0, "window 0: the last iteration");
+        assert_eq!(returns(100_000, true), 35.0, "an offline curve counts gradient steps: the last iteration");
+        assert_eq!(run_score(&curve, 100_000, false, |p| p.2), Some(2.0 / 5.0));
+        assert_eq!(run_score(&curve, 100_000, false, |_| None), None);
+    }
 }

@@ -52,6 +52,7 @@ pub struct PlanRequest<'a> {
     pub targets: &'a str,
     pub algos: &'a [String],
     pub seeds: &'a [u64],
+    /// Env-step budget of every run that takes env steps (offline runs keep their schedule).
     pub steps: Option<u64>,
     /// `field=value` pairs applied on top of each shipped config (value as JSON, else a string).
     pub overrides: &'a [String],
@@ -134,9 +135,6 @@ fn resolve(algo: Algorithm, env: &str, overrides: &[String], budget: Option<u64>
             (serde_json::to_value(c)?, cost, None)
         }
         Algorithm::Focal => {
-            if budget.is_some() {
-                bail!("--steps: focal takes no env steps while training; set num_iterations with --config-overrides");
-            }
             let c: FocalConfig = apply_overrides(&config::shipped("focal", env, suite)?, overrides, &source)?;
             let tasks = family(c.task_seed)?;
             let (cost, dataset) = (offline_cost(&c, tasks.test.len()), dataset_cost(&c, tasks.train.len(), tasks.test.len()));
@@ -245,7 +243,9 @@ pub fn plan(request: &PlanRequest, out: &Path) -> Result<(Vec<PlannedRun>, RunCo
             let config_path = PathBuf::from("configs").join(algo_name).join(format!("{env}.json"));
             for &seed in request.seeds {
                 let run_dir = PathBuf::from("runs").join(algo_name).join(env).join(format!("seed{seed}"));
-                runs.push(PlannedRun { algo: algo_name.to_string(), env: env.clone(), seed, steps: request.steps, config: config_path.clone(), run_dir });
+                // An offline run takes no env steps: it keeps its config's gradient-step schedule.
+                let steps = request.steps.filter(|_| !algo.is_offline());
+                runs.push(PlannedRun { algo: algo_name.to_string(), env: env.clone(), seed, steps, config: config_path.clone(), run_dir });
             }
             configs.push((config_path, config));
         }
@@ -296,8 +296,31 @@ pub fn run_state(campaign: &Path, run: &PlannedRun) -> RunState {
     }
 }
 
+/// A step count as `--steps` and `--window` take it: digits, or a number with `k` (thousand) or
+/// `M` (million), e.g. `100k`, `1M`, `2.5M`.
+pub fn parse_step_count(text: &str) -> Result<u64, String> {
+    let (number, scale) = match text.strip_suffix(['k', 'K']) {
+        Some(n) => (n, 1e3),
+        None => text.strip_suffix('M').map_or((text, 1.0), |n| (n, 1e6)),
+    };
+    let value = number.parse::<f64>().ok().filter(|v| v.is_finite() && *v >= 0.0).map(|v| v * scale);
+    match value {
+        Some(v) if v.fract() == 0.0 && v <= u64::MAX as f64 => Ok(v as u64),
+        _ => Err(format!("{text:?} is not a step count (e.g. 1000000, 100k, 2.5M)")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn step_counts_read_k_and_m() {
+        assert_eq!(super::parse_step_count("1M"), Ok(1_000_000));
+        assert_eq!(super::parse_step_count("2.5M"), Ok(2_500_000));
+        assert_eq!(super::parse_step_count("100k"), Ok(100_000));
+        assert_eq!(super::parse_step_count("0"), Ok(0));
+        assert!(super::parse_step_count("1.5").is_err() && super::parse_step_count("-1M").is_err() && super::parse_step_count("M").is_err());
+    }
+
     use super::*;
 
     fn request<'a>(targets: &'a str, algos: &'a [String], overrides: &'a [String]) -> PlanRequest<'a> {
