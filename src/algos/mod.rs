@@ -14,4 +14,5 @@ pub mod onpolicy;
 pub mod pearl;
 pub mod rl2_ppo;
 pub mod sac;
+pub mod sac_v2;
 pub mod td3;

@@ -111,7 +111,7 @@ pub struct Sac {
     /// The state-value network's parameters and its target's, paired for the soft update.
     vf_params: Vec<Tensor>,
     target_vf_params: Vec<Tensor>,
-    /// -1 under `METARL_FAULT_FLIP_ACTOR_LOSS` (a deliberately broken learner, for the test that
+    /// -1 under `METARL_FAULT_FLIP_ACTOR_LOSS` (a deliberately broken PEARL, for the test that
     /// shows `metarl regress` catches one), else 1.
     actor_loss_sign: f64,
 }

@@ -11,11 +11,11 @@ use sha2::{Digest, Sha256};
 
 use super::Served;
 use crate::algos::contrastive::Contrastive;
-use crate::algos::sac::{Losses, Sac, TaskVariable};
+use crate::algos::sac::Losses;
 use crate::envs::{self, np_random::RandomState};
 use crate::protocol::buffer::{MultiTaskBuffer, Transition};
 use crate::protocol::config::{Algorithm, Config};
-use crate::protocol::meta_train::{build_learner, context_step, RunSpec};
+use crate::protocol::meta_train::{build_learner, context_step, Learner, RunSpec};
 use crate::protocol::onpolicy::{set_tasks, setup, OnPolicyAlgorithm};
 
 /// One row of `metarl bench train`.
@@ -37,7 +37,7 @@ pub struct TrainRate {
 struct StepBench {
     algorithm: Algorithm,
     config: Config,
-    sac: Sac,
+    learner: Learner,
     contrastive: Option<Contrastive>,
     buffer: MultiTaskBuffer,
     oracle_dim: i64,
@@ -59,7 +59,7 @@ impl StepBench {
         let (obs_dim, action_dim) = (probe.observation_dim(), probe.action_space().dim());
         let oracle_dim = entry.tasks(&envs::EnvOptions::default(), envs::registry::DEFAULT_TASK_SEED)?.train[0].oracle.len();
         tch::manual_seed(0);
-        let (sac, contrastive) = build_learner(algorithm, &config, obs_dim, action_dim, oracle_dim, device);
+        let (learner, contrastive) = build_learner(algorithm, &config, (obs_dim, action_dim, oracle_dim), config.meta_batch, device);
         let mut draws = RandomState::new(0);
         let mut buffer = MultiTaskBuffer::new(config.meta_batch, obs_dim, action_dim, 2000);
         for task in buffer.tasks.iter_mut() {
@@ -74,7 +74,7 @@ impl StepBench {
                 }
             }
         }
-        Ok(StepBench { algorithm, config, sac, contrastive, buffer, oracle_dim: oracle_dim as i64, rng: ChaCha8Rng::seed_from_u64(0) })
+        Ok(StepBench { algorithm, config, learner, contrastive, buffer, oracle_dim: oracle_dim as i64, rng: ChaCha8Rng::seed_from_u64(0) })
     }
 
     /// One gradient step on all tasks; its duration in seconds.
@@ -86,12 +86,13 @@ impl StepBench {
 
     fn step_losses(&mut self) -> Losses {
         let indices: Vec<usize> = (0..self.config.meta_batch).collect();
-        if self.algorithm.infers_task() {
-            context_step(&mut self.sac, self.contrastive.as_mut(), &self.config, (&self.buffer, &self.buffer), &indices, &mut self.rng)
-        } else {
-            let batch = self.buffer.sample_stacked(&indices, self.config.batch_size, &mut self.rng);
-            let given = TaskVariable::Given(tch::Tensor::zeros([indices.len() as i64, self.oracle_dim], (tch::Kind::Float, tch::Device::Cpu)));
-            self.sac.train_step(&batch, given, &mut self.rng)
+        match &mut self.learner {
+            Learner::Context(sac) => context_step(sac, self.contrastive.as_mut(), &self.config, (&self.buffer, &self.buffer), &indices, &mut self.rng),
+            Learner::Oracle(sac) => {
+                let batch = self.buffer.sample_stacked(&indices, self.config.batch_size, &mut self.rng);
+                let z = tch::Tensor::zeros([indices.len() as i64, self.oracle_dim], (tch::Kind::Float, tch::Device::Cpu));
+                sac.train_step(&batch, &z, &indices, &mut self.rng)
+            }
         }
     }
 }
@@ -108,7 +109,7 @@ pub fn numerics_fingerprint(algo: &str, steps: usize) -> Result<String> {
         let losses = bench.step_losses();
         hasher.update(serde_json::to_vec(&losses)?);
     }
-    let mut state = bench.sac.state();
+    let mut state = bench.learner.state();
     state.sort_by(|a, b| a.0.cmp(&b.0));
     for (name, tensor) in state {
         let tensor = tensor.contiguous();
@@ -124,7 +125,8 @@ impl StepBench {
     /// tools/reference_pearl_update.py at this learner's sizes: PEARL's update in eager PyTorch.
     fn eager_reference(&self, device: tch::Device, threads: i32) -> Result<Served> {
         ensure!(self.algorithm == Algorithm::Pearl, "--reference times PEARL's update in eager PyTorch; list pearl first in --algo");
-        let (s, c) = (&self.sac.settings, &self.config);
+        let Learner::Context(sac) = &self.learner else { unreachable!("PEARL trains SAC v1") };
+        let (s, c) = (&sac.settings, &self.config);
         let context_width = s.obs_dim + s.action_dim + 1 + if c.use_next_obs_in_context { s.obs_dim } else { 0 };
         let sizes = serde_json::json!({
             "obs_dim": s.obs_dim, "action_dim": s.action_dim, "latent_size": s.z_dim, "net_size": s.net_size,
@@ -226,8 +228,8 @@ pub fn sampler_rate(algo: &str, env: &str, settings: &[(usize, usize)], steps: u
     let probe = make()?;
     let (obs_dim, action_dim) = (probe.observation_dim(), probe.action_space().dim());
     tch::manual_seed(0);
-    let (sac, _) = crate::protocol::meta_train::build_learner(algorithm, &config, obs_dim, action_dim, tasks[0].oracle.len(), tch::Device::Cpu);
-    let z_dim = sac.settings.z_dim;
+    let (learner, _) = crate::protocol::meta_train::build_learner(algorithm, &config, (obs_dim, action_dim, tasks[0].oracle.len()), tasks.len(), tch::Device::Cpu);
+    let z_dim = learner.z_dim();
     let mut rows = Vec::new();
     for round in 0..rounds {
         for &(n, threads) in settings {
@@ -245,7 +247,7 @@ pub fn sampler_rate(algo: &str, env: &str, settings: &[(usize, usize)], steps: u
             let start = Instant::now();
             while done < steps {
                 sampler.observations(&slots, &mut obs);
-                let actions = sac.act(&tch::Tensor::from_slice(&obs).view([n as i64, -1]), &z, false, &mut rng);
+                let actions = learner.act(&tch::Tensor::from_slice(&obs).view([n as i64, -1]), &z, false, &mut rng);
                 sampler.step(&slots, &actions, &mut results)?;
                 for (k, step) in results.iter().enumerate() {
                     if step.done() {

@@ -75,6 +75,9 @@ pub struct Config {
     /// Query-key similarity: "wasserstein" (TCL), "bhattacharyya" (CoCOA) or "bilinear" (CoCOA's
     /// ablation, papers/000 Table 5.2); null runs the algorithm's own.
     pub similarity: Option<Similarity>,
+    /// Oracle SAC's reward scale (garage `MTSAC`'s `reward_scale`, 1 in Yu et al. 2020's
+    /// launchers); the PEARL family's is `reward_scale`.
+    pub oracle_reward_scale: f64,
     /// TCL/CoCOA: "sampled" gives PEARL's loss its own context sample, as PEARL (default);
     /// "query_windows" gives it the contrastive query windows (papers/001 §4.3(2)).
     pub pearl_context: PearlContext,
@@ -123,6 +126,7 @@ impl Default for Config {
             contrastive_temperature: 1.0,
             key_encoder_tau: 0.005,
             similarity: None,
+            oracle_reward_scale: 1.0,
             pearl_context: PearlContext::Sampled,
         }
     }

@@ -1,6 +1,7 @@
 //! PEARL's meta-training loop and meta-test evaluation as oyster runs them
 //! (`rlkit/core/rl_algorithm.py`, `MetaRLAlgorithm.train`, `collect_data`, `_do_eval`), shared by
-//! oracle SAC, which replaces the inferred z by the task's ground-truth vector, and by TCL-PEARL
+//! oracle SAC, which replaces the inferred z by the task's ground-truth vector and trains garage's
+//! multi-task SAC v2 on it (papers/001 §C.1, [`crate::algos::sac_v2`]), and by TCL-PEARL
 //! and CoCOA, which add a contrastive loss on windows of the encoder buffer's trajectories to
 //! each gradient step (papers/001 Alg. 2; papers/000 §4.6).
 //!
@@ -33,7 +34,9 @@ use super::config::Config;
 use super::run_dir::{checked_steps, iteration_seed, maybe_killed, parse_device, RunDir, RunIdentity};
 use super::sampler::VecEnvs;
 use crate::algos::contrastive::{Contrastive, ContrastiveSettings, PearlContext, Similarity};
+use crate::algos::pearl::ContextEncoder;
 use crate::algos::sac::{ContextSettings, Losses, Sac, SacSettings, TaskVariable};
+use crate::algos::sac_v2::{SacV2, SacV2Settings};
 use crate::envs::wrappers::NormalizedActions;
 use crate::envs::{registry, Env, EnvOptions, Task};
 use crate::results::{field, success_field, success_share};
@@ -112,6 +115,52 @@ struct Belief {
     z: Tensor,
 }
 
+/// The networks a run trains: SAC v1 with PEARL's context encoder (PEARL, TCL, CoCOA), or the
+/// multi-task SAC v2 of oracle SAC.
+pub enum Learner {
+    Context(Sac),
+    Oracle(SacV2),
+}
+
+impl Learner {
+    /// One action per row of `obs` under the rows of `z`, row-major `[n, action_dim]`.
+    pub fn act(&self, obs: &Tensor, z: &Tensor, deterministic: bool, rng: &mut ChaCha8Rng) -> Vec<f64> {
+        match self {
+            Learner::Context(sac) => sac.act(obs, z, deterministic, rng),
+            Learner::Oracle(sac) => sac.act(obs, z, deterministic, rng),
+        }
+    }
+
+    pub fn encoder(&self) -> Option<&ContextEncoder> {
+        match self {
+            Learner::Context(sac) => sac.encoder.as_ref(),
+            Learner::Oracle(_) => None,
+        }
+    }
+
+    pub fn z_dim(&self) -> i64 {
+        match self {
+            Learner::Context(sac) => sac.settings.z_dim,
+            Learner::Oracle(sac) => sac.settings.z_dim,
+        }
+    }
+
+    /// Every variable and optimiser moment, named, for a checkpoint.
+    pub fn state(&self) -> Vec<(String, Tensor)> {
+        match self {
+            Learner::Context(sac) => sac.state(),
+            Learner::Oracle(sac) => sac.state(),
+        }
+    }
+
+    pub fn load_state(&mut self, saved: &std::collections::HashMap<String, Tensor>) -> Result<(), String> {
+        match self {
+            Learner::Context(sac) => sac.load_state(saved),
+            Learner::Oracle(sac) => sac.load_state(saved),
+        }
+    }
+}
+
 pub struct Trainer {
     spec: RunSpec,
     config: Config,
@@ -119,7 +168,7 @@ pub struct Trainer {
     envs: VecEnvs,
     train_tasks: Vec<Task>,
     test_tasks: Vec<Task>,
-    sac: Sac,
+    learner: Learner,
     /// TCL/CoCOA's key encoder (and bilinear W).
     contrastive: Option<Contrastive>,
     replay: MultiTaskBuffer,
@@ -224,9 +273,9 @@ impl Trainer {
         if spec.algorithm.similarity(&config).is_none() && config.pearl_context != PearlContext::Sampled {
             bail!("config field pearl_context is {:?}: only TCL and CoCOA crop query windows to share", config.pearl_context);
         }
-        let (sac, contrastive) = build_learner(spec.algorithm, &config, obs_dim, action_dim, oracle_dim, device);
-        let z_dim = sac.settings.z_dim;
         let n_train = family.train.len();
+        let (learner, contrastive) = build_learner(spec.algorithm, &config, (obs_dim, action_dim, oracle_dim), n_train, device);
+        let z_dim = learner.z_dim();
         let replay = MultiTaskBuffer::new(n_train, obs_dim, action_dim, config.replay_buffer_size);
         let mut trainer = Trainer {
             encoder_replay: replay.clone(),
@@ -236,7 +285,7 @@ impl Trainer {
             test_tasks: family.test,
             config,
             envs,
-            sac,
+            learner,
             contrastive,
             z_dim,
             device,
@@ -253,7 +302,7 @@ impl Trainer {
         let (progress, tensors) = self.dir.load_checkpoint()?;
         self.progress = progress;
         let restore = |result: Result<(), String>| result.map_err(|name| anyhow::anyhow!("checkpoint lacks {name}"));
-        restore(self.sac.load_state(&tensors))?;
+        restore(self.learner.load_state(&tensors))?;
         if let Some(contrastive) = &mut self.contrastive {
             restore(contrastive.load_state(&tensors))?;
         }
@@ -262,7 +311,7 @@ impl Trainer {
     }
 
     fn save_checkpoint(&mut self) -> Result<()> {
-        let mut named = self.sac.state();
+        let mut named = self.learner.state();
         named.extend(self.contrastive.iter().flat_map(Contrastive::state));
         named.extend(self.replay.save("replay"));
         named.extend(self.encoder_replay.save("encoder_replay"));
@@ -288,7 +337,7 @@ impl Trainer {
 
     /// Context rows `[1, n, width]` → posterior belief (PEARL only).
     fn infer(&mut self, belief: &mut Belief, context: &Tensor, task: &Task) {
-        if let Some(encoder) = &self.sac.encoder {
+        if let Some(encoder) = self.learner.encoder() {
             let (mean, var) = tch::no_grad(|| encoder.posterior(&context.to_device(self.device)));
             (belief.mean, belief.var) = (mean, var);
         }
@@ -369,7 +418,7 @@ impl Trainer {
             self.envs.observations(&live, &mut obs_rows);
             let obs = Tensor::from_slice(&obs_rows).view([live.len() as i64, -1]);
             let z = Tensor::cat(&live.iter().map(|&k| &slots[k].belief.z).collect::<Vec<_>>(), 0);
-            let actions = self.sac.act(&obs, &z, deterministic, &mut self.progress.rng);
+            let actions = self.learner.act(&obs, &z, deterministic, &mut self.progress.rng);
             for &k in &live {
                 slots[k].trajectory.obs.extend_from_slice(self.envs.env(k).observation());
             }
@@ -474,14 +523,18 @@ impl Trainer {
     fn gradient_step(&mut self) -> Losses {
         let n = self.train_tasks.len();
         let indices: Vec<usize> = (0..self.config.meta_batch).map(|_| self.progress.rng.gen_range(0..n)).collect();
-        if self.spec.algorithm.infers_task() {
-            let buffers = (&self.replay, &self.encoder_replay);
-            return context_step(&mut self.sac, self.contrastive.as_mut(), &self.config, buffers, &indices, &mut self.progress.rng);
+        match &mut self.learner {
+            Learner::Context(sac) => {
+                let buffers = (&self.replay, &self.encoder_replay);
+                context_step(sac, self.contrastive.as_mut(), &self.config, buffers, &indices, &mut self.progress.rng)
+            }
+            Learner::Oracle(sac) => {
+                let rows: Vec<f32> = indices.iter().flat_map(|&i| self.train_tasks[i].oracle.iter().map(|&v| v as f32)).collect();
+                let z = Tensor::from_slice(&rows).view([indices.len() as i64, self.z_dim]);
+                let batch = self.replay.sample_stacked(&indices, self.config.batch_size, &mut self.progress.rng);
+                sac.train_step(&batch, &z, &indices, &mut self.progress.rng)
+            }
         }
-        let rows: Vec<f32> = indices.iter().flat_map(|&i| self.train_tasks[i].oracle.iter().map(|&v| v as f32)).collect();
-        let task = TaskVariable::Given(Tensor::from_slice(&rows).view([indices.len() as i64, self.z_dim]));
-        let batch = self.replay.sample_stacked(&indices, self.config.batch_size, &mut self.progress.rng);
-        self.sac.train_step(&batch, task, &mut self.progress.rng)
     }
 
     /// Meta-test on every test task: (mean final return, mean final success if defined, rows).
@@ -542,10 +595,10 @@ impl Trainer {
         let task_of_window: Vec<usize> = (0..tasks).flat_map(|t| std::iter::repeat(t).take(rollouts)).collect();
         let windows = buffers.sample_window_pairs(&task_of_window, window, &mut self.progress.rng);
         let (rows, mask) = (context_rows(&self.config, &windows.queries).to_device(self.device), windows.mask.to_device(self.device));
-        let means = |sac: &Sac| tch::no_grad(|| sac.encoder.as_ref().expect("an encoder").window_posterior(&rows, &mask).0.to_device(Device::Cpu));
+        let means = |learner: &Learner| tch::no_grad(|| learner.encoder().expect("an encoder").window_posterior(&rows, &mask).0.to_device(Device::Cpu));
         tch::manual_seed(self.spec.seed as i64);
-        let (initial, _) = build_learner(self.spec.algorithm, &self.config, obs_dim, action_dim, self.train_tasks[0].oracle.len(), self.device);
-        Ok(WindowEmbeddings { task_of_window, trained: means(&self.sac), initial: means(&initial) })
+        let (initial, _) = build_learner(self.spec.algorithm, &self.config, (obs_dim, action_dim, self.train_tasks[0].oracle.len()), self.train_tasks.len(), self.device);
+        Ok(WindowEmbeddings { task_of_window, trained: means(&self.learner), initial: means(&initial) })
     }
 
     /// The env the run trains on.
@@ -701,14 +754,30 @@ pub fn context_step(sac: &mut Sac, contrastive: Option<&mut Contrastive>, config
     losses
 }
 
-/// The learner an algorithm trains, sized from the config and the env: z is PEARL's latent
-/// (with the context encoder) or the task's oracle vector; TCL and CoCOA add the contrastive
-/// part (key encoder, bilinear W).
-pub fn build_learner(algorithm: Algorithm, config: &Config, obs_dim: usize, action_dim: usize, oracle_dim: usize, device: Device) -> (Sac, Option<Contrastive>) {
+/// The learner an algorithm trains, sized from the config, the env's `(obs, action, oracle
+/// vector)` widths and its `n_train` train tasks: PEARL's SAC v1 with the context encoder, TCL and
+/// CoCOA adding the contrastive part (key encoder, bilinear W); oracle SAC's multi-task SAC v2
+/// on the task's vector, two hidden layers of `net_size` (Yu et al. 2020's MT-SAC: 400 × 2).
+pub fn build_learner(algorithm: Algorithm, config: &Config, (obs_dim, action_dim, oracle_dim): (usize, usize, usize), n_train: usize, device: Device) -> (Learner, Option<Contrastive>) {
+    if !algorithm.infers_task() {
+        let settings = SacV2Settings {
+            obs_dim: obs_dim as i64,
+            action_dim: action_dim as i64,
+            z_dim: oracle_dim as i64,
+            hidden: vec![config.net_size; 2],
+            discount: config.discount,
+            reward_scale: config.oracle_reward_scale,
+            tau: config.soft_target_tau,
+            policy_lr: config.policy_lr,
+            qf_lr: config.qf_lr,
+            num_tasks: n_train as i64,
+        };
+        return (Learner::Oracle(SacV2::new(settings, device)), None);
+    }
     let settings = SacSettings {
         obs_dim: obs_dim as i64,
         action_dim: action_dim as i64,
-        z_dim: if algorithm.infers_task() { config.latent_size } else { oracle_dim as i64 },
+        z_dim: config.latent_size,
         net_size: config.net_size,
         discount: config.discount,
         reward_scale: config.reward_scale,
@@ -719,14 +788,9 @@ pub fn build_learner(algorithm: Algorithm, config: &Config, obs_dim: usize, acti
         policy_reg_weight: 1e-3,
     };
     let context_width = obs_dim + action_dim + 1 + if config.use_next_obs_in_context { obs_dim } else { 0 };
-    let context = algorithm.infers_task().then(|| ContextSettings {
-        input_dim: context_width as i64,
-        hidden: config.encoder_hidden.clone(),
-        lr: config.context_lr,
-        kl_lambda: config.kl_lambda,
-    });
-    let sac = Sac::new(settings, device, context.clone());
-    let contrastive = algorithm.similarity(config).zip(context).map(|(similarity, context)| {
+    let context = ContextSettings { input_dim: context_width as i64, hidden: config.encoder_hidden.clone(), lr: config.context_lr, kl_lambda: config.kl_lambda };
+    let sac = Sac::new(settings, device, Some(context.clone()));
+    let contrastive = algorithm.similarity(config).map(|similarity| {
         let settings = ContrastiveSettings {
             similarity,
             loss_scale: config.contrastive_loss_scale,
@@ -738,7 +802,7 @@ pub fn build_learner(algorithm: Algorithm, config: &Config, obs_dim: usize, acti
         };
         Contrastive::new(settings, &sac, &context)
     });
-    (sac, contrastive)
+    (Learner::Context(sac), contrastive)
 }
 
 /// Window embeddings of test tasks (`Trainer::window_embeddings`): `[windows, latent]` posterior
@@ -870,7 +934,7 @@ mod tests {
             }
         }
         tch::manual_seed(0);
-        let (mut sac, mut contrastive) = build_learner(Algorithm::Tcl, &config, 2, 2, 1, Device::Cpu);
+        let (Learner::Context(mut sac), mut contrastive) = build_learner(Algorithm::Tcl, &config, (2, 2, 1), 3, Device::Cpu) else { unreachable!("TCL trains PEARL's SAC") };
         context_step(&mut sac, contrastive.as_mut(), &config, (&buffer, &buffer), &[0, 1, 2], &mut rng)
     }
 
@@ -888,5 +952,19 @@ mod tests {
         spec.config.pearl_context = PearlContext::QueryWindows;
         let error = Trainer::open(spec, dir.path(), false).err().expect("refused").to_string();
         assert!(error.contains("pearl_context"), "{error}");
+    }
+
+    #[test]
+    fn oracle_sac_trains_multi_task_sac_v2_with_a_temperature_per_train_task() {
+        let config = Config::shipped("oracle-sac", "push-v3", "ml1").unwrap();
+        let (learner, contrastive) = build_learner(Algorithm::OracleSac, &config, (39, 4, 9), 50, Device::Cpu);
+        let Learner::Oracle(sac) = &learner else { panic!("oracle SAC trains SAC v2") };
+        assert!(contrastive.is_none() && learner.encoder().is_none());
+        // Yu et al. 2020's MT-SAC: two hidden layers of 400; garage MTSAC: reward scale 1.
+        assert_eq!((sac.settings.hidden.as_slice(), sac.settings.reward_scale, sac.settings.z_dim), (&[400, 400][..], 1.0, 9));
+        let state: std::collections::HashMap<String, Tensor> = learner.state().into_iter().collect();
+        assert_eq!(state["net.log_alpha"].size(), [50], "one learned log α per train task");
+        assert!(state.keys().any(|k| k.starts_with("net.target_qf2.")), "twin target Q networks");
+        assert!(!state.keys().any(|k| k.starts_with("net.vf.") || k.starts_with("net.target_vf.")), "no state-value network");
     }
 }

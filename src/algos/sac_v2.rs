@@ -1,0 +1,235 @@
+//! SAC v2 (Haarnoja et al. 2018b, "Soft Actor-Critic Algorithms and Applications") as garage's
+//! multi-task SAC trains it (`garage/torch/algos/sac.py` `_critic_objective`, `_actor_objective`,
+//! `_temperature_objective`, `optimize_policy`, `_update_targets`; `mtsac.py` `_get_log_alpha`):
+//! twin Q networks with twin target Q networks and no state-value network; the policy against
+//! min Q; an entropy temperature α learned per train task toward the target entropy −|A|. MTSAC
+//! indexes log α by the one-hot task id in the observation; here the caller names each row's train
+//! task. Oracle SAC (papers/001 §C.1) conditions every network on the task's ground-truth vector z
+//! where MTSAC appends the one-hot id.
+
+use rand_chacha::ChaCha8Rng;
+use tch::nn::{self, Module};
+use tch::{Device, Kind, Tensor};
+
+use super::sac::{mean_square, scalar, standard_normal, Losses};
+use crate::nn::{load_vars_state, soft_update, variables_under as params, vars_state, Adam, Mlp, PolicyOutput, TanhGaussianPolicy};
+use crate::protocol::buffer::Batch;
+
+#[derive(Debug, Clone)]
+pub struct SacV2Settings {
+    pub obs_dim: i64,
+    pub action_dim: i64,
+    /// Width of the task vector z.
+    pub z_dim: i64,
+    /// Hidden layers of the policy and each Q network (Yu et al. 2020's MT-SAC: 400, 400).
+    pub hidden: Vec<i64>,
+    pub discount: f64,
+    /// garage SAC's `reward_scale` (1 in its MTSAC launchers).
+    pub reward_scale: f64,
+    /// Target Q networks' soft-update weight (garage `target_update_tau`).
+    pub tau: f64,
+    /// Learning rates; α's is the policy's, as garage's `_alpha_optimizer`.
+    pub policy_lr: f64,
+    pub qf_lr: f64,
+    /// Train tasks, one learned log α each (garage `num_tasks`), starting at 0.
+    pub num_tasks: i64,
+}
+
+pub struct SacV2 {
+    pub settings: SacV2Settings,
+    pub device: Device,
+    vars: nn::VarStore,
+    policy: TanhGaussianPolicy,
+    qf1: Mlp,
+    qf2: Mlp,
+    target_qf1: Mlp,
+    target_qf2: Mlp,
+    /// `[num_tasks]`.
+    log_alpha: Tensor,
+    q_params: Vec<Tensor>,
+    target_q_params: Vec<Tensor>,
+    optimizers: Vec<(&'static str, Adam)>,
+}
+
+impl SacV2 {
+    /// Networks initialised from torch's generator (seed it first); the targets start as copies.
+    pub fn new(settings: SacV2Settings, device: Device) -> Self {
+        let vars = nn::VarStore::new(device);
+        let root = vars.root();
+        let s = &settings;
+        let policy = TanhGaussianPolicy::new(&(&root / "policy"), s.obs_dim + s.z_dim, &s.hidden, s.action_dim);
+        let q_input = s.obs_dim + s.action_dim + s.z_dim;
+        let [qf1, qf2, target_qf1, target_qf2] = ["qf1", "qf2", "target_qf1", "target_qf2"].map(|name| Mlp::new(&(&root / name), q_input, &s.hidden, 1, 3e-3));
+        let log_alpha = root.zeros("log_alpha", &[s.num_tasks]);
+        let q_params: Vec<Tensor> = ["qf1", "qf2"].iter().flat_map(|name| params(&vars, name)).collect();
+        let target_q_params: Vec<Tensor> = ["target_qf1", "target_qf2"].iter().flat_map(|name| params(&vars, name)).collect();
+        target_q_params.iter().for_each(|t| drop(t.shallow_clone().set_requires_grad(false)));
+        soft_update(&target_q_params, &q_params, 1.0);
+        let optimizers = vec![
+            ("policy", Adam::new(params(&vars, "policy"), s.policy_lr)),
+            ("qf1", Adam::new(params(&vars, "qf1"), s.qf_lr)),
+            ("qf2", Adam::new(params(&vars, "qf2"), s.qf_lr)),
+            ("alpha", Adam::new(vec![log_alpha.shallow_clone()], s.policy_lr)),
+        ];
+        SacV2 { settings, device, vars, policy, qf1, qf2, target_qf1, target_qf2, log_alpha, q_params, target_q_params, optimizers }
+    }
+
+    fn optimizers_named<'a>(&'a mut self, names: &'a [&str]) -> impl Iterator<Item = &'a mut Adam> {
+        self.optimizers.iter_mut().filter(move |(n, _)| names.contains(n)).map(|(_, o)| o)
+    }
+
+    /// α per train task, `[num_tasks]`.
+    pub fn alphas(&self) -> Vec<f64> {
+        Vec::<f32>::try_from(self.log_alpha.exp().to_device(Device::Cpu)).expect("float α").into_iter().map(f64::from).collect()
+    }
+
+    /// One gradient step on a meta-batch: `batch` `[tasks, b, ·]`, `z` `[tasks, z_dim]` and
+    /// `task_ids[i]` the train task of row i (its α). Critics, then the policy under the updated
+    /// critics, then α, then the target critics (garage `train_once` → `optimize_policy`,
+    /// `_update_targets`).
+    pub fn train_step(&mut self, batch: &Batch, z: &Tensor, task_ids: &[usize], rng: &mut ChaCha8Rng) -> Losses {
+        let dev = self.device;
+        let size = batch.obs.size();
+        let (tasks, b) = (size[0], size[1]);
+        let flat = |t: &Tensor| t.to_device(dev).view([tasks * b, -1]);
+        let (obs, actions, next_obs) = (flat(&batch.obs), flat(&batch.actions), flat(&batch.next_obs));
+        let (rewards, terminals) = (flat(&batch.rewards), flat(&batch.terminals));
+        let z = z.to_device(dev).unsqueeze(1).expand([tasks, b, self.settings.z_dim], false).reshape([tasks * b, self.settings.z_dim]);
+        let ids: Vec<i64> = task_ids.iter().flat_map(|&t| std::iter::repeat(t as i64).take(b as usize)).collect();
+        let row_log_alpha = self.log_alpha.index_select(0, &Tensor::from_slice(&ids).to_device(dev)).unsqueeze(1);
+        let alpha = row_log_alpha.detach().exp();
+
+        // Critics toward r·scale + γ(1 − d)(min target Q(s', a') − α log π(a'|s')), a' ~ π(s').
+        let next_noise = standard_normal(rng, tasks * b, self.settings.action_dim, dev);
+        let q_target = tch::no_grad(|| {
+            let next = self.policy.forward(&Tensor::cat(&[&next_obs, &z], 1), Some(&next_noise));
+            let next_input = Tensor::cat(&[&next_obs, &next.action, &z], 1);
+            let target_q = self.target_qf1.forward(&next_input).minimum(&self.target_qf2.forward(&next_input));
+            let soft_value = target_q - &alpha * next.log_prob.expect("a sampled action's log-probability");
+            rewards * self.settings.reward_scale + (1.0 - terminals) * self.settings.discount * soft_value
+        });
+        let q_input = Tensor::cat(&[&obs, &actions, &z], 1);
+        let (q1_loss, q2_loss) = (mean_square(&(self.qf1.forward(&q_input) - &q_target)), mean_square(&(self.qf2.forward(&q_input) - &q_target)));
+        let critics = ["qf1", "qf2"];
+        self.optimizers_named(&critics).for_each(Adam::zero_grad);
+        (&q1_loss + &q2_loss).backward();
+        self.optimizers_named(&critics).for_each(Adam::step);
+
+        // Policy: E[α log π(a|s) − min Q(s, a)], a ~ π(s) reparameterised; the critics' weights
+        // are frozen so the backward reaches only the policy.
+        let noise = standard_normal(rng, tasks * b, self.settings.action_dim, dev);
+        let PolicyOutput { action, log_prob, .. } = self.policy.forward(&Tensor::cat(&[&obs, &z], 1), Some(&noise));
+        let log_pi = log_prob.expect("a sampled action's log-probability");
+        let policy_input = Tensor::cat(&[&obs, &action, &z], 1);
+        self.q_params.iter().for_each(|p| drop(p.shallow_clone().set_requires_grad(false)));
+        let min_q = self.qf1.forward(&policy_input).minimum(&self.qf2.forward(&policy_input));
+        self.q_params.iter().for_each(|p| drop(p.shallow_clone().set_requires_grad(true)));
+        let policy_loss = (&alpha * &log_pi - min_q).mean(Kind::Float);
+        self.optimizers_named(&["policy"]).for_each(Adam::zero_grad);
+        policy_loss.backward();
+        self.optimizers_named(&["policy"]).for_each(Adam::step);
+
+        // Temperature: E[−log α · (log π + target entropy)], target entropy −|A|.
+        let target_entropy = -(self.settings.action_dim as f64);
+        let alpha_loss = (-&row_log_alpha * (log_pi.detach() + target_entropy)).mean(Kind::Float);
+        self.optimizers_named(&["alpha"]).for_each(Adam::zero_grad);
+        alpha_loss.backward();
+        self.optimizers_named(&["alpha"]).for_each(Adam::step);
+
+        soft_update(&self.target_q_params, &self.q_params, self.settings.tau);
+        let mean_alpha = scalar(&self.log_alpha.exp().mean(Kind::Float));
+        Losses { qf_loss: scalar(&(q1_loss + q2_loss)), policy_loss: scalar(&policy_loss), alpha: Some(mean_alpha), ..Losses::default() }
+    }
+
+    /// One action per row of `obs` under the rows of `z`, as [`super::sac::Sac::act`].
+    pub fn act(&self, obs: &Tensor, z: &Tensor, deterministic: bool, rng: &mut ChaCha8Rng) -> Vec<f64> {
+        tch::no_grad(|| {
+            let input = Tensor::cat(&[obs.to_device(self.device), z.to_device(self.device)], 1);
+            let noise = (!deterministic).then(|| standard_normal(rng, obs.size()[0], self.settings.action_dim, self.device));
+            let action = self.policy.forward(&input, noise.as_ref()).action;
+            Vec::<f32>::try_from(action.reshape([-1]).to_device(Device::Cpu)).expect("float actions").into_iter().map(f64::from).collect()
+        })
+    }
+
+    /// Every variable (α included) and optimiser moment, named, for a checkpoint.
+    pub fn state(&self) -> Vec<(String, Tensor)> {
+        let mut named = vars_state(&self.vars);
+        for (name, optimizer) in &self.optimizers {
+            named.extend(optimizer.state(&format!("adam.{name}")));
+        }
+        named
+    }
+
+    pub fn load_state(&mut self, saved: &std::collections::HashMap<String, Tensor>) -> Result<(), String> {
+        load_vars_state(&self.vars, saved)?;
+        for (name, optimizer) in &mut self.optimizers {
+            optimizer.load_state(&format!("adam.{name}"), saved)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    fn learner(num_tasks: i64) -> SacV2 {
+        tch::manual_seed(0);
+        let settings = SacV2Settings { obs_dim: 2, action_dim: 2, z_dim: 1, hidden: vec![16, 16], discount: 0.9, reward_scale: 1.0, tau: 0.25, policy_lr: 1e-2, qf_lr: 1e-3, num_tasks };
+        SacV2::new(settings, Device::Cpu)
+    }
+
+    fn batch(tasks: i64, b: i64) -> Batch {
+        let column = |width: i64| Tensor::rand([tasks, b, width], (Kind::Float, Device::Cpu));
+        Batch { obs: column(2), actions: column(2), rewards: column(1), sparse_rewards: column(1), next_obs: column(2), terminals: Tensor::zeros([tasks, b, 1], (Kind::Float, Device::Cpu)) }
+    }
+
+    #[test]
+    fn targets_start_as_copies_and_follow_by_tau() {
+        let mut sac = learner(2);
+        assert!(sac.target_q_params.iter().zip(&sac.q_params).all(|(t, q)| t.equal(q)));
+        let before: Vec<Tensor> = sac.target_q_params.iter().map(Tensor::copy).collect();
+        sac.train_step(&batch(2, 8), &Tensor::zeros([2, 1], (Kind::Float, Device::Cpu)), &[0, 1], &mut ChaCha8Rng::seed_from_u64(0));
+        for ((t, b), q) in sac.target_q_params.iter().zip(&before).zip(&sac.q_params) {
+            assert!(t.allclose(&(b * 0.75 + q * 0.25), 1e-6, 1e-6, false), "θ' ← 0.75 θ' + 0.25 θ after the critics' step");
+        }
+    }
+
+    #[test]
+    fn each_task_learns_its_own_temperature_toward_the_target_entropy() {
+        // A fresh policy's log π of 2-D tanh-Gaussian actions is above −|A| = −2 (σ ≈ 1 squeezed
+        // by tanh): the entropy is below target, so α of a task in the batch rises, α of a task
+        // out of it stays at 1.
+        let mut sac = learner(3);
+        let z = Tensor::zeros([2, 1], (Kind::Float, Device::Cpu));
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        for _ in 0..5 {
+            sac.train_step(&batch(2, 32), &z, &[0, 2], &mut rng);
+        }
+        let alphas = sac.alphas();
+        assert_eq!(alphas[1], 1.0, "task 1 was never in a batch: {alphas:?}");
+        assert!(alphas[0] != 1.0 && alphas[2] != 1.0, "{alphas:?}");
+        // The gradient of −log α (log π + H̄) moves log α against the sign of log π + H̄.
+        let log_pi = tch::no_grad(|| {
+            let noise = standard_normal(&mut ChaCha8Rng::seed_from_u64(2), 256, 2, Device::Cpu);
+            sac.policy.forward(&Tensor::zeros([256, 3], (Kind::Float, Device::Cpu)), Some(&noise)).log_prob.unwrap().mean(Kind::Float).double_value(&[])
+        });
+        let rising = log_pi + -2.0 > 0.0;
+        assert_eq!(alphas[0] > 1.0, rising, "log π {log_pi}, α {alphas:?}");
+    }
+
+    #[test]
+    fn a_checkpoint_restores_networks_alpha_and_moments() {
+        let mut sac = learner(2);
+        let z = Tensor::zeros([2, 1], (Kind::Float, Device::Cpu));
+        sac.train_step(&batch(2, 8), &z, &[0, 1], &mut ChaCha8Rng::seed_from_u64(3));
+        let saved: std::collections::HashMap<String, Tensor> = sac.state().into_iter().map(|(n, t)| (n, t.copy())).collect();
+        assert!(saved.contains_key("net.log_alpha") && saved.contains_key("adam.alpha.m0"));
+        let mut other = learner(2);
+        other.load_state(&saved).unwrap();
+        let next = batch(2, 8);
+        let (a, b) = (sac.train_step(&next, &z, &[0, 1], &mut ChaCha8Rng::seed_from_u64(4)), other.train_step(&next, &z, &[0, 1], &mut ChaCha8Rng::seed_from_u64(4)));
+        assert_eq!((a.qf_loss, a.policy_loss, a.alpha), (b.qf_loss, b.policy_loss, b.alpha));
+    }
+}
