@@ -130,6 +130,37 @@ pub(crate) fn scalar(t: &Tensor) -> f64 {
     t.double_value(&[])
 }
 
+/// One action per row of `obs` (`[n, obs_dim]`) under the rows of `z` (`[n, z_dim]`), as one
+/// batched forward of `policy`: a sample, or `tanh(μ)` when deterministic. Row-major
+/// `[n, action_dim]`.
+pub(crate) fn policy_actions(policy: &TanhGaussianPolicy, obs: &Tensor, z: &Tensor, deterministic: bool, rng: &mut ChaCha8Rng) -> Vec<f64> {
+    tch::no_grad(|| {
+        let device = policy.device();
+        let input = Tensor::cat(&[obs.to_device(device), z.to_device(device)], 1);
+        let noise = (!deterministic).then(|| standard_normal(rng, obs.size()[0], policy.action_dim(), device));
+        let action = policy.forward(&input, noise.as_ref()).action;
+        Vec::<f32>::try_from(action.reshape([-1]).to_device(Device::Cpu)).expect("float actions").into_iter().map(f64::from).collect()
+    })
+}
+
+/// A learner's variables and its named optimisers' moments, for a checkpoint.
+pub(crate) fn learner_state(vars: &nn::VarStore, optimizers: &[(&'static str, Adam)]) -> Vec<(String, Tensor)> {
+    let mut named = vars_state(vars);
+    for (name, optimizer) in optimizers {
+        named.extend(optimizer.state(&format!("adam.{name}")));
+    }
+    named
+}
+
+/// Restore what [`learner_state`] saved; a missing entry is an error naming it.
+pub(crate) fn load_learner_state(vars: &nn::VarStore, optimizers: &mut [(&'static str, Adam)], saved: &std::collections::HashMap<String, Tensor>) -> Result<(), String> {
+    load_vars_state(vars, saved)?;
+    for (name, optimizer) in optimizers {
+        optimizer.load_state(&format!("adam.{name}"), saved)?;
+    }
+    Ok(())
+}
+
 impl Sac {
     /// Networks initialised from torch's generator (seed it first), in one variable store so one
     /// file checkpoints them all.
@@ -301,29 +332,18 @@ impl Sac {
     /// One action per row of `obs` (`[n, obs_dim]`) under the rows of `z` (`[n, z_dim]`), as
     /// one batched forward: `tanh(μ)` when deterministic. Row-major `[n, action_dim]`.
     pub fn act(&self, obs: &Tensor, z: &Tensor, deterministic: bool, rng: &mut ChaCha8Rng) -> Vec<f64> {
-        tch::no_grad(|| {
-            let input = Tensor::cat(&[obs.to_device(self.device), z.to_device(self.device)], 1);
-            let noise = (!deterministic).then(|| standard_normal(rng, obs.size()[0], self.settings.action_dim, self.device));
-            let action = self.policy.forward(&input, noise.as_ref()).action;
-            Vec::<f32>::try_from(action.reshape([-1]).to_device(Device::Cpu)).expect("float actions").into_iter().map(f64::from).collect()
-        })
+        policy_actions(&self.policy, obs, z, deterministic, rng)
     }
 
     /// Every variable and optimiser moment, named, for a checkpoint.
     pub fn state(&self) -> Vec<(String, Tensor)> {
-        let mut named = vars_state(&self.vars);
-        for (name, optimizer) in &self.optimizers {
-            named.extend(optimizer.state(&format!("adam.{name}")));
-        }
+        let mut named = learner_state(&self.vars, &self.optimizers);
         named.extend(self.brac.iter().flat_map(Brac::optimizer_state));
         named
     }
 
     pub fn load_state(&mut self, saved: &std::collections::HashMap<String, Tensor>) -> Result<(), String> {
-        load_vars_state(&self.vars, saved)?;
-        for (name, optimizer) in &mut self.optimizers {
-            optimizer.load_state(&format!("adam.{name}"), saved)?;
-        }
+        load_learner_state(&self.vars, &mut self.optimizers, saved)?;
         match &mut self.brac {
             Some(brac) => brac.load_optimizer_state(saved),
             None => Ok(()),

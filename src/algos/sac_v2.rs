@@ -11,8 +11,8 @@ use rand_chacha::ChaCha8Rng;
 use tch::nn::{self, Module};
 use tch::{Device, Kind, Tensor};
 
-use super::sac::{mean_square, scalar, standard_normal, Losses};
-use crate::nn::{load_vars_state, soft_update, variables_under as params, vars_state, Adam, Mlp, PolicyOutput, TanhGaussianPolicy};
+use super::sac::{learner_state, load_learner_state, mean_square, policy_actions, scalar, standard_normal, Losses};
+use crate::nn::{soft_update, variables_under as params, Adam, Mlp, PolicyOutput, TanhGaussianPolicy};
 use crate::protocol::buffer::Batch;
 
 #[derive(Debug, Clone)]
@@ -143,29 +143,16 @@ impl SacV2 {
 
     /// One action per row of `obs` under the rows of `z`, as [`super::sac::Sac::act`].
     pub fn act(&self, obs: &Tensor, z: &Tensor, deterministic: bool, rng: &mut ChaCha8Rng) -> Vec<f64> {
-        tch::no_grad(|| {
-            let input = Tensor::cat(&[obs.to_device(self.device), z.to_device(self.device)], 1);
-            let noise = (!deterministic).then(|| standard_normal(rng, obs.size()[0], self.settings.action_dim, self.device));
-            let action = self.policy.forward(&input, noise.as_ref()).action;
-            Vec::<f32>::try_from(action.reshape([-1]).to_device(Device::Cpu)).expect("float actions").into_iter().map(f64::from).collect()
-        })
+        policy_actions(&self.policy, obs, z, deterministic, rng)
     }
 
     /// Every variable (α included) and optimiser moment, named, for a checkpoint.
     pub fn state(&self) -> Vec<(String, Tensor)> {
-        let mut named = vars_state(&self.vars);
-        for (name, optimizer) in &self.optimizers {
-            named.extend(optimizer.state(&format!("adam.{name}")));
-        }
-        named
+        learner_state(&self.vars, &self.optimizers)
     }
 
     pub fn load_state(&mut self, saved: &std::collections::HashMap<String, Tensor>) -> Result<(), String> {
-        load_vars_state(&self.vars, saved)?;
-        for (name, optimizer) in &mut self.optimizers {
-            optimizer.load_state(&format!("adam.{name}"), saved)?;
-        }
-        Ok(())
+        load_learner_state(&self.vars, &mut self.optimizers, saved)
     }
 }
 

@@ -94,6 +94,14 @@ impl TanhGaussianPolicy {
         TanhGaussianPolicy { mlp, log_std }
     }
 
+    pub fn action_dim(&self) -> i64 {
+        self.log_std.ws.size()[0]
+    }
+
+    pub fn device(&self) -> tch::Device {
+        self.log_std.ws.device()
+    }
+
     /// With `noise` (standard normal, `[batch, action_dim]`): a reparameterised sample and its
     /// log-probability, `log N(u; μ, σ) - Σ log(1 - tanh(u)² + 1e-6)`. Without: `tanh(μ)`.
     pub fn forward(&self, input: &Tensor, noise: Option<&Tensor>) -> PolicyOutput {
