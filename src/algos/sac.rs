@@ -10,7 +10,7 @@ use rand_distr::{Distribution, StandardNormal};
 use tch::nn::{self, Module};
 use tch::{Device, Kind, Tensor};
 
-use super::brac::{Brac, BracSettings};
+use super::brac::{Brac, BracSettings, CriticBatch};
 use super::pearl::ContextEncoder;
 use crate::nn::{load_vars_state, soft_update, variables_under as params, vars_state, Adam, Mlp, PolicyOutput, TanhGaussianPolicy};
 use crate::protocol::buffer::Batch;
@@ -233,6 +233,13 @@ impl Sac {
 
     /// One step of `_take_step` on a meta-batch: `batch` is `[tasks, b, ·]`.
     pub fn train_step(&mut self, batch: &Batch, task: TaskVariable, rng: &mut ChaCha8Rng) -> Losses {
+        self.train_step_with_critic_batches(batch, task, &[], rng)
+    }
+
+    /// [`Self::train_step`] with BRAC's dual critic also stepped on `fresh` batches of the same
+    /// tasks (`[tasks, b, ·]` each, the same z), after its step on `batch` (FOCAL-ICLR
+    /// `_optimize_c`, `c_iter − 1` times).
+    pub fn train_step_with_critic_batches(&mut self, batch: &Batch, task: TaskVariable, fresh: &[Batch], rng: &mut ChaCha8Rng) -> Losses {
         let dev = self.device;
         let size = batch.obs.size();
         let (tasks, b) = (size[0], size[1]);
@@ -267,8 +274,19 @@ impl Sac {
         // BRAC: train the dual critic on the policy's and the data's actions, then D̂ per row.
         let (divergence, dual_critic_loss) = match &mut self.brac {
             Some(brac) => {
-                let loss = brac.train_discriminator(&obs, &new_actions, &actions, &z_fixed, rng);
-                (Some(brac.divergence(&obs, &new_actions, &actions, &z_fixed)), Some(loss))
+                // FOCAL-ICLR's D̂ is the critic's before its steps; its policy loss then
+                // backpropagates through the stepped critic (its in-place `.data` updates), so the
+                // value is the first and the gradient the second.
+                let before = tch::no_grad(|| brac.divergence(&obs, &new_actions, &actions, &z_fixed));
+                let loss = brac.critic_step(&CriticBatch { obs: &obs, policy_actions: &new_actions, data_actions: &actions, z: &z_fixed }, rng);
+                for extra in fresh {
+                    let (extra_obs, extra_actions) = (flat(&extra.obs), flat(&extra.actions));
+                    let noise = standard_normal(rng, tasks * b, self.settings.action_dim, dev);
+                    let policy_actions = tch::no_grad(|| self.policy.forward(&Tensor::cat(&[&extra_obs, &z_fixed], 1), Some(&noise)).action);
+                    brac.critic_step(&CriticBatch { obs: &extra_obs, policy_actions: &policy_actions, data_actions: &extra_actions, z: &z_fixed }, rng);
+                }
+                let after = brac.divergence(&obs, &new_actions, &actions, &z_fixed);
+                (Some(&before + (&after - after.detach())), Some(loss))
             }
             None => (None, None),
         };
@@ -348,5 +366,47 @@ impl Sac {
             Some(brac) => brac.load_optimizer_state(saved),
             None => Ok(()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::algos::brac::PenaltyForm;
+    use rand::SeedableRng;
+
+    fn batch() -> Batch {
+        let column = |width: i64| Tensor::rand([2, 8, width], (Kind::Float, Device::Cpu));
+        Batch { obs: column(2), actions: column(1), rewards: column(1), sparse_rewards: column(1), next_obs: column(2), terminals: Tensor::zeros([2, 8, 1], (Kind::Float, Device::Cpu)) }
+    }
+
+    /// FOCAL-ICLR's schedule: D̂ (logged, and α's step) from the dual critic before its steps;
+    /// one critic step on the batch and one per fresh batch.
+    #[test]
+    fn brac_reads_the_divergence_before_the_critic_steps_and_steps_once_per_batch() {
+        tch::manual_seed(0);
+        let settings = SacSettings { obs_dim: 2, action_dim: 1, z_dim: 1, net_size: 8, discount: 0.9, reward_scale: 1.0, soft_target_tau: 0.005,
+            policy_lr: 1e-3, qf_lr: 1e-3, vf_lr: 1e-3, policy_reg_weight: 1e-3 };
+        let brac = BracSettings { value_penalty: true, alpha_init: 1.0, alpha_max: 10.0, alpha_lr: 1.0, target_divergence: 0.05, dual_critic_lr: 0.1,
+            dual_critic_steps: 3, gradient_penalty: 5.0, penalty_form: PenaltyForm::Output };
+        let mut sac = Sac::new(settings, Device::Cpu, None).with_behaviour_regularisation(brac);
+        let (data, fresh) = (batch(), [batch(), batch()]);
+        let z = Tensor::zeros([2, 1], (Kind::Float, Device::Cpu));
+        // The divergence the step will read: same policy noise (the generator's first draw).
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let expected = tch::no_grad(|| {
+            let mut probe = rng.clone();
+            let obs = data.obs.view([16, 2]);
+            let noise = standard_normal(&mut probe, 16, 1, Device::Cpu);
+            let z16 = Tensor::zeros([16, 1], (Kind::Float, Device::Cpu));
+            let actions = sac.policy.forward(&Tensor::cat(&[&obs, &z16], 1), Some(&noise)).action;
+            sac.brac.as_ref().unwrap().divergence(&obs, &actions, &data.actions.view([16, 1]), &z16).mean(Kind::Float).double_value(&[])
+        });
+        let losses = sac.train_step_with_critic_batches(&data, TaskVariable::Given(z), &fresh, &mut rng);
+        assert!((losses.divergence.unwrap() - expected).abs() < 1e-6, "D̂ {} vs the pre-step critic's {expected}", losses.divergence.unwrap());
+        let state: std::collections::HashMap<String, Tensor> = sac.state().into_iter().collect();
+        assert_eq!(state["adam.dual_critic.steps"].int64_value(&[]), 3, "one step on the batch, one per fresh batch");
+        // α's raw variable took the step 1 + 1·(D̂ − 0.05).
+        assert!((losses.alpha.unwrap() - (1.0 + expected - 0.05).clamp(0.0, 10.0)).abs() < 1e-6);
     }
 }

@@ -12,6 +12,7 @@ pub mod train;
 
 use serde::{Deserialize, Serialize};
 
+use crate::algos::brac::PenaltyForm;
 use crate::algos::focal::SameTaskTerm;
 
 /// A dataset quality level (papers/002 App. D): the untrained behaviour policy, the checkpoint
@@ -141,6 +142,9 @@ pub struct FocalConfig {
     pub dual_critic_steps: usize,
     /// Weight of the dual critic's gradient penalty.
     pub gradient_penalty: f64,
+    /// What the penalty bounds: "output" (FOCAL-ICLR's code: the critic's output at the
+    /// interpolated actions) or "input-gradient" (BRAC's paper: its gradient there).
+    pub gradient_penalty_form: PenaltyForm,
 
     /// Meta-test: online episodes per test task, each with z from a fresh context of the task's dataset.
     pub num_evals: usize,
@@ -197,6 +201,7 @@ impl Default for FocalConfig {
             dual_critic_lr: 1e-4,
             dual_critic_steps: 3,
             gradient_penalty: 5.0,
+            gradient_penalty_form: PenaltyForm::Output,
             num_evals: 2,
             threads: 1,
         }
@@ -253,5 +258,12 @@ mod tests {
         assert_eq!((point.same_task_loss, point.num_evals), (SameTaskTerm::Distance, 2));
         let err = crate::protocol::config::parse_json::<FocalConfig>(r#"{"dml_pwer": 1}"#, "x.json").unwrap_err().to_string();
         assert!(err.contains("did you mean \"dml_power\""), "{err}");
+        // FOCAL-ICLR's `train_epoch`: one late checkpoint (6e5 for cheetah-vel and, by
+        // default.py, point-robot; 4800 for the sparse and wind point robots), every checkpoint
+        // (null) for cheetah-dir, ant-dir and walker.
+        for (env, level) in [("cheetah-vel", Level::Expert), ("point-robot", Level::Expert), ("sparse-point-robot", Level::Expert), ("point-robot-wind", Level::Expert),
+            ("cheetah-dir", Level::Mixed), ("ant-dir", Level::Mixed), ("walker-rand-params", Level::Mixed)] {
+            assert_eq!(FocalConfig::load(None, env, "controls").unwrap().dataset_level, level, "{env}");
+        }
     }
 }

@@ -182,6 +182,7 @@ impl OfflineTrainer {
                 dual_critic_lr: config.dual_critic_lr,
                 dual_critic_steps: config.dual_critic_steps,
                 gradient_penalty: config.gradient_penalty,
+                penalty_form: config.gradient_penalty_form,
             });
         }
         let width = obs_dim + action_dim + 1 + if config.use_next_obs_in_context { obs_dim } else { 0 };
@@ -240,7 +241,10 @@ impl OfflineTrainer {
             objective.backward();
             TaskVariable::Given(encoding.z.detach())
         };
-        let mut losses = self.sac.train_step(&batch, task, &mut self.progress.rng);
+        // BRAC's dual critic takes its other steps on fresh batches of the same tasks.
+        let critic_steps = if self.config.use_brac { self.config.dual_critic_steps.max(1) } else { 1 };
+        let fresh: Vec<_> = (1..critic_steps).map(|_| self.replay.sample_stacked(&indices, batch_size, &mut self.progress.rng)).collect();
+        let mut losses = self.sac.train_step_with_critic_batches(&batch, task, &fresh, &mut self.progress.rng);
         self.encoder_optimizer.step();
         losses.metric_loss = metric.map(|m| m.double_value(&[]));
         losses.kl_divergence = encoding.kl.map_or(0.0, |kl| kl.double_value(&[]));
