@@ -1021,7 +1021,8 @@ fn campaign(command: CampaignCommand) -> Result<ExitCode> {
             let mut counts = std::collections::BTreeMap::new();
             let mut totals = std::collections::HashMap::new();
             for (index, run) in runs.iter().enumerate() {
-                let lock = campaign::lock::read(&campaign::lock::lock_path(&dir.join(&run.run_dir)));
+                // A lock whose holder is gone (dead, or its lease lapsed) is no longer a running run.
+                let lock = campaign::lock::read(&campaign::lock::lock_path(&dir.join(&run.run_dir))).filter(|h| !h.is_stale(campaign::lock::now()));
                 let locked = lock.is_some();
                 let state = match (campaign::run_state(&dir, run), locked) {
                     (RunState::Complete, _) => "complete".to_string(),
@@ -1426,6 +1427,7 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     match run(Cli::parse()) {
         Ok(code) => code,

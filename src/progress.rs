@@ -73,7 +73,7 @@ impl Progress {
         let done_here = (line.iteration + 1 - first.min(line.iteration)) as f64;
         let per_iteration = now.duration_since(self.started).as_secs_f64() / done_here.max(1.0);
         let mut parts = vec![match self.total {
-            Some(total) => format!("iteration {}/{total}", line.iteration),
+            Some(total) => format!("iteration {} ({}/{total})", line.iteration, line.iteration + 1),
             None => format!("iteration {}", line.iteration),
         }];
         if let Some(steps) = line.env_steps {

@@ -360,14 +360,14 @@ pub fn planned_iterations(campaign: &Path, run: &PlannedRun) -> Result<u64> {
     })
 }
 
-/// "iteration 3/6, 12 s per iteration, ETA 36 s" from a run's progress and planned iterations.
+/// "iteration 2 (3/6), 12.0 s per iteration, ETA 36.0 s" from a run's progress and planned iterations.
 pub fn progress_note(done: (usize, f64), total: Option<u64>) -> String {
     let (iteration, wall) = done;
     let per = wall / (iteration + 1) as f64;
     match total {
         Some(total) => {
             let left = total.saturating_sub(iteration as u64 + 1);
-            format!("iteration {iteration}/{total}, {} per iteration, ETA {}", crate::progress::duration(per), crate::progress::duration(per * left as f64))
+            format!("iteration {iteration} ({}/{total}), {} per iteration, ETA {}", iteration + 1, crate::progress::duration(per), crate::progress::duration(per * left as f64))
         }
         None => format!("iteration {iteration}, {} per iteration", crate::progress::duration(per)),
     }
