@@ -267,6 +267,36 @@ fn the_campaign_runs_to_completion_through_slurm() {
     }
 }
 
+/// The sbatch scripts carry what a cluster asks for (account, QoS, constraint, any other option,
+/// set-up lines), and asking for GPUs for a campaign planned on cpu warns.
+#[test]
+fn slurm_scripts_carry_the_cluster_options_and_gpus_for_cpu_runs_warn() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("c");
+    plan(&dir);
+    let out = metarl()
+        .args(["campaign", "run", "--backend", "slurm", "--no-submit", "--max-array-size", "5", "--gres", "gpu:1", "--account", "proj42", "--qos", "long",
+            "--constraint", "a100|h100", "--sbatch=--mail-type=END", "--setup", "module load cuda/13.0", "--setup", "export OMP_NUM_THREADS=1",
+            "--max-concurrent", "2", "--lease", "120", "--max-wait", "60"])
+        .arg(&dir).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("--gres gpu:1: the campaign's runs train on cpu"), "{stderr}");
+    let part0 = std::fs::read_to_string(dir.join("slurm/s1/part0.sbatch")).unwrap();
+    let part1 = std::fs::read_to_string(dir.join("slurm/s1/part1.sbatch")).unwrap();
+    for line in ["#SBATCH --array=0-4%2\n", "#SBATCH --gres=gpu:1\n", "#SBATCH --account=proj42\n", "#SBATCH --qos=long\n", "#SBATCH --constraint=a100|h100\n",
+        "#SBATCH --mail-type=END\n", "\nmodule load cuda/13.0\nexport OMP_NUM_THREADS=1\n", "--lease 120 --max-wait 60"] {
+        assert!(part0.contains(line), "{line:?} in\n{part0}");
+    }
+    assert!(part1.contains("#SBATCH --array=0-2%2\n") && part1.contains("--tasks ") && part1.contains("part1.tasks --task-id \"$SLURM_ARRAY_TASK_ID\""), "{part1}");
+    assert_eq!(std::fs::read_to_string(dir.join("slurm/s1/part1.tasks")).unwrap(), "5\n6\n7\n");
+    // A second submission gets its own folder: queued tasks of the first keep their task lists.
+    let again = metarl().args(["campaign", "run", "--backend", "slurm", "--no-submit", "--max-array-size", "5"]).arg(&dir).output().unwrap();
+    assert!(again.status.success() && dir.join("slurm/s2/part0.tasks").is_file());
+    let err = metarl().args(["campaign", "run", "--backend", "slurm", "--no-submit", "--sbatch", "mail-type=END"]).arg(&dir).output().unwrap();
+    assert!(!err.status.success() && String::from_utf8_lossy(&err.stderr).contains("--sbatch \"mail-type=END\": write an sbatch option"));
+}
+
 /// A lock whose holder renews it is respected however long `run-one` waits (then it fails,
 /// naming the holder); once the renewals stop, the lock is taken over after its lease.
 #[test]

@@ -40,7 +40,8 @@ torch_lib=$("$python" -c 'import torch, os; print(os.path.join(os.path.dirname(t
 # The binary reads the Gymnasium models and the reference interpreter from its dependency
 # folder, the Meta-World assets from METARL_ASSETS and the reference script from METARL_TOOLS_DIR.
 mkdir -p "$dir/deps/venv/bin" "$dir/results"
-ln -sf "$python" "$dir/deps/venv/bin/python"
+printf '#!/bin/sh\nexec %q "$@"\n' "$python" >"$dir/deps/venv/bin/python"
+chmod +x "$dir/deps/venv/bin/python"
 export LD_LIBRARY_PATH=$torch_lib:$dir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 export METARL_DEPS_DIR=$dir/deps METARL_ASSETS=$dir/metaworld_xml METARL_TOOLS_DIR=$dir/tools
 metarl=$dir/metarl
@@ -78,13 +79,13 @@ cat <<REPORT
 
 \`tools/gpu-check.sh run\`: torch $("$python" -c 'import torch; print(torch.__version__)'), $steps gradient steps per bench.
 
-- \`metarl train pearl --env cheetah-vel --device $device --steps 5000\` (one iteration: 2,000 gradient steps and the meta-test): ${train_s} s; last line: $(grep -v '^wrote' "$out/train.txt" | tail -n 1)
+- \`metarl train pearl --env cheetah-vel --device $device --steps 5000\` (one iteration of oyster's schedule and its meta-test): ${train_s} s; last line: $(grep -v '^wrote' "$out/train.txt" | tail -n 1)
 
 | env (sizes) | implementation | ms per gradient step (median) |
 |---|---|---|
 $(for env in cheetah-vel reach-v3; do
     tail -n +2 "$out/train_step-$env.csv" | while IFS=, read -r algo implementation rest; do
-        median=$(echo "$rest" | awk -F, '{print $NF}')
+        median=$(echo "$rest" | awk -F, '{printf "%.2f", $NF}')
         echo "| $env | $algo ($implementation) | $median |"
     done
 done)
