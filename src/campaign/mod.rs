@@ -172,6 +172,29 @@ fn resolve_checked(algo: Algorithm, env: &str, overrides: &[String], budget: Opt
     })
 }
 
+/// Where each value of a planned config came from: the shipped files (built in, or
+/// `METARL_CONFIGS`), `--config-overrides`, or the defaults. Written next to the resolved config
+/// as `<env>.sources.json`; a run of that config copies it into its `config_sources.json`.
+fn plan_sources(algo: Algorithm, env: &str, overrides: &[String]) -> Result<config::ConfigSources> {
+    let suite = registry::lookup(env)?.suite.label();
+    let mut sources = match algo {
+        Algorithm::MamlTrpo => config::shipped_with_sources::<MamlConfig>("maml-trpo", env, suite)?.1,
+        Algorithm::Rl2Ppo => config::shipped_with_sources::<Rl2Config>("rl2-ppo", env, suite)?.1,
+        Algorithm::Mcat => config::shipped_with_sources::<McatConfig>("mcat", env, suite)?.1,
+        Algorithm::Focal => config::shipped_with_sources::<FocalConfig>("focal", env, suite)?.1,
+        _ => Config::shipped_with_sources(algo.name(), env, suite)?.1,
+    };
+    for pair in overrides {
+        if let Some((name, _)) = pair.split_once('=') {
+            sources.fields.insert(name.trim().to_string(), "--config-overrides".into());
+        }
+    }
+    if !overrides.is_empty() {
+        sources.files.push(format!("--config-overrides {}", overrides.join(" ")));
+    }
+    Ok(sources)
+}
+
 /// MCAT's cost: per iteration one episode of `horizon` steps per train task, then its C/F, H
 /// and TD3 steps (counted together as gradient steps); the meta-test's episodes on top.
 pub fn mcat_cost(config: &McatConfig, horizon: usize, n_train: usize, n_test: usize, budget: Option<u64>) -> RunCost {
@@ -271,16 +294,17 @@ pub fn plan(request: &PlanRequest, out: &Path) -> Result<(Vec<PlannedRun>, RunCo
                 let run_dir = PathBuf::from("runs").join(algo_name).join(env).join(format!("seed{seed}"));
                 runs.push(PlannedRun { algo: algo_name.to_string(), env: env.clone(), seed, steps: request.steps, config: config_path.clone(), run_dir, device: request.device.to_string() });
             }
-            configs.push((config_path, config));
+            configs.push((config_path, config, plan_sources(algo, env, request.overrides)?));
         }
     }
     if out.join("manifest.csv").exists() && read_manifest(out)? != runs {
         bail!("{} already holds another campaign; plan into a new folder", out.display());
     }
-    for (path, config) in &configs {
+    for (path, config, sources) in &configs {
         let path = out.join(path);
         std::fs::create_dir_all(path.parent().expect("configs/<algo>/"))?;
         write_atomic(&path, format!("{}\n", serde_json::to_string_pretty(config)?).as_bytes())?;
+        write_atomic(&config::sources_path(&path), format!("{}\n", serde_json::to_string_pretty(sources)?).as_bytes())?;
     }
     let mut writer = csv::Writer::from_writer(Vec::new());
     for run in &runs {
@@ -397,6 +421,11 @@ mod tests {
         assert_eq!(read_manifest(a.path()).unwrap(), runs);
         assert_eq!(runs[3].name(), "pearl/sparse-point-robot/seed1");
         let config = Config::from_file(&a.path().join(&runs[3].config)).unwrap();
+        // Next to it, where each value came from.
+        let (_, sources) = config::from_file_with_sources::<Config>(&a.path().join(&runs[3].config)).unwrap();
+        assert_eq!(sources.fields["net_size"], "--config-overrides");
+        assert_eq!(sources.fields["sparse_rewards"], "configs/pearl/sparse-point-robot.json (built in)");
+        assert_eq!(sources.fields["soft_target_tau"], "default");
         // Shipped configs/pearl/sparse-point-robot.json plus the overrides.
         let shipped = Config::shipped("pearl", "sparse-point-robot", "point").unwrap();
         assert_eq!((config.num_iterations, config.net_size, config.sparse_rewards), (3, 32, shipped.sparse_rewards));

@@ -466,12 +466,24 @@ pub fn shipped_with_sources<T: Serialize + DeserializeOwned + Default>(folder: &
     merge(vec![shipped_layer(folder, env, suite)?])
 }
 
-/// A config file named on the command line (`--config`), with its sources: the file's fields
-/// from it, the others from the defaults.
+/// Where a config file's own record of its sources lives: `<name>.sources.json` next to it
+/// (`campaign plan` writes one beside each resolved config).
+pub fn sources_path(config: &Path) -> std::path::PathBuf {
+    config.with_extension("sources.json")
+}
+
+/// A config file named on the command line (`--config`), with its sources: those recorded next to
+/// it (a campaign's resolved config), else the file's fields from it and the others from the
+/// defaults.
 pub fn from_file_with_sources<T: Serialize + DeserializeOwned + Default>(path: &Path) -> Result<(T, ConfigSources)> {
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read config {}", path.display()))?;
     let source = path.display().to_string();
     let config: T = parse_json(&text, &source)?;
+    let recorded = std::fs::read(sources_path(path)).ok().and_then(|bytes| serde_json::from_slice::<ConfigSources>(&bytes).ok());
+    if let Some(mut recorded) = recorded {
+        recorded.files.insert(0, format!("{source}, resolved from:"));
+        return Ok((config, recorded));
+    }
     let fields = match serde_json::from_str::<serde_json::Value>(&text)? {
         serde_json::Value::Object(fields) => fields,
         _ => serde_json::Map::new(),
