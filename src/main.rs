@@ -987,9 +987,14 @@ fn campaign(command: CampaignCommand) -> Result<ExitCode> {
             let total = campaign::read_manifest(&dir)?.len();
             let bar = ProgressBar::new(total as u64).with_style(ProgressStyle::with_template("{bar:30} {pos}/{len} runs · {elapsed_precise} · {msg}")?);
             let runner = local::Runner::new(retries, lease)?;
+            // Without a terminal the bar draws nothing: a log line per finished run instead.
+            let terminal = std::io::IsTerminal::is_terminal(&std::io::stdout());
             let outcomes = local::run(&dir, jobs, &runner, |run, outcome| {
                 bar.inc(1);
                 bar.set_message(format!("{}: {outcome:?}", run.name()));
+                if !terminal {
+                    tracing::info!("{}/{total} runs done; {}: {outcome:?}", bar.position(), run.name());
+                }
             })?;
             bar.finish_and_clear();
             let failed: Vec<String> = outcomes
