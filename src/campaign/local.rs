@@ -18,7 +18,7 @@ use std::process::{Command, ExitStatus, Stdio};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 
 use super::lock::{self, RunLock};
 use super::{read_manifest, run_state, PlannedRun, RunState};
@@ -61,19 +61,26 @@ impl Runner {
     }
 }
 
-/// Runs `command` to its end while renewing `locks`; if one of them was taken over (this
-/// process stalled past its lease), the command is killed and an error says so.
-fn supervise(mut command: Command, locks: &mut [&mut RunLock]) -> Result<ExitStatus> {
+/// Runs `command` to its end while renewing `locks`. `Err(holder)` if one of them was taken over
+/// (this process stalled past its lease): the command was killed, the run is the new holder's.
+/// A renewal that fails (a file-system hiccup) is retried at the next poll.
+fn supervise(mut command: Command, locks: &mut [&mut RunLock]) -> Result<Result<ExitStatus, String>> {
     let mut child = command.spawn()?;
     loop {
         if let Some(status) = child.try_wait()? {
-            return Ok(status);
+            return Ok(Ok(status));
         }
         for lock in locks.iter_mut() {
-            if !lock.renew_if_due()? {
-                let _ = child.kill();
-                let _ = child.wait();
-                bail!("{} was taken over by another process (this one did not renew it within its lease); stopped", lock.path().display());
+            match lock.renew_if_due() {
+                Ok(true) => {}
+                Ok(false) => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    let holder = lock::read(lock.path()).map_or_else(|| "another process".to_string(), |h| h.describe(lock::now()));
+                    tracing::warn!("{} was taken over by {holder} (this process did not renew it within its lease); stopped its command", lock.path().display());
+                    return Ok(Err(holder));
+                }
+                Err(e) => tracing::warn!("cannot renew {}: {e:#}; trying again", lock.path().display()),
             }
         }
         std::thread::sleep(Duration::from_millis(200));
@@ -146,7 +153,10 @@ pub fn execute(campaign: &Path, run: &PlannedRun, runner: &Runner) -> Result<Out
         })?;
         let mut command = Command::new(&runner.exe);
         command.args(&args).stdout(Stdio::from(file.try_clone()?)).stderr(Stdio::from(file));
-        let status = supervise(command, &mut [&mut run_lock])?;
+        let status = match supervise(command, &mut [&mut run_lock])? {
+            Ok(status) => status,
+            Err(holder) => return Ok(Outcome::Busy { holder }),
+        };
         if status.success() {
             return Ok(Outcome::Completed { resumed_from, attempts: attempt });
         }
@@ -175,7 +185,7 @@ fn collect_dataset(campaign: &Path, run: &PlannedRun, dataset: &Path, log: &Path
     writeln!(file, "== attempt {attempt} on {}: metarl {}", lock::host(), args.join(" "))?;
     let mut command = Command::new(&runner.exe);
     command.args(&args).stdout(Stdio::from(file.try_clone()?)).stderr(Stdio::from(file));
-    Ok(Ok(supervise(command, &mut [run_lock, &mut dataset_lock])?.success()))
+    Ok(supervise(command, &mut [run_lock, &mut dataset_lock])?.map(|status| status.success()))
 }
 
 /// Runs every run of the campaign in `dir` with at most `jobs` at once; `on_done` sees each
