@@ -365,6 +365,14 @@ fn a_run_without_a_terminal_logs_one_progress_line_per_iteration() {
     let out = metarl().args(["train", "pearl", "--env", "point-robot", "--config"]).arg(&missing).arg("--out").arg(root.path().join("run2")).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains(&format!("cannot read config {}", missing.display())), "{}", String::from_utf8_lossy(&out.stderr));
+    // --device cuda where libtorch sees no GPU: refused at once, naming this node, status 2.
+    if metarl::protocol::run_dir::parse_device("cuda").is_err() {
+        let out = metarl().args(["train", "pearl", "--env", "point-robot", "--device", "cuda", "--config"]).arg(&config).arg("--out").arg(root.path().join("run3"))
+            .output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains(&format!("no CUDA device on {}", lock::host())) && !root.path().join("run3").exists(), "{stderr}");
+    }
 }
 
 /// A copy of the binary in a folder without the repository trains with the config built into it.
