@@ -9,8 +9,10 @@ CARGO_FLAGS := --release $(if $(CI),--locked,)
 
 .PHONY: deps build test demo doctor
 
+# Debian packages (libosmesa6, for headless rendering) are apt-get installed only when `make deps`
+# itself is asked for (or under CI=true), never as a step of `make test` or `make demo`.
 deps:
-	$(PYTHON) tools/deps.py install
+	$(PYTHON) tools/deps.py install $(if $(filter deps,$(MAKECMDGOALS)),--system-packages,)
 
 build: deps
 	$(CARGO) build $(CARGO_FLAGS)

@@ -12,6 +12,7 @@ pub mod envs;
 pub mod nn;
 pub mod numerics;
 pub mod paths;
+pub mod progress;
 pub mod protocol;
 pub mod regress;
 pub mod results;

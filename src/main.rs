@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
+use metarl::progress::{Line, Progress};
 
 use metarl::envs::metaworld::policies;
 use metarl::envs::np_random::RandomState;
@@ -180,7 +181,9 @@ struct TrainArgs {
     algo: String,
     #[arg(long)]
     env: String,
-    /// JSON config; default configs/<algo>/<env>.json, else configs/<algo>/<suite>.json, else the defaults.
+    /// JSON config file (fields not in it keep their defaults); default the shipped
+    /// configs/<algo>/<env>.json, else configs/<algo>/<suite>.json, built into the binary
+    /// ($METARL_CONFIGS: a folder laid out like configs/ read instead).
     #[arg(long)]
     config: Option<PathBuf>,
     #[arg(long, default_value_t = 0)]
@@ -204,7 +207,7 @@ struct TrainArgs {
     reward_delay: Option<usize>,
 }
 
-#[derive(Clone, Copy, ValueEnum)]
+#[derive(Clone, Copy, PartialEq, ValueEnum)]
 enum DeviceArg {
     Cpu,
     Cuda,
@@ -379,6 +382,9 @@ enum CampaignCommand {
         /// num_iterations=50 'encoder_hidden=[64,64]').
         #[arg(long, num_args = 1..)]
         config_overrides: Vec<String>,
+        /// The device every run trains on (recorded in manifest.csv, passed to `metarl train`).
+        #[arg(long, value_enum, default_value_t = DeviceArg::Cpu)]
+        device: DeviceArg,
         #[arg(long)]
         out: PathBuf,
     },
@@ -410,23 +416,63 @@ enum CampaignCommand {
         /// Slurm: generic resources per task, e.g. gpu:1.
         #[arg(long)]
         gres: Option<String>,
-        /// Slurm: at most this many tasks at once.
+        /// Slurm: account charged (sbatch --account).
+        #[arg(long)]
+        account: Option<String>,
+        /// Slurm: quality of service (sbatch --qos).
+        #[arg(long)]
+        qos: Option<String>,
+        /// Slurm: node features required (sbatch --constraint), e.g. 'a100|h100'.
+        #[arg(long)]
+        constraint: Option<String>,
+        /// Slurm: any other sbatch option, written as an #SBATCH line (repeatable), e.g.
+        /// --sbatch=--mail-type=END.
+        #[arg(long, allow_hyphen_values = true)]
+        sbatch: Vec<String>,
+        /// Slurm: a shell line each task runs before metarl (repeatable), e.g.
+        /// --setup 'module load cuda/12.4'.
+        #[arg(long)]
+        setup: Vec<String>,
+        /// Slurm: at most this many tasks of each array at once.
         #[arg(long)]
         max_concurrent: Option<usize>,
-        /// Slurm: write the sbatch script without submitting it.
+        /// Slurm: task ids per array; default the cluster's MaxArraySize (scontrol show config).
+        #[arg(long)]
+        max_array_size: Option<usize>,
+        /// Seconds a run lock stays valid without renewal (the holder renews it every tenth);
+        /// after that another runner, on any node, takes the run over.
+        #[arg(long, default_value_t = metarl::campaign::lock::DEFAULT_LEASE_S)]
+        lease: u64,
+        /// Slurm: seconds a task waits for a run (or dataset) another live process holds before
+        /// it fails.
+        #[arg(long, default_value_t = DEFAULT_MAX_WAIT_S)]
+        max_wait: u64,
+        /// Slurm: write the sbatch scripts without submitting them.
         #[arg(long)]
         no_submit: bool,
-        /// Slurm: wait until the array has left the queue, then report.
+        /// Slurm: wait until the arrays have left the queue, then report.
         #[arg(long)]
         wait: bool,
     },
-    /// Run one line of the manifest (what each Slurm array task calls).
+    /// Run one line of the manifest (what each Slurm array task calls): by its index, or by an
+    /// array task id and the task list of its submission.
     RunOne {
         dir: PathBuf,
+        #[arg(long, required_unless_present = "tasks")]
+        index: Option<usize>,
+        /// A task list of `campaign run --backend slurm` (slurm/s<N>/part<k>.tasks).
+        #[arg(long, requires = "task_id")]
+        tasks: Option<PathBuf>,
         #[arg(long)]
-        index: usize,
+        task_id: Option<usize>,
         #[arg(long, default_value_t = 2)]
         retries: usize,
+        /// Seconds the run lock stays valid without renewal.
+        #[arg(long, default_value_t = metarl::campaign::lock::DEFAULT_LEASE_S)]
+        lease: u64,
+        /// Seconds to wait for a run (or dataset) another live process holds, then fail.
+        #[arg(long, default_value_t = DEFAULT_MAX_WAIT_S)]
+        max_wait: u64,
     },
     /// Per run: complete, partial (checkpoint iteration), running (locked) or pending.
     Status { dir: PathBuf },
@@ -440,6 +486,10 @@ enum CampaignCommand {
         window: u64,
     },
 }
+
+/// How long a Slurm task waits by default for a run or dataset another live process holds (an
+/// offline env's dataset, collected by one of its seeds while the others wait, takes hours).
+const DEFAULT_MAX_WAIT_S: u64 = 2 * 24 * 3600;
 
 #[derive(Subcommand)]
 enum OfflineCommand {
@@ -566,13 +616,46 @@ impl TrainArgs {
     }
 }
 
-fn train(args: TrainArgs) -> Result<ExitCode> {
-    let algorithm = Algorithm::parse(&args.algo)?;
-    if args.reward_delay.is_some() && algorithm != Algorithm::Mcat {
-        anyhow::bail!("--reward-delay is read by mcat only; {} runs set no reward delay", algorithm.name());
+/// Marks an error that stops `metarl train` before its first iteration (a config or argument it
+/// cannot run with, a device this node lacks): the process exits with status 2
+/// (`campaign::local::EXIT_REFUSED`) and a campaign does not retry it.
+#[derive(Debug)]
+struct CannotStart;
+
+impl std::fmt::Display for CannotStart {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the run cannot start")
     }
-    let entry = registry::lookup(&args.env)?;
-    let dir = args.run_dir()?;
+}
+
+fn starting<T>(result: Result<T>) -> Result<T> {
+    result.map_err(|e| if e.downcast_ref::<CannotStart>().is_some() { e } else { e.context(CannotStart) })
+}
+
+/// Records where a new run's config values came from (`config_sources.json` in its folder).
+fn write_sources(dir: &Path, sources: &config::ConfigSources, resume: bool) -> Result<()> {
+    let path = dir.join("config_sources.json");
+    if resume && path.exists() {
+        return Ok(());
+    }
+    metarl::results::write_atomic(&path, format!("{}\n", serde_json::to_string_pretty(sources)?).as_bytes())
+}
+
+/// "pearl on cheetah-vel (seed 0)", the progress lines' label.
+fn run_label(algorithm: Algorithm, args: &TrainArgs) -> String {
+    format!("{} on {} (seed {})", algorithm.name(), args.env, args.seed)
+}
+
+fn train(args: TrainArgs) -> Result<ExitCode> {
+    let algorithm = starting(Algorithm::parse(&args.algo))?;
+    if args.reward_delay.is_some() && algorithm != Algorithm::Mcat {
+        starting(Err(anyhow::anyhow!("--reward-delay is read by mcat only; {} runs set no reward delay", algorithm.name())))?;
+    }
+    let entry = starting(registry::lookup(&args.env).map_err(anyhow::Error::from))?;
+    let dir = starting(args.run_dir())?;
+    if args.device == DeviceArg::Cuda {
+        starting(metarl::protocol::run_dir::parse_device("cuda").map(drop))?;
+    }
     match algorithm {
         Algorithm::MamlTrpo => train_on_policy::<MamlRunner>(algorithm, &args, entry.suite.label(), &dir),
         Algorithm::Rl2Ppo => train_on_policy::<Rl2Runner>(algorithm, &args, entry.suite.label(), &dir),
@@ -583,16 +666,22 @@ fn train(args: TrainArgs) -> Result<ExitCode> {
 }
 
 fn train_offline(algorithm: Algorithm, args: &TrainArgs, suite: &str, dir: &Path) -> Result<ExitCode> {
-    let Some(dataset) = args.dataset.clone() else {
-        anyhow::bail!("{} trains offline: pass --dataset DIR (a folder of `metarl offline collect --env {}`)", algorithm.name(), args.env);
-    };
-    anyhow::ensure!(args.steps.is_none(), "--steps: {} takes no env steps while training; set num_iterations in its config", algorithm.name());
-    let config = FocalConfig::load(args.config.as_deref(), &args.env, suite)?;
-    let spec = OfflineSpec { algorithm, env: args.env.clone(), seed: args.seed, dataset, device: args.device.name().into(), config };
-    let mut trainer = OfflineTrainer::open(spec, dir, args.resume)?;
-    let bar = spinner()?;
-    let report = trainer.run(|r| bar.set_message(format!("iteration {} · {} gradient steps · test return {:.2}", r.iteration, r.train_steps, r.test_return)))?;
-    bar.finish_and_clear();
+    let (mut trainer, total) = starting((|| {
+        let Some(dataset) = args.dataset.clone() else {
+            anyhow::bail!("{} trains offline: pass --dataset DIR (a folder of `metarl offline collect --env {}`)", algorithm.name(), args.env);
+        };
+        anyhow::ensure!(args.steps.is_none(), "--steps: {} takes no env steps while training; set num_iterations in its config", algorithm.name());
+        let (config, sources) = config::load::<FocalConfig>(args.config.as_deref(), "focal", &args.env, suite)?;
+        config::checks::focal(&config)?;
+        let total = config.num_iterations as u64;
+        let spec = OfflineSpec { algorithm, env: args.env.clone(), seed: args.seed, dataset, device: args.device.name().into(), config };
+        let trainer = OfflineTrainer::open(spec, dir, args.resume)?;
+        write_sources(dir, &sources, args.resume)?;
+        Ok((trainer, total))
+    })())?;
+    let mut progress = Progress::start(run_label(algorithm, args), Some(total));
+    let report = trainer.run(|r| progress.iteration(&Line { iteration: r.iteration, train_steps: Some(r.train_steps as u64), test_return: r.test_return, ..Line::default() }))?;
+    progress.finish();
     println!("iteration {}: {} gradient steps, test return {:.3}, effective separation rate {:.3}, RMS embedding distance {:.3}", report.iteration,
         report.train_steps, report.test_return, report.effective_separation_rate, report.rms_embedding_distance);
     println!("wrote {}", dir.display());
@@ -615,25 +704,26 @@ fn spec<C>(algorithm: Algorithm, args: &TrainArgs, config: C) -> RunSpec<C> {
     RunSpec { algorithm, env: args.env.clone(), seed: args.seed, max_env_steps: args.steps, device: args.device.name().into(), config }
 }
 
-fn spinner() -> Result<ProgressBar> {
-    let bar = ProgressBar::new_spinner().with_style(ProgressStyle::with_template("{spinner} {elapsed_precise} {msg}")?);
-    bar.enable_steady_tick(std::time::Duration::from_millis(500));
-    Ok(bar)
-}
-
 fn success_note(success: Option<f64>) -> String {
     success.map(|s| format!(", success {:.0}%", 100.0 * s)).unwrap_or_default()
 }
 
 fn train_pearl(algorithm: Algorithm, args: &TrainArgs, suite: &str, dir: &Path) -> Result<ExitCode> {
-    let config = match &args.config {
-        Some(path) => Config::from_file(path)?,
-        None => Config::shipped(algorithm.name(), &args.env, suite)?,
-    };
-    let mut trainer = Trainer::open(spec(algorithm, args, config), dir, args.resume)?;
-    let bar = spinner()?;
-    let report = trainer.run(|r| bar.set_message(format!("iteration {} · {} env steps · test return {:.2}", r.iteration, r.env_steps, r.test_return)))?;
-    bar.finish_and_clear();
+    let (mut trainer, total) = starting((|| {
+        let (config, sources) = Config::load(args.config.as_deref(), algorithm.name(), &args.env, suite)?;
+        config::checks::pearl(algorithm, &config)?;
+        let tasks = registry::lookup(&args.env)?.tasks(&EnvOptions::default(), config.task_seed)?;
+        let total = metarl::campaign::run_cost(&config, tasks.train.len(), tasks.test.len(), args.steps).iterations;
+        let trainer = Trainer::open(spec(algorithm, args, config), dir, args.resume)?;
+        write_sources(dir, &sources, args.resume)?;
+        Ok((trainer, total))
+    })())?;
+    let mut progress = Progress::start(run_label(algorithm, args), Some(total));
+    let report = trainer.run(|r| {
+        progress.iteration(&Line { iteration: r.iteration, env_steps: Some(r.env_steps as u64), train_steps: Some(r.train_steps as u64), test_return: r.test_return,
+            test_success: r.test_success })
+    })?;
+    progress.finish();
     println!("iteration {}: {} env steps, {} gradient steps, test return {:.3}{}", report.iteration, report.env_steps, report.train_steps, report.test_return,
         success_note(report.test_success));
     if matches!(algorithm, Algorithm::Tcl | Algorithm::Cocoa) {
@@ -650,14 +740,22 @@ fn train_pearl(algorithm: Algorithm, args: &TrainArgs, suite: &str, dir: &Path) 
 }
 
 fn train_on_policy<A: OnPolicyAlgorithm>(algorithm: Algorithm, args: &TrainArgs, suite: &str, dir: &Path) -> Result<ExitCode> {
-    let config: A::Config = match &args.config {
-        Some(path) => config::read_file(path)?,
-        None => config::shipped(algorithm.name(), &args.env, suite)?,
-    };
-    let mut trainer = OnPolicyTrainer::<A>::open(spec(algorithm, args, config), dir, args.resume)?;
-    let bar = spinner()?;
-    let row = trainer.run(|iteration, env_steps, test_return| bar.set_message(format!("iteration {iteration} · {env_steps} env steps · test return {test_return:.2}")))?;
-    bar.finish_and_clear();
+    let (mut trainer, total) = starting((|| {
+        let (config, sources) = config::load::<A::Config>(args.config.as_deref(), algorithm.name(), &args.env, suite)?;
+        let run = A::run_config(&config);
+        config::checks::on_policy(run, algorithm == Algorithm::MamlTrpo)?;
+        let tasks = registry::lookup(&args.env)?.tasks(&EnvOptions::default(), run.task_seed)?;
+        let factor = if algorithm == Algorithm::MamlTrpo { 2 } else { 1 };
+        let total = metarl::campaign::on_policy_cost(run, factor, tasks.test.len(), args.steps).iterations;
+        let trainer = OnPolicyTrainer::<A>::open(spec(algorithm, args, config), dir, args.resume)?;
+        write_sources(dir, &sources, args.resume)?;
+        Ok((trainer, total))
+    })())?;
+    let mut progress = Progress::start(run_label(algorithm, args), Some(total));
+    let row = trainer.run(|iteration, env_steps, test_return| {
+        progress.iteration(&Line { iteration, env_steps: Some(env_steps as u64), test_return, ..Line::default() })
+    })?;
+    progress.finish();
     let value = |name: &str| trainer.columns().iter().position(|c| *c == name).map(|i| row[i].clone()).unwrap_or_default();
     let success = value("test_success").parse::<f64>().ok();
     println!("iteration {}: {} env steps, test return {} (exploration episodes {}){}", value("iteration"), value("env_steps"), value("test_return"),
@@ -667,17 +765,26 @@ fn train_on_policy<A: OnPolicyAlgorithm>(algorithm: Algorithm, args: &TrainArgs,
 }
 
 fn train_mcat(args: &TrainArgs, suite: &str, dir: &Path) -> Result<ExitCode> {
-    let mut config: config::McatConfig = match &args.config {
-        Some(path) => config::read_file(path)?,
-        None => config::shipped("mcat", &args.env, suite)?,
-    };
-    if args.reward_delay.is_some() {
-        config.reward_delay = args.reward_delay;
-    }
-    let mut trainer = McatTrainer::open(spec(Algorithm::Mcat, args, config), dir, args.resume)?;
-    let bar = spinner()?;
-    let row = trainer.run(|iteration, env_steps, test_return| bar.set_message(format!("iteration {iteration} · {env_steps} env steps · test return {test_return:.2}")))?;
-    bar.finish_and_clear();
+    let (mut trainer, total) = starting((|| {
+        let (mut config, mut sources) = config::load::<config::McatConfig>(args.config.as_deref(), "mcat", &args.env, suite)?;
+        if args.reward_delay.is_some() {
+            config.reward_delay = args.reward_delay;
+            sources.fields.insert("reward_delay".into(), "--reward-delay".into());
+        }
+        config::checks::mcat(&config)?;
+        let entry = registry::lookup(&args.env)?;
+        let tasks = entry.tasks(&EnvOptions::default(), config.task_seed)?;
+        let horizon = config.max_path_length.unwrap_or(entry.horizon);
+        let total = metarl::campaign::mcat_cost(&config, horizon, tasks.train.len(), tasks.test.len(), args.steps).iterations;
+        let trainer = McatTrainer::open(spec(Algorithm::Mcat, args, config), dir, args.resume)?;
+        write_sources(dir, &sources, args.resume)?;
+        Ok((trainer, total))
+    })())?;
+    let mut progress = Progress::start(run_label(Algorithm::Mcat, args), Some(total));
+    let row = trainer.run(|iteration, env_steps, test_return| {
+        progress.iteration(&Line { iteration, env_steps: Some(env_steps as u64), test_return, ..Line::default() })
+    })?;
+    progress.finish();
     let value = |name: &str| trainer.columns().iter().position(|c| *c == name).map(|i| row[i].clone()).unwrap_or_default();
     println!("iteration {}: {} env steps, test return {} (train return {}, {} transferred episodes)", value("iteration"), value("env_steps"), value("test_return"),
         value("train_return"), value("transfer_episodes"));
@@ -802,34 +909,52 @@ fn bench_envs(args: BenchEnvsArgs) -> Result<ExitCode> {
 fn campaign(command: CampaignCommand) -> Result<ExitCode> {
     use metarl::campaign::{self, local, RunState};
     match command {
-        CampaignCommand::Plan { suite, algos, seeds, steps, config_overrides, out } => {
-            let request = campaign::PlanRequest { targets: &suite, algos: &algos, seeds: &seeds, steps, overrides: &config_overrides };
+        CampaignCommand::Plan { suite, algos, seeds, steps, config_overrides, device, out } => {
+            let request = campaign::PlanRequest { targets: &suite, algos: &algos, seeds: &seeds, steps, overrides: &config_overrides, device: device.name() };
             let (runs, cost) = campaign::plan(&request, &out)?;
-            println!("planned {} runs into {} (manifest.csv, configs/)", runs.len(), out.display());
+            println!("planned {} runs into {} (manifest.csv, configs/), device {}", runs.len(), out.display(), device.name());
             println!("in all: {} iterations, {} gradient steps, {} training env steps and {} meta-test env steps (multiply by the per-step costs of `metarl bench train` and `metarl bench sampler` for a compute estimate)",
                 cost.iterations, cost.gradient_steps, cost.env_steps, cost.eval_steps);
             Ok(ExitCode::SUCCESS)
         }
-        CampaignCommand::Run { dir, backend: Backend::Slurm, retries, partition, time, cpus_per_task, mem, gres, max_concurrent, no_submit, wait, .. } => {
-            let options = campaign::slurm::SlurmOptions { partition, time, cpus_per_task, mem, gres, max_concurrent, retries };
-            let (script, pending) = campaign::slurm::write_script(&dir, &options)?;
-            if pending.is_empty() {
+        CampaignCommand::Run { dir, backend: Backend::Slurm, retries, partition, time, cpus_per_task, mem, gres, account, qos, constraint, sbatch, setup,
+            max_concurrent, max_array_size, lease, max_wait, no_submit, wait, .. } => {
+            let runs = campaign::read_manifest(&dir)?;
+            let on_cuda = runs.iter().any(|r| r.device == "cuda");
+            let asks_gpu = gres.as_deref().is_some_and(|g| g.contains("gpu"));
+            if asks_gpu && !on_cuda {
+                tracing::warn!("--gres {}: the campaign's runs train on cpu (planned without --device cuda), so the GPUs would sit idle; plan with --device cuda", gres.as_deref().unwrap_or_default());
+            }
+            if on_cuda && !asks_gpu {
+                tracing::warn!("the campaign's runs train on cuda but the tasks ask for no GPU (--gres gpu:1): on a node without one they fail at start");
+            }
+            let options = campaign::slurm::SlurmOptions { partition, time, cpus_per_task, mem, gres, account, qos, constraint, sbatch, setup, max_concurrent,
+                max_array_size, retries, lease_s: lease, max_wait_s: max_wait };
+            let (parts, size) = campaign::slurm::write_scripts(&dir, &options)?;
+            if parts.is_empty() {
                 println!("every run is complete; nothing to submit");
                 return Ok(ExitCode::SUCCESS);
             }
+            let tasks: usize = parts.iter().map(|p| p.indices.len()).sum();
             if no_submit {
-                println!("wrote {} ({} array tasks); submit it with sbatch", script.display(), pending.len());
+                for part in &parts {
+                    println!("wrote {} ({} array tasks); submit it with sbatch", part.script.display(), part.indices.len());
+                }
                 return Ok(ExitCode::SUCCESS);
             }
-            let job = campaign::slurm::submit(&dir, &script)?;
-            println!("submitted job {job}: {} array tasks ({}); follow it with `metarl campaign status {}`", pending.len(), script.display(), dir.display());
+            let mut jobs = Vec::new();
+            for part in &parts {
+                let job = campaign::slurm::submit(&dir, part)?;
+                println!("submitted job {job}: {} array tasks ({})", part.indices.len(), part.script.display());
+                jobs.push(job);
+            }
+            println!("{tasks} runs in {} array(s) of at most {size} tasks (MaxArraySize); follow them with `metarl campaign status {}`", parts.len(), dir.display());
             if !wait {
                 return Ok(ExitCode::SUCCESS);
             }
             campaign::slurm::wait(&dir)?;
-            let runs = campaign::read_manifest(&dir)?;
             let unfinished: Vec<String> = runs.iter().filter(|r| campaign::run_state(&dir, r) != RunState::Complete).map(|r| r.name()).collect();
-            println!("job {job} left the queue: {} of {} runs complete", runs.len() - unfinished.len(), runs.len());
+            println!("job(s) {} left the queue: {} of {} runs complete", jobs.join(", "), runs.len() - unfinished.len(), runs.len());
             if unfinished.is_empty() {
                 Ok(ExitCode::SUCCESS)
             } else {
@@ -837,33 +962,54 @@ fn campaign(command: CampaignCommand) -> Result<ExitCode> {
                 Ok(ExitCode::FAILURE)
             }
         }
-        CampaignCommand::RunOne { dir, index, retries } => {
+        CampaignCommand::RunOne { dir, index, tasks, task_id, retries, lease, max_wait } => {
             let runs = campaign::read_manifest(&dir)?;
+            let index = match (index, tasks, task_id) {
+                (Some(index), _, _) => index,
+                (None, Some(tasks), Some(id)) => campaign::slurm::task_index(&tasks, id)?,
+                _ => anyhow::bail!("give --index I, or --tasks FILE --task-id ID"),
+            };
             let run = runs.get(index).with_context(|| format!("--index {index}: the manifest has {} runs", runs.len()))?;
-            let exe = std::env::current_exe()?;
-            // A run (or its dataset) another process holds: wait for it, so the job ends with the run done.
+            let runner = local::Runner::new(retries, lease)?;
+            // A run (or its dataset) another live process holds: wait for it, so the task ends with
+            // the run done; its lock lapses if the holder dies, and the wait is bounded.
+            let started = std::time::Instant::now();
             let outcome = loop {
-                match local::execute(&dir, run, retries, &exe)? {
-                    local::Outcome::Busy { .. } => std::thread::sleep(std::time::Duration::from_secs(5)),
+                match local::execute(&dir, run, &runner)? {
+                    local::Outcome::Busy { holder } => {
+                        if started.elapsed().as_secs() >= max_wait {
+                            eprintln!("error: {} is held by {holder}, alive (it renews its lease); gave up after --max-wait {max_wait} s without running it",
+                                run.name());
+                            return Ok(ExitCode::FAILURE);
+                        }
+                        std::thread::sleep(std::time::Duration::from_secs(1));
+                    }
                     outcome => break outcome,
                 }
             };
             println!("{}: {outcome:?}", run.name());
-            Ok(if matches!(outcome, local::Outcome::Failed { .. }) { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+            Ok(if matches!(outcome, local::Outcome::Failed { .. } | local::Outcome::Refused { .. }) { ExitCode::FAILURE } else { ExitCode::SUCCESS })
         }
-        CampaignCommand::Run { dir, backend: Backend::Local, jobs, retries, .. } => {
+        CampaignCommand::Run { dir, backend: Backend::Local, jobs, retries, lease, .. } => {
             let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
             let total = campaign::read_manifest(&dir)?.len();
             let bar = ProgressBar::new(total as u64).with_style(ProgressStyle::with_template("{bar:30} {pos}/{len} runs · {elapsed_precise} · {msg}")?);
-            let outcomes = local::run(&dir, jobs, retries, |run, outcome| {
+            let runner = local::Runner::new(retries, lease)?;
+            // Without a terminal the bar draws nothing: a log line per finished run instead.
+            let terminal = std::io::IsTerminal::is_terminal(&std::io::stdout());
+            let outcomes = local::run(&dir, jobs, &runner, |run, outcome| {
                 bar.inc(1);
                 bar.set_message(format!("{}: {outcome:?}", run.name()));
+                if !terminal {
+                    tracing::info!("{}/{total} runs done; {}: {outcome:?}", bar.position(), run.name());
+                }
             })?;
             bar.finish_and_clear();
             let failed: Vec<String> = outcomes
                 .iter()
                 .filter_map(|(run, o)| match o {
                     local::Outcome::Failed { attempts, log } => Some(format!("{} ({attempts} attempts; {})", run.name(), log.display())),
+                    local::Outcome::Refused { log } => Some(format!("{} (refused to start, not retried: its config or arguments; {})", run.name(), log.display())),
                     _ => None,
                 })
                 .collect();
@@ -883,9 +1029,14 @@ fn campaign(command: CampaignCommand) -> Result<ExitCode> {
         CampaignCommand::Status { dir } => {
             let runs = campaign::read_manifest(&dir)?;
             let queued = if campaign::slurm::jobs(&dir).is_empty() { Default::default() } else { campaign::slurm::queued(&dir)? };
+            let devices: std::collections::BTreeSet<&str> = runs.iter().map(|r| r.device.as_str()).collect();
+            println!("device: {}", devices.into_iter().collect::<Vec<_>>().join(", "));
             let mut counts = std::collections::BTreeMap::new();
+            let mut totals = std::collections::HashMap::new();
             for (index, run) in runs.iter().enumerate() {
-                let locked = dir.join(run.run_dir.with_extension("lock")).exists();
+                // A lock whose holder is gone (dead, or its lease lapsed) is no longer a running run.
+                let lock = campaign::lock::read(&campaign::lock::lock_path(&dir.join(&run.run_dir))).filter(|h| !h.is_stale(campaign::lock::now()));
+                let locked = lock.is_some();
                 let state = match (campaign::run_state(&dir, run), locked) {
                     (RunState::Complete, _) => "complete".to_string(),
                     (_, false) if queued.contains_key(&index) => format!("queued (Slurm {} {})", queued[&index].0, queued[&index].1),
@@ -894,7 +1045,16 @@ fn campaign(command: CampaignCommand) -> Result<ExitCode> {
                     (RunState::Pending, true) => "running (no checkpoint yet)".to_string(),
                     (RunState::Pending, false) => "pending".to_string(),
                 };
-                println!("{:<40} {state}", run.name());
+                let mut line = format!("{:<40} {state}", run.name());
+                if let Some(holder) = lock.filter(|_| state.starts_with("running")) {
+                    line.push_str(&format!(" on {}", holder.describe(campaign::lock::now())));
+                }
+                if let Some(done) = campaign::latest_progress(&dir, run).filter(|_| !state.starts_with("complete")) {
+                    let key = (run.algo.clone(), run.env.clone(), run.steps);
+                    let total = *totals.entry(key).or_insert_with(|| campaign::planned_iterations(&dir, run).ok());
+                    line.push_str(&format!("; {}", campaign::progress_note(done, total)));
+                }
+                println!("{line}");
                 *counts.entry(state.split(' ').next().unwrap_or_default().to_string()).or_insert(0) += 1;
             }
             println!("{}", counts.iter().map(|(k, v)| format!("{v} {k}")).collect::<Vec<_>>().join(", "));
@@ -1280,12 +1440,17 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     match run(Cli::parse()) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::FAILURE
+            if e.downcast_ref::<CannotStart>().is_some() {
+                ExitCode::from(metarl::campaign::local::EXIT_REFUSED as u8)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }

@@ -2,7 +2,11 @@
 """The dependency cache: MuJoCo, libtorch, libclang, the Meta-World and Gymnasium assets and the
 Python references, all from PyPI wheels pinned by sha256 in deps/requirements.lock.
 
-    python3 tools/deps.py install        fill the cache (idempotent, safe to interrupt and rerun)
+    python3 tools/deps.py install [--system-packages]
+                                         fill the cache (idempotent, safe to interrupt and rerun);
+                                         with --system-packages (what `make deps` passes) or under
+                                         CI=true, also apt-get install the Debian packages below
+                                         that are missing (root only), saying which first
     python3 tools/deps.py check [--deep] verify it; exit 1 with the command that fixes it
     python3 tools/deps.py dir            print the versioned cache directory
 
@@ -177,11 +181,11 @@ def build_cache(target: Path) -> None:
 
 
 # Debian packages for headless rendering (MuJoCo's renderer in an OSMesa context), checked by
-# the library they provide; installed with apt-get when this runs as root.
+# the library they provide; installed with apt-get when asked to (`make deps`, or CI) and root.
 SYSTEM_PACKAGES = {"libosmesa6": "libOSMesa.so.8"}
 
 
-def system_packages() -> None:
+def system_packages(install_them: bool) -> None:
     import ctypes
     missing = []
     for package, library in SYSTEM_PACKAGES.items():
@@ -192,18 +196,21 @@ def system_packages() -> None:
     if not missing:
         return
     command = ["apt-get", "install", "-y", "--no-install-recommends", *missing]
+    if not install_them:
+        log(f"missing {', '.join(missing)} (rendering needs it): `make deps` installs it as root ({' '.join(command)})")
+        return
     if os.geteuid() != 0 or shutil.which("apt-get") is None:
         log(f"missing {', '.join(missing)} (rendering needs it): run `{' '.join(command)}` as root")
         return
-    log(f"installing {', '.join(missing)}")
+    log(f"installing the Debian package(s) {', '.join(missing)} for headless rendering: {' '.join(command)}")
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
     if subprocess.run(command, env=env, stdout=subprocess.DEVNULL).returncode != 0:
         subprocess.run(["apt-get", "update"], env=env, stdout=subprocess.DEVNULL, check=True)
         subprocess.run(command, env=env, stdout=subprocess.DEVNULL, check=True)
 
 
-def install() -> None:
-    system_packages()
+def install(system: bool) -> None:
+    system_packages(system or os.environ.get("CI") == "true")
     root = cache_root()
     root.mkdir(parents=True, exist_ok=True)
     target = cache_dir()
@@ -244,14 +251,16 @@ def check(deep: bool) -> int:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("install", help="fill the cache, link .deps, fill metaworld_xml/")
+    install_parser = sub.add_parser("install", help="fill the cache, link .deps, fill metaworld_xml/")
+    install_parser.add_argument("--system-packages", action="store_true",
+                                help="also apt-get install missing Debian packages (root): " + ", ".join(SYSTEM_PACKAGES))
     check_parser = sub.add_parser("check", help="verify the cache and the clone's links")
     check_parser.add_argument("--deep", action="store_true", help="sha256 every file, however large")
     sub.add_parser("dir", help="print the versioned cache directory")
     args = parser.parse_args()
     try:
         if args.command == "install":
-            install()
+            install(args.system_packages)
             return 0
         if args.command == "check":
             return check(args.deep)

@@ -31,7 +31,11 @@ struct Served {
 
 impl Served {
     fn start(script: &'static str, args: &[String]) -> Result<Self> {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(script);
+        // A binary carried without the repository finds the scripts in $METARL_TOOLS_DIR.
+        let path = match std::env::var_os("METARL_TOOLS_DIR") {
+            Some(dir) => Path::new(&dir).join(Path::new(script).file_name().expect("a script file")),
+            None => Path::new(env!("CARGO_MANIFEST_DIR")).join(script),
+        };
         let mut child = Command::new(paths::reference_python())
             .arg(&path)
             .args(args)

@@ -10,6 +10,7 @@
 
 pub mod collect;
 pub mod local;
+pub mod lock;
 pub mod slurm;
 
 use std::path::{Path, PathBuf};
@@ -32,6 +33,13 @@ pub struct PlannedRun {
     pub steps: Option<u64>,
     pub config: PathBuf,
     pub run_dir: PathBuf,
+    /// `train --device` of the run: cpu or cuda (`plan --device`).
+    #[serde(default = "cpu")]
+    pub device: String,
+}
+
+fn cpu() -> String {
+    "cpu".into()
 }
 
 impl PlannedRun {
@@ -56,6 +64,8 @@ pub struct PlanRequest<'a> {
     pub steps: Option<u64>,
     /// `field=value` pairs applied on top of each shipped config (value as JSON, else a string).
     pub overrides: &'a [String],
+    /// The device every run trains on: cpu or cuda.
+    pub device: &'a str,
 }
 
 /// The envs a target names: a whole suite, or a list of env names (each checked).
@@ -112,6 +122,12 @@ pub fn on_policy_cost(run: &OnPolicyRun, episodes_factor: u64, n_test: usize, bu
 /// An algorithm's shipped config for an env with the overrides, as the JSON a run reads, what a
 /// run of it costs, and what its dataset costs (offline algorithms; shared by the env's seeds).
 fn resolve(algo: Algorithm, env: &str, overrides: &[String], budget: Option<u64>) -> Result<(serde_json::Value, RunCost, Option<RunCost>)> {
+    resolve_checked(algo, env, overrides, budget).with_context(|| format!("{} on {env}: `metarl train` would refuse this run", algo.name()))
+}
+
+/// [`resolve`], each config checked as `metarl train` checks it ([`config::checks`]).
+fn resolve_checked(algo: Algorithm, env: &str, overrides: &[String], budget: Option<u64>) -> Result<(serde_json::Value, RunCost, Option<RunCost>)> {
+    use crate::protocol::config::checks;
     let entry = registry::lookup(env)?;
     let suite = entry.suite.label();
     let source = format!("--config-overrides for {} on {env}", algo.name());
@@ -119,16 +135,19 @@ fn resolve(algo: Algorithm, env: &str, overrides: &[String], budget: Option<u64>
     Ok(match algo {
         Algorithm::MamlTrpo => {
             let c: MamlConfig = apply_overrides(&config::shipped("maml-trpo", env, suite)?, overrides, &source)?;
+            checks::on_policy(&c.run, true)?;
             let cost = on_policy_cost(&c.run, 2, family(c.run.task_seed)?.test.len(), budget);
             (serde_json::to_value(c)?, cost, None)
         }
         Algorithm::Rl2Ppo => {
             let c: Rl2Config = apply_overrides(&config::shipped("rl2-ppo", env, suite)?, overrides, &source)?;
+            checks::on_policy(&c.run, false)?;
             let cost = on_policy_cost(&c.run, 1, family(c.run.task_seed)?.test.len(), budget);
             (serde_json::to_value(c)?, cost, None)
         }
         Algorithm::Mcat => {
             let c: McatConfig = apply_overrides(&config::shipped("mcat", env, suite)?, overrides, &source)?;
+            checks::mcat(&c)?;
             let tasks = family(c.task_seed)?;
             let horizon = c.max_path_length.unwrap_or(entry.horizon);
             let cost = mcat_cost(&c, horizon, tasks.train.len(), tasks.test.len(), budget);
@@ -136,17 +155,42 @@ fn resolve(algo: Algorithm, env: &str, overrides: &[String], budget: Option<u64>
         }
         Algorithm::Focal => {
             let c: FocalConfig = apply_overrides(&config::shipped("focal", env, suite)?, overrides, &source)?;
+            checks::focal(&c)?;
             let tasks = family(c.task_seed)?;
             let (cost, dataset) = (offline_cost(&c, tasks.test.len()), dataset_cost(&c, tasks.train.len(), tasks.test.len()));
             (serde_json::to_value(c)?, cost, Some(dataset))
         }
         _ => {
             let c = apply_overrides(&Config::shipped(algo.name(), env, suite)?, overrides, &source)?;
+            checks::pearl(algo, &c)?;
             let tasks = family(c.task_seed)?;
             let cost = run_cost(&c, tasks.train.len(), tasks.test.len(), budget);
             (serde_json::to_value(c)?, cost, None)
         }
     })
+}
+
+/// Where each value of a planned config came from: the shipped files (built in, or
+/// `METARL_CONFIGS`), `--config-overrides`, or the defaults. Written next to the resolved config
+/// as `<env>.sources.json`; a run of that config copies it into its `config_sources.json`.
+fn plan_sources(algo: Algorithm, env: &str, overrides: &[String]) -> Result<config::ConfigSources> {
+    let suite = registry::lookup(env)?.suite.label();
+    let mut sources = match algo {
+        Algorithm::MamlTrpo => config::shipped_with_sources::<MamlConfig>("maml-trpo", env, suite)?.1,
+        Algorithm::Rl2Ppo => config::shipped_with_sources::<Rl2Config>("rl2-ppo", env, suite)?.1,
+        Algorithm::Mcat => config::shipped_with_sources::<McatConfig>("mcat", env, suite)?.1,
+        Algorithm::Focal => config::shipped_with_sources::<FocalConfig>("focal", env, suite)?.1,
+        _ => Config::shipped_with_sources(algo.name(), env, suite)?.1,
+    };
+    for pair in overrides {
+        if let Some((name, _)) = pair.split_once('=') {
+            sources.fields.insert(name.trim().to_string(), "--config-overrides".into());
+        }
+    }
+    if !overrides.is_empty() {
+        sources.files.push(format!("--config-overrides {}", overrides.join(" ")));
+    }
+    Ok(sources)
 }
 
 /// MCAT's cost: per iteration one episode of `horizon` steps per train task, then its C/F, H
@@ -222,6 +266,9 @@ pub fn plan(request: &PlanRequest, out: &Path) -> Result<(Vec<PlannedRun>, RunCo
         bail!("a campaign needs at least one algorithm (--algos) and one seed (--seeds)");
     }
     let algos = request.algos.iter().map(|a| Algorithm::parse(a.trim())).collect::<Result<Vec<_>>>()?;
+    if !["cpu", "cuda"].contains(&request.device) {
+        bail!("--device {:?}: use cpu or cuda", request.device);
+    }
     let envs = expand_targets(request.targets)?;
     let mut configs = Vec::new();
     let mut runs = Vec::new();
@@ -245,18 +292,19 @@ pub fn plan(request: &PlanRequest, out: &Path) -> Result<(Vec<PlannedRun>, RunCo
                 let run_dir = PathBuf::from("runs").join(algo_name).join(env).join(format!("seed{seed}"));
                 // An offline run takes no env steps: it keeps its config's gradient-step schedule.
                 let steps = request.steps.filter(|_| !algo.is_offline());
-                runs.push(PlannedRun { algo: algo_name.to_string(), env: env.clone(), seed, steps, config: config_path.clone(), run_dir });
+                runs.push(PlannedRun { algo: algo_name.to_string(), env: env.clone(), seed, steps, config: config_path.clone(), run_dir, device: request.device.to_string() });
             }
-            configs.push((config_path, config));
+            configs.push((config_path, config, plan_sources(algo, env, request.overrides)?));
         }
     }
     if out.join("manifest.csv").exists() && read_manifest(out)? != runs {
         bail!("{} already holds another campaign; plan into a new folder", out.display());
     }
-    for (path, config) in &configs {
+    for (path, config, sources) in &configs {
         let path = out.join(path);
         std::fs::create_dir_all(path.parent().expect("configs/<algo>/"))?;
         write_atomic(&path, format!("{}\n", serde_json::to_string_pretty(config)?).as_bytes())?;
+        write_atomic(&config::sources_path(&path), format!("{}\n", serde_json::to_string_pretty(sources)?).as_bytes())?;
     }
     let mut writer = csv::Writer::from_writer(Vec::new());
     for run in &runs {
@@ -310,6 +358,59 @@ pub fn parse_step_count(text: &str) -> Result<u64, String> {
     }
 }
 
+/// A run's latest row of progress.csv: its iteration and `wall_clock_s`.
+pub fn latest_progress(campaign: &Path, run: &PlannedRun) -> Option<(usize, f64)> {
+    let text = std::fs::read_to_string(campaign.join(&run.run_dir).join("progress.csv")).ok()?;
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next()?.split(',').collect();
+    let wall = header.iter().position(|c| *c == "wall_clock_s")?;
+    let last = lines.filter(|l| !l.trim().is_empty()).last()?;
+    let fields: Vec<&str> = last.split(',').collect();
+    Some((fields.first()?.parse().ok()?, fields.get(wall)?.parse().ok()?))
+}
+
+/// The iterations a run of the campaign makes, from its resolved config and budget.
+pub fn planned_iterations(campaign: &Path, run: &PlannedRun) -> Result<u64> {
+    let algo = Algorithm::parse(&run.algo)?;
+    let entry = registry::lookup(&run.env)?;
+    let path = campaign.join(&run.config);
+    let family = |task_seed| entry.tasks(&crate::envs::EnvOptions::default(), task_seed);
+    Ok(match algo {
+        Algorithm::MamlTrpo => {
+            let c: MamlConfig = config::read_file(&path)?;
+            on_policy_cost(&c.run, 2, family(c.run.task_seed)?.test.len(), run.steps).iterations
+        }
+        Algorithm::Rl2Ppo => {
+            let c: Rl2Config = config::read_file(&path)?;
+            on_policy_cost(&c.run, 1, family(c.run.task_seed)?.test.len(), run.steps).iterations
+        }
+        Algorithm::Mcat => {
+            let c: McatConfig = config::read_file(&path)?;
+            let tasks = family(c.task_seed)?;
+            mcat_cost(&c, c.max_path_length.unwrap_or(entry.horizon), tasks.train.len(), tasks.test.len(), run.steps).iterations
+        }
+        Algorithm::Focal => config::read_file::<FocalConfig>(&path)?.num_iterations as u64,
+        _ => {
+            let c = Config::from_file(&path)?;
+            let tasks = family(c.task_seed)?;
+            run_cost(&c, tasks.train.len(), tasks.test.len(), run.steps).iterations
+        }
+    })
+}
+
+/// "iteration 2 (3/6), 12.0 s per iteration, ETA 36.0 s" from a run's progress and planned iterations.
+pub fn progress_note(done: (usize, f64), total: Option<u64>) -> String {
+    let (iteration, wall) = done;
+    let per = wall / (iteration + 1) as f64;
+    match total {
+        Some(total) => {
+            let left = total.saturating_sub(iteration as u64 + 1);
+            format!("iteration {iteration} ({}/{total}), {} per iteration, ETA {}", iteration + 1, crate::progress::duration(per), crate::progress::duration(per * left as f64))
+        }
+        None => format!("iteration {iteration}, {} per iteration", crate::progress::duration(per)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -324,7 +425,7 @@ mod tests {
     use super::*;
 
     fn request<'a>(targets: &'a str, algos: &'a [String], overrides: &'a [String]) -> PlanRequest<'a> {
-        PlanRequest { targets, algos, seeds: &[0, 1], steps: Some(500), overrides }
+        PlanRequest { targets, algos, seeds: &[0, 1], steps: Some(500), overrides, device: "cpu" }
     }
 
     #[test]
@@ -343,6 +444,11 @@ mod tests {
         assert_eq!(read_manifest(a.path()).unwrap(), runs);
         assert_eq!(runs[3].name(), "pearl/sparse-point-robot/seed1");
         let config = Config::from_file(&a.path().join(&runs[3].config)).unwrap();
+        // Next to it, where each value came from.
+        let (_, sources) = config::from_file_with_sources::<Config>(&a.path().join(&runs[3].config)).unwrap();
+        assert_eq!(sources.fields["net_size"], "--config-overrides");
+        assert_eq!(sources.fields["sparse_rewards"], "configs/pearl/sparse-point-robot.json (built in)");
+        assert_eq!(sources.fields["soft_target_tau"], "default");
         // Shipped configs/pearl/sparse-point-robot.json plus the overrides.
         let shipped = Config::shipped("pearl", "sparse-point-robot", "point").unwrap();
         assert_eq!((config.num_iterations, config.net_size, config.sparse_rewards), (3, 32, shipped.sparse_rewards));
@@ -359,7 +465,7 @@ mod tests {
 
         // An offline algorithm: its own config type, no env-step budget, a dataset per env.
         let d = tempfile::tempdir().unwrap();
-        let focal = PlanRequest { targets: "point-robot", algos: &["focal".to_string()], seeds: &[0, 1], steps: None, overrides: &["num_iterations=3".to_string()] };
+        let focal = PlanRequest { targets: "point-robot", algos: &["focal".to_string()], seeds: &[0, 1], steps: None, overrides: &["num_iterations=3".to_string()], device: "cpu" };
         let (runs, cost) = plan(&focal, d.path()).unwrap();
         let config: FocalConfig = config::read_file(&d.path().join(&runs[1].config)).unwrap();
         let dataset = dataset_cost(&config, 80, 20);
@@ -375,11 +481,46 @@ mod tests {
         // MCAT: its own config type; an iteration is one episode per train task.
         let e = tempfile::tempdir().unwrap();
         let overrides = ["max_path_length=25".to_string(), "td3_steps_per_iteration=7".to_string()];
-        let mcat = PlanRequest { targets: "point-robot-wind", algos: &["mcat".to_string()], seeds: &[0], steps: Some(40 * 25 * 3), overrides: &overrides };
+        let mcat = PlanRequest { targets: "point-robot-wind", algos: &["mcat".to_string()], seeds: &[0], steps: Some(40 * 25 * 3), overrides: &overrides, device: "cpu" };
         let (runs, cost) = plan(&mcat, e.path()).unwrap();
         let config: McatConfig = config::read_file(&e.path().join(&runs[0].config)).unwrap();
         let per_iteration = (config.model_steps_per_iteration + config.translator_steps_per_iteration + 7) as u64;
         assert_eq!((cost.iterations, cost.env_steps, cost.gradient_steps), (3, 3 * 40 * 25, 3 * per_iteration), "40 train tasks × 25 steps, 3 iterations");
+    }
+
+    #[test]
+    fn every_algorithm_has_a_config_train_accepts_for_every_env() {
+        for algo in config::ALGORITHMS {
+            let algo = Algorithm::parse(algo).unwrap();
+            for suite in crate::envs::Suite::ALL {
+                for env in suite.envs() {
+                    let budget = (!algo.is_offline()).then_some(10_000);
+                    if let Err(e) = resolve(algo, env, &[], budget) {
+                        panic!("{} on {env}: {e:#}", algo.name());
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_plan_refuses_a_run_train_would_refuse_naming_the_field() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("c");
+        let algos = ["pearl".to_string(), "tcl".to_string()];
+        // point-robot's episodes are 20 steps: no 64-step window fits.
+        let err = plan(&request("point-robot,sparse-point-robot", &algos, &["contrastive_window=64".to_string()]), &out).unwrap_err();
+        let err = format!("{err:#}");
+        assert!(err.contains("tcl on point-robot") && err.contains("config field contrastive_window is 64") && err.contains("max_path_length - 2 = 18"), "{err}");
+        let err = plan(&PlanRequest { steps: None, ..request("point-robot", &["focal".to_string()], &["meta_batch=1".to_string()]) }, &out);
+        assert!(format!("{:#}", err.unwrap_err()).contains("config field meta_batch is 1"));
+        assert!(!out.exists(), "nothing written");
+        // The shipped TCL config of the point robots fits their horizon.
+        plan(&request("point-robot,sparse-point-robot", &algos, &[]), &out).unwrap();
+        let tcl = Config::from_file(&out.join("configs/tcl/point-robot.json")).unwrap();
+        assert!(tcl.contrastive_window < tcl.max_path_length);
+        let err = plan(&PlanRequest { device: "gpu", ..request("point-robot", &algos, &[]) }, &dir.path().join("d")).unwrap_err();
+        assert!(err.to_string().contains("--device \"gpu\""), "{err}");
     }
 
     #[test]

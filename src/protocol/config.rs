@@ -386,15 +386,129 @@ pub fn read_file<T: Serialize + DeserializeOwned + Default>(path: &Path) -> Resu
     parse_json(&text, &path.display().to_string())
 }
 
+mod built_in {
+    include!(concat!(env!("OUT_DIR"), "/shipped_configs.rs"));
+}
+
+/// The shipped config files compiled into this binary: (`"<folder>/<name>.json"`, text).
+pub fn built_in() -> &'static [(&'static str, &'static str)] {
+    built_in::SHIPPED
+}
+
+/// Where a run's config values came from: the files read, in order, and per field the file that
+/// set it (a later file over an earlier one) or `default`. Written to the run folder as
+/// `config_sources.json`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct ConfigSources {
+    pub files: Vec<String>,
+    pub fields: std::collections::BTreeMap<String, String>,
+}
+
+impl ConfigSources {
+    /// Sources of `config` after `layers` (each a source name and its JSON object) were merged.
+    fn of<T: Serialize>(config: &T, layers: &[(String, serde_json::Map<String, serde_json::Value>)]) -> Result<ConfigSources> {
+        let value = serde_json::to_value(config)?;
+        let fields = value
+            .as_object()
+            .map(|o| o.keys().map(|k| (k.clone(), layers.iter().rev().find(|(_, f)| f.contains_key(k)).map_or("default".to_string(), |(n, _)| n.clone()))).collect())
+            .unwrap_or_default();
+        Ok(ConfigSources { files: layers.iter().map(|(n, _)| n.clone()).collect(), fields })
+    }
+}
+
+/// The folder `METARL_CONFIGS` names (laid out like `configs/`): read instead of the built-in
+/// files when set.
+fn configs_override() -> Option<std::path::PathBuf> {
+    std::env::var_os("METARL_CONFIGS").filter(|v| !v.is_empty()).map(std::path::PathBuf::from)
+}
+
+/// One layer of a shipped config: `<layer>/<env>.json`, else `<layer>/<suite>.json`, from the
+/// `METARL_CONFIGS` folder when set, else from the files built into the binary. A layer with
+/// neither is an error naming both files: no value falls back silently to the defaults.
+fn shipped_layer(layer: &str, env: &str, suite: &str) -> Result<(String, serde_json::Map<String, serde_json::Value>)> {
+    shipped_layer_from(configs_override().as_deref(), layer, env, suite)
+}
+
+/// [`shipped_layer`] from the folder `dir` (else the built-in files).
+fn shipped_layer_from(dir: Option<&Path>, layer: &str, env: &str, suite: &str) -> Result<(String, serde_json::Map<String, serde_json::Value>)> {
+    let names = [format!("{layer}/{env}.json"), format!("{layer}/{suite}.json")];
+    let (source, text) = match dir {
+        Some(dir) => {
+            let found = names.iter().map(|n| dir.join(n)).find(|p| p.is_file());
+            let Some(path) = found else {
+                bail!("no {layer} config for {env}: METARL_CONFIGS={} has neither {} nor {}", dir.display(), names[0], names[1]);
+            };
+            let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read config {}", path.display()))?;
+            (path.display().to_string(), text)
+        }
+        None => {
+            let found = names.iter().find_map(|n| built_in().iter().find(|(name, _)| name == n));
+            let Some((name, text)) = found else {
+                bail!("no {layer} config for {env}: neither configs/{} nor configs/{} is built into this binary (pass --config FILE)", names[0], names[1]);
+            };
+            (format!("configs/{name} (built in)"), text.to_string())
+        }
+    };
+    let value: serde_json::Value = serde_json::from_str(&text).with_context(|| format!("{source} is not valid JSON"))?;
+    let serde_json::Value::Object(fields) = value else { bail!("{source}: a config is a JSON object of fields") };
+    Ok((source, fields))
+}
+
+/// Merges `layers` (later over earlier) into a config of type `T`, checked as any file is.
+fn merge<T: Serialize + DeserializeOwned + Default>(layers: Vec<(String, serde_json::Map<String, serde_json::Value>)>) -> Result<(T, ConfigSources)> {
+    let mut merged = serde_json::Map::new();
+    for (_, fields) in &layers {
+        merged.extend(fields.clone());
+    }
+    let source = layers.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(" + ");
+    let config: T = parse_json(&serde_json::Value::Object(merged).to_string(), &source)?;
+    let sources = ConfigSources::of(&config, &layers)?;
+    Ok((config, sources))
+}
+
 /// The shipped config of `algo` for `env`: `configs/<folder>/<env>.json`, else the suite's
-/// `configs/<folder>/<suite>.json` (`ml1.json`), else the defaults of `T`.
+/// `configs/<folder>/<suite>.json` (`ml1.json`), built into the binary (or from `METARL_CONFIGS`).
 pub fn shipped<T: Serialize + DeserializeOwned + Default>(folder: &str, env: &str, suite: &str) -> Result<T> {
-    let folder = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs").join(folder);
-    [format!("{env}.json"), format!("{suite}.json")]
-        .iter()
-        .map(|file| folder.join(file))
-        .find(|path| path.is_file())
-        .map_or_else(|| Ok(T::default()), |path| read_file(&path))
+    Ok(shipped_with_sources(folder, env, suite)?.0)
+}
+
+/// [`shipped`], with where each value came from.
+pub fn shipped_with_sources<T: Serialize + DeserializeOwned + Default>(folder: &str, env: &str, suite: &str) -> Result<(T, ConfigSources)> {
+    merge(vec![shipped_layer(folder, env, suite)?])
+}
+
+/// Where a config file's own record of its sources lives: `<name>.sources.json` next to it
+/// (`campaign plan` writes one beside each resolved config).
+pub fn sources_path(config: &Path) -> std::path::PathBuf {
+    config.with_extension("sources.json")
+}
+
+/// A config file named on the command line (`--config`), with its sources: those recorded next to
+/// it (a campaign's resolved config), else the file's fields from it and the others from the
+/// defaults.
+pub fn from_file_with_sources<T: Serialize + DeserializeOwned + Default>(path: &Path) -> Result<(T, ConfigSources)> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read config {}", path.display()))?;
+    let source = path.display().to_string();
+    let config: T = parse_json(&text, &source)?;
+    let recorded = std::fs::read(sources_path(path)).ok().and_then(|bytes| serde_json::from_slice::<ConfigSources>(&bytes).ok());
+    if let Some(mut recorded) = recorded {
+        recorded.files.insert(0, format!("{source}, resolved from:"));
+        return Ok((config, recorded));
+    }
+    let fields = match serde_json::from_str::<serde_json::Value>(&text)? {
+        serde_json::Value::Object(fields) => fields,
+        _ => serde_json::Map::new(),
+    };
+    let sources = ConfigSources::of(&config, &[(source, fields)])?;
+    Ok((config, sources))
+}
+
+/// A run's config: the `--config` file if one is named, else the shipped one; with its sources.
+pub fn load<T: Serialize + DeserializeOwned + Default>(file: Option<&Path>, folder: &str, env: &str, suite: &str) -> Result<(T, ConfigSources)> {
+    match file {
+        Some(path) => from_file_with_sources(path),
+        None => shipped_with_sources(folder, env, suite),
+    }
 }
 
 impl Config {
@@ -413,25 +527,94 @@ impl Config {
     /// TCL shares PEARL's meta-RL hyper-parameters), so they compare like for like, and each
     /// value lives in one file.
     pub fn shipped(algo: &str, env: &str, suite: &str) -> Result<Config> {
+        Ok(Config::shipped_with_sources(algo, env, suite)?.0)
+    }
+
+    /// [`Config::shipped`], with where each value came from. Every layer must exist (for the
+    /// env or its suite).
+    pub fn shipped_with_sources(algo: &str, env: &str, suite: &str) -> Result<(Config, ConfigSources)> {
         let layers: &[&str] = match algo {
             "tcl" => &["pearl", "tcl"],
             "cocoa" => &["pearl", "tcl", "cocoa"],
             _ => &["pearl"],
         };
-        let configs = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs");
-        let files: Vec<_> = layers
-            .iter()
-            .filter_map(|layer| [format!("{env}.json"), format!("{suite}.json")].iter().map(|file| configs.join(layer).join(file)).find(|p| p.is_file()))
-            .collect();
-        let mut merged = serde_json::Map::new();
-        for path in &files {
-            let text = std::fs::read_to_string(path).with_context(|| format!("cannot read config {}", path.display()))?;
-            let value: serde_json::Value = serde_json::from_str(&text).with_context(|| format!("{} is not valid JSON", path.display()))?;
-            let serde_json::Value::Object(fields) = value else { bail!("{}: a config is a JSON object of fields", path.display()) };
-            merged.extend(fields);
+        merge(layers.iter().map(|layer| shipped_layer(layer, env, suite)).collect::<Result<Vec<_>>>()?)
+    }
+
+    /// A run's config: the `--config` file if one is named, else the shipped layers.
+    pub fn load(file: Option<&Path>, algo: &str, env: &str, suite: &str) -> Result<(Config, ConfigSources)> {
+        match file {
+            Some(path) => from_file_with_sources(path),
+            None => Config::shipped_with_sources(algo, env, suite),
         }
-        let source = files.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(" + ");
-        Config::from_json(&serde_json::Value::Object(merged).to_string(), &source)
+    }
+}
+
+/// The checks `metarl train` makes of a run's config before it starts, which `campaign plan`
+/// makes of every resolved config: a value no run can start with is an error naming its field.
+pub mod checks {
+    use anyhow::{ensure, Result};
+
+    use super::{Algorithm, Config, McatConfig, OnPolicyRun, PearlContext};
+    use crate::protocol::offline::{EncoderLoss, FocalConfig};
+
+    fn at_least_one(fields: &[(&str, usize)]) -> Result<()> {
+        for (name, value) in fields {
+            ensure!(*value >= 1, "config field {name} is {value}: it must be at least 1");
+        }
+        Ok(())
+    }
+
+    fn task_counts(n_train: Option<usize>, n_eval: Option<usize>) -> Result<()> {
+        ensure!(n_train != Some(0), "config field n_train_tasks is 0: a run needs at least one train task");
+        ensure!(n_eval != Some(0), "config field n_eval_tasks is 0: a run needs at least one test task");
+        Ok(())
+    }
+
+    /// PEARL, oracle SAC, TCL and CoCOA.
+    pub fn pearl(algorithm: Algorithm, c: &Config) -> Result<()> {
+        task_counts(c.n_train_tasks, c.n_eval_tasks)?;
+        at_least_one(&[("meta_batch", c.meta_batch), ("batch_size", c.batch_size), ("embedding_batch_size", c.embedding_batch_size),
+            ("embedding_mini_batch_size", c.embedding_mini_batch_size), ("max_path_length", c.max_path_length), ("sampler_envs", c.sampler_envs),
+            ("num_evals", c.num_evals)])?;
+        if matches!(algorithm, Algorithm::Tcl | Algorithm::Cocoa) {
+            ensure!((1..=c.max_path_length.saturating_sub(2)).contains(&c.contrastive_window),
+                "config field contrastive_window is {}: it must be between 1 and max_path_length - 2 = {}, so that a query and its key start at different steps of [0, T - W) (papers/001 §C.3)",
+                c.contrastive_window, c.max_path_length.saturating_sub(2));
+        } else {
+            ensure!(c.pearl_context == PearlContext::Sampled, "config field pearl_context is {:?}: only TCL and CoCOA crop query windows to share", c.pearl_context);
+        }
+        Ok(())
+    }
+
+    /// MAML-TRPO and RL²-PPO (`maml`: MAML adapts on its exploration episodes).
+    pub fn on_policy(run: &OnPolicyRun, maml: bool) -> Result<()> {
+        task_counts(run.n_train_tasks, run.n_eval_tasks)?;
+        at_least_one(&[("meta_batch", run.meta_batch), ("episodes_per_task", run.episodes_per_task), ("num_eval_episodes", run.num_eval_episodes),
+            ("max_path_length", run.max_path_length)])?;
+        if maml {
+            at_least_one(&[("num_exp_traj_eval", run.num_exp_traj_eval)])?;
+        }
+        Ok(())
+    }
+
+    pub fn mcat(c: &McatConfig) -> Result<()> {
+        task_counts(c.n_train_tasks, c.n_eval_tasks)?;
+        at_least_one(&[("history_length", c.history_length), ("prediction_horizon", c.prediction_horizon), ("batch_size", c.batch_size),
+            ("feature_segments", c.feature_segments), ("num_eval_episodes", c.num_eval_episodes)])?;
+        ensure!(c.model_batch_size >= 2, "config field model_batch_size is {}: it must be at least 2 (Eq. 2 pairs the halves of each task's segments)", c.model_batch_size);
+        ensure!(c.reward_delay != Some(0), "config field reward_delay is 0: it must be at least 1 step (or null for dense rewards)");
+        ensure!(c.max_path_length != Some(0), "config field max_path_length is 0: it must be at least 1 (or null for the env's horizon)");
+        Ok(())
+    }
+
+    pub fn focal(c: &FocalConfig) -> Result<()> {
+        task_counts(c.n_train_tasks, c.n_eval_tasks)?;
+        ensure!(c.meta_batch >= 2 || c.encoder_loss == EncoderLoss::Bellman,
+            "config field meta_batch is {}: the metric loss compares the embeddings of at least 2 tasks", c.meta_batch);
+        at_least_one(&[("behaviour_env_steps", c.behaviour_env_steps), ("checkpoint_every", c.checkpoint_every), ("n_trj", c.n_trj), ("batch_size", c.batch_size),
+            ("max_path_length", c.max_path_length)])?;
+        Ok(())
     }
 }
 
@@ -520,7 +703,36 @@ mod tests {
         assert_eq!((ant_goal.meta_batch, ant_goal.kl_lambda, ant_goal.num_train_steps_per_itr), (10, 1.0, 4000));
         let ml1 = Config::shipped("oracle-sac", "reach-v3", "ml1").unwrap();
         assert_eq!((ml1.latent_size, ml1.net_size, ml1.reward_scale, ml1.num_tasks_sample), (7, 400, 10.0, 15));
-        assert_eq!(Config::shipped("pearl", "cheetah-armature", "dynamics").unwrap(), Config::default());
+        // The dynamics families read configs/pearl/dynamics.json: papers/004's horizon and budget.
+        let dynamics = Config::shipped("pearl", "cheetah-armature", "dynamics").unwrap();
+        assert_eq!((dynamics.max_path_length, dynamics.num_iterations, dynamics.meta_batch), (1000, 200, 5));
+    }
+
+    #[test]
+    fn shipped_configs_are_built_in_and_a_missing_one_is_named() {
+        // The binary carries every file of configs/, byte for byte.
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs");
+        assert!(built_in().len() > 60);
+        for (name, text) in built_in() {
+            assert_eq!(*text, std::fs::read_to_string(root.join(name)).unwrap(), "{name}");
+        }
+        // Sources name the file each value came from, layer over layer, and the defaults.
+        let (tcl, sources) = Config::shipped_with_sources("tcl", "humanoid-dir", "controls").unwrap();
+        assert_eq!(tcl.contrastive_window, 128);
+        assert_eq!(sources.files, ["configs/pearl/humanoid-dir.json (built in)", "configs/tcl/humanoid-dir.json (built in)"]);
+        assert_eq!(sources.fields["contrastive_window"], "configs/tcl/humanoid-dir.json (built in)");
+        assert_eq!(sources.fields["num_train_steps_per_itr"], "configs/pearl/humanoid-dir.json (built in)");
+        assert_eq!(sources.fields["soft_target_tau"], "default");
+        // A folder named to override them must hold the layer: no silent fallback to defaults.
+        let empty = tempfile::tempdir().unwrap();
+        let err = shipped_layer_from(Some(empty.path()), "tcl", "point-robot", "point").unwrap_err().to_string();
+        assert!(err.contains("tcl/point-robot.json") && err.contains("tcl/point.json"), "{err}");
+        std::fs::create_dir_all(empty.path().join("tcl")).unwrap();
+        std::fs::write(empty.path().join("tcl/point.json"), r#"{"contrastive_window": 5}"#).unwrap();
+        let (source, fields) = shipped_layer_from(Some(empty.path()), "tcl", "point-robot", "point").unwrap();
+        assert!(source.ends_with("tcl/point.json") && fields["contrastive_window"] == 5, "{source}");
+        let err = shipped_layer_from(None, "tcl", "no-such-env", "no-such-suite").unwrap_err().to_string();
+        assert!(err.contains("configs/tcl/no-such-env.json") && err.contains("built into this binary"), "{err}");
     }
 
     #[test]

@@ -266,13 +266,7 @@ impl Trainer {
         }
         let (obs_dim, action_dim) = (envs.obs_dim(), envs.action_dim());
         let oracle_dim = family.train[0].oracle.len();
-        if spec.algorithm.similarity(&config).is_some() && !(1..=config.max_path_length.saturating_sub(2)).contains(&config.contrastive_window) {
-            bail!("config field contrastive_window is {}: it must be between 1 and max_path_length - 2 = {}, so that a query and its key start at different steps of [0, T - W) (papers/001 §C.3)",
-                config.contrastive_window, config.max_path_length.saturating_sub(2));
-        }
-        if spec.algorithm.similarity(&config).is_none() && config.pearl_context != PearlContext::Sampled {
-            bail!("config field pearl_context is {:?}: only TCL and CoCOA crop query windows to share", config.pearl_context);
-        }
+        super::config::checks::pearl(spec.algorithm, &config)?;
         let n_train = family.train.len();
         let (learner, contrastive) = build_learner(spec.algorithm, &config, (obs_dim, action_dim, oracle_dim), n_train, device);
         let z_dim = learner.z_dim();

@@ -112,7 +112,8 @@ pub fn parse_device(name: &str) -> Result<Device> {
     match name {
         "cpu" => Ok(Device::Cpu),
         "cuda" if tch::Cuda::is_available() => Ok(Device::Cuda(0)),
-        "cuda" => bail!("--device cuda: libtorch sees no CUDA device here (`metarl doctor` says why)"),
+        "cuda" => bail!("--device cuda: libtorch sees no CUDA device on {} (`metarl doctor` there says why; on Slurm, ask for a GPU with --gres gpu:1)",
+            crate::campaign::lock::host()),
         other => bail!("unknown device {other:?}; use cpu or cuda"),
     }
 }
