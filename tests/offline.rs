@@ -194,6 +194,13 @@ fn runs_are_reproducible_resumable_evaluable_and_stop_on_nan() {
     ok(&metarl(&resume, &[]));
     assert_eq!(without_clock(progress(&killed)), without_clock(progress(&a)), "a resumed run matches an uninterrupted one");
 
+    // FOCAL-ICLR's meta-test: 20 dataset transitions join the context before each of the 60 / 20
+    // = 3 rollouts of a run; the third is scored.
+    let eval_rows = std::fs::read_to_string(a.join("eval.csv")).unwrap();
+    let header: Vec<&str> = eval_rows.lines().next().unwrap().split(',').collect();
+    assert_eq!(header[5..], ["rollouts", "context_transitions"]);
+    assert!(eval_rows.lines().skip(1).all(|l| l.ends_with(",3,60")), "{eval_rows}");
+
     let eval = ok(&metarl(&["eval", a.to_str().unwrap()], &[]));
     assert!(eval.contains("checkpoint of iteration 2: test return"), "{eval}");
 

@@ -217,7 +217,7 @@ pub fn offline_cost(config: &FocalConfig, n_test: usize) -> RunCost {
         iterations,
         gradient_steps: iterations * config.num_train_steps_per_itr as u64,
         env_steps: 0,
-        eval_steps: iterations * n_test * (config.num_evals * config.max_path_length) as u64,
+        eval_steps: iterations * n_test * (config.num_evals * config.num_steps_per_eval.max(config.max_path_length)) as u64,
     }
 }
 

@@ -146,8 +146,13 @@ pub struct FocalConfig {
     /// interpolated actions) or "input-gradient" (BRAC's paper: its gradient there).
     pub gradient_penalty_form: PenaltyForm,
 
-    /// Meta-test: online episodes per test task, each with z from a fresh context of the task's dataset.
+    /// Meta-test runs per test task (FOCAL-ICLR `num_evals`).
     pub num_evals: usize,
+    /// Meta-test: each run rolls out until this many transitions; before each rollout,
+    /// `max_path_length` transitions of the test task's dataset join the run's context and z is
+    /// inferred from all of it; the last rollout is scored (FOCAL-ICLR `collect_paths` →
+    /// `offline_rollout`).
+    pub num_steps_per_eval: usize,
     /// libtorch intra-op threads (results are reproducible for a fixed count).
     pub threads: i32,
 }
@@ -203,6 +208,7 @@ impl Default for FocalConfig {
             gradient_penalty: 5.0,
             gradient_penalty_form: PenaltyForm::Output,
             num_evals: 2,
+            num_steps_per_eval: 600,
             threads: 1,
         }
     }

@@ -33,7 +33,7 @@ use crate::protocol::config::Algorithm;
 use crate::protocol::meta_train::{transition_rows, EvalRow, EvalSummary};
 use crate::protocol::run_dir::{checked_steps, iteration_seed, maybe_killed, parse_device, RunDir, RunIdentity};
 use crate::protocol::sampler::VecEnvs;
-use crate::results::{field, success_field, success_share};
+use crate::results::{field, mean, success_field, success_share};
 
 /// Everything `metarl train focal` is asked to do.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -61,7 +61,7 @@ pub const PROGRESS_COLUMNS: &[&str] = &[
     "iteration", "train_steps", "test_return", "test_success", "qf_loss", "vf_loss", "policy_loss", "metric_loss", "kl_divergence", "dual_critic_loss", "divergence", "alpha",
     "effective_separation_rate", "rms_embedding_distance", "wall_clock_s",
 ];
-const EVAL_COLUMNS: &[&str] = &["iteration", "task", "run", "final_return", "final_success"];
+const EVAL_COLUMNS: &[&str] = &["iteration", "task", "run", "final_return", "final_success", "rollouts", "context_transitions"];
 /// Contexts per test task whose embeddings the separation metrics compare.
 const CONTEXTS_PER_TEST_TASK: usize = 8;
 
@@ -219,8 +219,14 @@ impl OfflineTrainer {
 
     /// Contexts `[tasks, embedding_batch_size, width]` of `indices` from `buffers`.
     fn contexts(&mut self, test: bool, indices: &[usize]) -> Tensor {
+        self.context_rows(test, indices, self.config.embedding_batch_size)
+    }
+
+    /// `n` transitions per task of `indices`, uniformly from its data, as context rows
+    /// `[tasks, n, width]`.
+    fn context_rows(&mut self, test: bool, indices: &[usize], n: usize) -> Tensor {
         let buffers = if test { &self.test_replay } else { &self.replay };
-        let batch = buffers.sample_stacked(indices, self.config.embedding_batch_size, &mut self.progress.rng);
+        let batch = buffers.sample_stacked(indices, n, &mut self.progress.rng);
         transition_rows(&batch, self.config.sparse_rewards, self.config.use_next_obs_in_context).to_device(self.device)
     }
 
@@ -265,39 +271,72 @@ impl OfflineTrainer {
         separation(&embeddings, &indices)
     }
 
-    /// Offline meta-test: (mean return, success share where the env defines success, rows of
-    /// (test task index, run, return, success at any step)).
-    fn evaluate(&mut self, iteration: usize) -> Result<(f64, Option<f64>, Vec<EvalRow>)> {
+    /// Offline meta-test (FOCAL-ICLR `_do_eval` → `collect_paths` → `offline_rollout`): per test
+    /// task and run, rollouts with deterministic actions until `num_steps_per_eval` transitions,
+    /// each after `max_path_length` transitions of the task's dataset joined the run's context and
+    /// z was inferred from all of it; the last rollout is scored. Returns (mean return, success
+    /// share where the env defines success, rows of (test task index, run, return, success), and
+    /// per row the rollouts of the run).
+    fn evaluate(&mut self, iteration: usize) -> Result<(f64, Option<f64>, Vec<EvalRow>, Vec<usize>)> {
         let runs = self.config.num_evals.max(1);
         let slots: Vec<(usize, usize)> = (0..self.test_tasks.len()).flat_map(|t| (0..runs).map(move |r| (t, r))).collect();
-        let z = self.test_embeddings(&slots.iter().map(|s| s.0).collect::<Vec<_>>());
         let base = iteration_seed(self.spec.seed, iteration) ^ 0x5EED;
         for (k, &(t, _)) in slots.iter().enumerate() {
             let env = self.envs.env_mut(k);
             env.seed(base ^ (k as u32).wrapping_mul(0x9E37_79B9));
             env.set_task(&self.test_tasks[t])?;
-            env.reset()?;
         }
-        let mut returns = vec![0.0; slots.len()];
-        let mut successes: Vec<Option<bool>> = vec![None; slots.len()];
+        let (horizon, budget) = (self.config.max_path_length, self.config.num_steps_per_eval.max(1));
+        let mut contexts: Vec<Vec<Tensor>> = slots.iter().map(|_| Vec::new()).collect();
+        let mut transitions = vec![0; slots.len()];
+        let mut scored: Vec<(f64, Option<bool>)> = vec![(0.0, None); slots.len()];
+        let mut live: Vec<usize> = (0..slots.len()).collect();
+        while !live.is_empty() {
+            let joining = self.context_rows(true, &live.iter().map(|&k| slots[k].0).collect::<Vec<_>>(), horizon);
+            for (row, &k) in live.iter().enumerate() {
+                contexts[k].push(joining.get(row as i64));
+            }
+            let context = Tensor::stack(&live.iter().map(|&k| Tensor::cat(&contexts[k], 0)).collect::<Vec<_>>(), 0);
+            debug_assert!(live.iter().all(|&k| contexts[k].len() == contexts[live[0]].len()), "runs still going have had as many rollouts");
+            let noise = Tensor::zeros([live.len() as i64, self.config.latent_size], (Kind::Float, self.device));
+            let z = tch::no_grad(|| self.encoder.encode(&context, &noise).embedding);
+            for (&k, (ret, success, length)) in live.iter().zip(self.rollout(&live, &z)?) {
+                transitions[k] += length;
+                scored[k] = (ret, success);
+            }
+            live.retain(|&k| transitions[k] < budget);
+        }
+        let rows: Vec<EvalRow> = slots.iter().zip(&scored).map(|(&(t, r), &(ret, success))| (self.test_tasks[t].index, r, ret, success)).collect();
+        Ok((mean(rows.iter().map(|r| r.2)), success_share(rows.iter().map(|r| r.3)), rows, contexts.iter().map(Vec::len).collect()))
+    }
+
+    /// One episode with deterministic actions in each env of `slots` (reset first), env `slots[i]`
+    /// acting under row i of `z`: (return — sparse with `sparse_rewards` —, success at any step,
+    /// length) per slot.
+    fn rollout(&mut self, slots: &[usize], z: &Tensor) -> Result<Vec<(f64, Option<bool>, usize)>> {
+        for &k in slots {
+            self.envs.env_mut(k).reset()?;
+        }
+        let mut results = vec![(0.0, None, 0); slots.len()];
         let mut live: Vec<usize> = (0..slots.len()).collect();
         let (mut obs_rows, mut steps) = (Vec::new(), Vec::new());
         while !live.is_empty() {
-            self.envs.observations(&live, &mut obs_rows);
+            let envs: Vec<usize> = live.iter().map(|&i| slots[i]).collect();
+            self.envs.observations(&envs, &mut obs_rows);
             let obs = Tensor::from_slice(&obs_rows).view([live.len() as i64, -1]);
-            let live_index = Tensor::from_slice(&live.iter().map(|&k| k as i64).collect::<Vec<_>>()).to_device(self.device);
-            let actions = self.sac.act(&obs, &z.index_select(0, &live_index), true, &mut self.progress.rng);
-            self.envs.step(&live, &actions, &mut steps)?;
-            for (row, &k) in live.iter().enumerate() {
-                let step = steps[row];
-                returns[k] += if self.config.sparse_rewards { step.sparse_reward.unwrap_or(step.reward) } else { step.reward };
-                successes[k] = step.success.map(|s| s || successes[k].unwrap_or(false));
+            let rows = Tensor::from_slice(&live.iter().map(|&i| i as i64).collect::<Vec<_>>()).to_device(self.device);
+            let actions = self.sac.act(&obs, &z.index_select(0, &rows), true, &mut self.progress.rng);
+            self.envs.step(&envs, &actions, &mut steps)?;
+            for (row, &i) in live.iter().enumerate() {
+                let (step, result) = (steps[row], &mut results[i]);
+                result.0 += if self.config.sparse_rewards { step.sparse_reward.unwrap_or(step.reward) } else { step.reward };
+                result.1 = step.success.map(|s| s || result.1.unwrap_or(false));
+                result.2 += 1;
             }
             let done: Vec<bool> = steps.iter().map(|s| s.done()).collect();
-            live = live.iter().zip(done).filter(|(_, d)| !d).map(|(&k, _)| k).collect();
+            live = live.iter().zip(done).filter(|(_, d)| !d).map(|(&i, _)| i).collect();
         }
-        let rows: Vec<EvalRow> = slots.iter().enumerate().map(|(k, &(t, r))| (self.test_tasks[t].index, r, returns[k], successes[k])).collect();
-        Ok((returns.iter().sum::<f64>() / returns.len() as f64, success_share(successes), rows))
+        Ok(results)
     }
 
     fn save_checkpoint(&self) -> Result<()> {
@@ -308,7 +347,7 @@ impl OfflineTrainer {
 
     /// Re-run the offline meta-test of the checkpoint (`metarl eval`).
     pub fn evaluate_checkpoint(&mut self) -> Result<EvalSummary> {
-        let (test_return, test_success, rows) = self.evaluate(self.progress.iteration)?;
+        let (test_return, test_success, rows, _) = self.evaluate(self.progress.iteration)?;
         Ok(EvalSummary { iteration: self.progress.iteration, test_return, test_success, rows })
     }
 
@@ -324,7 +363,7 @@ impl OfflineTrainer {
                 .map_err(|(name, value, step)| self.dir.non_finite(name, value, iteration, &format!(", gradient step {step}"), self.progress.iteration))?;
             self.progress.train_steps += losses.len() as u64;
             maybe_killed(iteration);
-            let (test_return, test_success, rows) = self.evaluate(iteration)?;
+            let (test_return, test_success, rows, rollouts) = self.evaluate(iteration)?;
             let (effective_separation_rate, rms_embedding_distance) = self.separation();
             let mean = |f: fn(&Losses) -> Option<f64>| {
                 let values: Vec<f64> = losses.iter().filter_map(f).collect();
@@ -341,8 +380,9 @@ impl OfflineTrainer {
                 rms_embedding_distance,
                 wall_clock_s: start.elapsed().as_secs_f64(),
             };
-            for (task, run, score, success) in rows {
-                logs.eval.append(&[iteration.to_string(), task.to_string(), run.to_string(), field(Some(score)), success_field(success)])?;
+            for ((task, run, score, success), rollouts) in rows.into_iter().zip(rollouts) {
+                let context = rollouts * self.config.max_path_length;
+                logs.eval.append(&[iteration.to_string(), task.to_string(), run.to_string(), field(Some(score)), success_field(success), rollouts.to_string(), context.to_string()])?;
             }
             logs.progress.append(&report.fields())?;
             (self.progress.iteration, self.progress.started, self.progress.elapsed_s) = (iteration, true, report.wall_clock_s);
