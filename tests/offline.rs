@@ -165,9 +165,8 @@ fn focal_learns_offline_and_beats_batch_pearl_and_the_distance_losses() {
     assert!(focal.0 > random && pearl.0 < focal.0 - 8.0, "FOCAL {} vs Batch PEARL w/o BRAC {} (random {random})", focal.0, pearl.0);
     // Fig. 2b: the inverse-square metric beats the square distance loss on the same data.
     assert!(square.0 < focal.0 - 4.0, "FOCAL {} vs the square distance loss {}", focal.0, square.0);
-    // Table 1's separation rates are printed: at this budget the inverse-square and square
-    // distance losses separate test tasks within .03 of each other, and Eq. 12's margin loss,
-    // which asks for distances beyond the rate's threshold, separates them more.
+    // Table 1's separation rates are printed (the README's FOCAL table); only FOCAL's is held to a
+    // bound, the losses' order among themselves varies with the budget.
     println!("effective separation rate: FOCAL {:.3}, square distance {:.3}, L2-contrastive {:.3}", focal.1, square.1, l2.1);
     assert!(focal.1 > 0.3, "FOCAL separates test tasks: ESR {}", focal.1);
 }

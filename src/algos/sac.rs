@@ -241,11 +241,7 @@ impl Sac {
     /// `_optimize_c`, `c_iter − 1` times).
     pub fn train_step_with_critic_batches(&mut self, batch: &Batch, task: TaskVariable, fresh: &[Batch], rng: &mut ChaCha8Rng) -> Losses {
         let dev = self.device;
-        let size = batch.obs.size();
-        let (tasks, b) = (size[0], size[1]);
-        let flat = |t: &Tensor| t.to_device(dev).view([tasks * b, -1]);
-        let (obs, actions, next_obs) = (flat(&batch.obs), flat(&batch.actions), flat(&batch.next_obs));
-        let (rewards, terminals) = (flat(&batch.rewards), flat(&batch.terminals));
+        let (Batch { obs, actions, rewards, next_obs, terminals, .. }, tasks, b) = batch.task_rows(dev);
 
         // z per task, then one row per transition.
         let (z, kl, encoder_loss) = match task {
@@ -280,7 +276,7 @@ impl Sac {
                 let before = tch::no_grad(|| brac.divergence(&obs, &new_actions, &actions, &z_fixed));
                 let loss = brac.critic_step(&CriticBatch { obs: &obs, policy_actions: &new_actions, data_actions: &actions, z: &z_fixed }, rng);
                 for extra in fresh {
-                    let (extra_obs, extra_actions) = (flat(&extra.obs), flat(&extra.actions));
+                    let (Batch { obs: extra_obs, actions: extra_actions, .. }, _, _) = extra.task_rows(dev);
                     let noise = standard_normal(rng, tasks * b, self.settings.action_dim, dev);
                     let policy_actions = tch::no_grad(|| self.policy.forward(&Tensor::cat(&[&extra_obs, &z_fixed], 1), Some(&noise)).action);
                     brac.critic_step(&CriticBatch { obs: &extra_obs, policy_actions: &policy_actions, data_actions: &extra_actions, z: &z_fixed }, rng);

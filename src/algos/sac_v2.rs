@@ -89,11 +89,7 @@ impl SacV2 {
     /// `_update_targets`).
     pub fn train_step(&mut self, batch: &Batch, z: &Tensor, task_ids: &[usize], rng: &mut ChaCha8Rng) -> Losses {
         let dev = self.device;
-        let size = batch.obs.size();
-        let (tasks, b) = (size[0], size[1]);
-        let flat = |t: &Tensor| t.to_device(dev).view([tasks * b, -1]);
-        let (obs, actions, next_obs) = (flat(&batch.obs), flat(&batch.actions), flat(&batch.next_obs));
-        let (rewards, terminals) = (flat(&batch.rewards), flat(&batch.terminals));
+        let (Batch { obs, actions, rewards, next_obs, terminals, .. }, tasks, b) = batch.task_rows(dev);
         let z = z.to_device(dev).unsqueeze(1).expand([tasks, b, self.settings.z_dim], false).reshape([tasks * b, self.settings.z_dim]);
         let ids: Vec<i64> = task_ids.iter().flat_map(|&t| std::iter::repeat(t as i64).take(b as usize)).collect();
         let row_log_alpha = self.log_alpha.index_select(0, &Tensor::from_slice(&ids).to_device(dev)).unsqueeze(1);

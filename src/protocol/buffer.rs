@@ -84,6 +84,13 @@ pub struct Batch {
 }
 
 impl Batch {
+    /// A meta-batch `[tasks, b, ·]` as rows `[tasks·b, ·]` on `device`, with `tasks` and `b`.
+    pub fn task_rows(&self, device: tch::Device) -> (Batch, i64, i64) {
+        let size = self.obs.size();
+        let (tasks, b) = (size[0], size[1]);
+        (self.map(|t| t.to_device(device).view([tasks * b, -1])), tasks, b)
+    }
+
     /// Every column through `f` (a narrowing, a reshape, a move to a device).
     pub fn map(&self, f: impl Fn(&Tensor) -> Tensor) -> Batch {
         Batch {
