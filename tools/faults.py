@@ -56,8 +56,8 @@ FAULTS = [
      "(target_action + (noise * policy_noise).clamp(-noise_clip, noise_clip)).clamp(-1.0, 1.0)",
      "(target_action + (noise * 0.0 * policy_noise).clamp(-noise_clip, noise_clip)).clamp(-1.0, 1.0)"),
     ("brac-alpha-frozen", "focal", "src/algos/brac.rs",
-     "let next = (self.alpha() + s.alpha_lr * (divergence - s.target_divergence)).clamp(0.0, s.alpha_max);",
-     "let next = self.alpha().clamp(0.0, s.alpha_max);"),
+     "let next = self.alpha.double_value(&[]) + s.alpha_lr * (divergence - s.target_divergence);",
+     "let next = self.alpha.double_value(&[]);"),
 ]
 
 
