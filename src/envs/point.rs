@@ -16,9 +16,36 @@ pub enum PointVariant {
 /// The radius inside which the sparse reward is paid (oyster `goal_radius=0.2`).
 pub const GOAL_RADIUS: f64 = 0.2;
 
+/// sparse-point-robot's sparse reward at distance d from the goal, inside the goal radius (0
+/// outside).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SparseReward {
+    /// 1 − d: oyster's `sparsify_rewards` and papers/002 App. D.
+    #[default]
+    OneMinusDistance,
+    /// 5·(0.2 − d): FOCAL-ICLR's `SparsePointEnv.sparsify_rewards` with its config's
+    /// `goal_radius: -0.2`, (r − g)/|g| for the reward r = −d.
+    FocalIclr,
+}
+
+impl SparseReward {
+    /// The sparse reward of dense reward `reward` = −d.
+    pub fn of(self, reward: f64) -> f64 {
+        if reward < -GOAL_RADIUS {
+            return 0.0;
+        }
+        match self {
+            SparseReward::OneMinusDistance => reward + 1.0,
+            SparseReward::FocalIclr => (reward + GOAL_RADIUS) / GOAL_RADIUS,
+        }
+    }
+}
+
 pub struct PointRobot {
     name: &'static str,
     variant: PointVariant,
+    sparse_reward: SparseReward,
     action_space: BoxSpace,
     goal: [f64; 2],
     wind: [f64; 2],
@@ -28,10 +55,11 @@ pub struct PointRobot {
 }
 
 impl PointRobot {
-    pub fn new(name: &'static str, variant: PointVariant) -> Self {
+    pub fn new(name: &'static str, variant: PointVariant, sparse_reward: SparseReward) -> Self {
         PointRobot {
             name,
             variant,
+            sparse_reward,
             action_space: BoxSpace::uniform(2, -0.1, 0.1),
             goal: [0.0; 2],
             wind: [0.0; 2],
@@ -90,7 +118,9 @@ impl Env for PointRobot {
         let reward = -(x * x + y * y).sqrt();
         let sparse_reward = match self.variant {
             PointVariant::Dense => None,
-            PointVariant::Sparse | PointVariant::Wind => Some(if reward >= -GOAL_RADIUS { reward + 1.0 } else { 0.0 }),
+            PointVariant::Sparse => Some(self.sparse_reward.of(reward)),
+            // FOCAL-ICLR's `PointWindEnv`: 1 − d inside the radius.
+            PointVariant::Wind => Some(SparseReward::OneMinusDistance.of(reward)),
         };
         Ok(Step { reward, sparse_reward, ..Step::default() })
     }
@@ -102,5 +132,18 @@ impl Env for PointRobot {
     fn planar(&self) -> Option<Planar> {
         let goal_radius = (self.variant != PointVariant::Dense).then_some(GOAL_RADIUS);
         Some(Planar { position: self.state, goal: self.goal, goal_radius })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sparse_rewards_as_oyster_and_as_focal_iclr_pay_them() {
+        // d = 0.1 inside the radius, 0.3 outside.
+        assert!((SparseReward::OneMinusDistance.of(-0.1) - 0.9).abs() < 1e-12);
+        assert!((SparseReward::FocalIclr.of(-0.1) - 0.5).abs() < 1e-12);
+        assert_eq!((SparseReward::FocalIclr.of(-0.2), SparseReward::OneMinusDistance.of(-0.3), SparseReward::FocalIclr.of(-0.3)), (0.0, 0.0, 0.0));
     }
 }

@@ -18,7 +18,7 @@ use super::metaworld::{
     StickPush, Sweep, SweepInto, WindowClose, WindowOpen,
 };
 use super::np_random::RandomState;
-use super::point::{PointRobot, PointVariant};
+use super::point::{PointRobot, PointVariant, SparseReward};
 use super::task::numbered;
 use super::wrappers::{DelayedReward, TimeLimit};
 use super::{Env, EnvError, TaskParams, TaskSet};
@@ -77,11 +77,13 @@ pub struct EnvOptions {
     pub horizon: Option<usize>,
     /// Pay the reward every n steps (MCAT's 200/350/500); `None` is dense.
     pub reward_delay: Option<usize>,
+    /// sparse-point-robot's sparse reward: oyster's 1 − d or FOCAL-ICLR's 5·(0.2 − d).
+    pub sparse_reward: SparseReward,
 }
 
 impl Default for EnvOptions {
     fn default() -> Self {
-        EnvOptions { forward_backward: true, low_gear_ratio: false, horizon: None, reward_delay: None }
+        EnvOptions { forward_backward: true, low_gear_ratio: false, horizon: None, reward_delay: None, sparse_reward: SparseReward::OneMinusDistance }
     }
 }
 
@@ -144,11 +146,11 @@ pub static REGISTRY: &[EnvEntry] = &[
     EnvEntry { name: "hopper-rand-params", suite: Suite::Controls, summary: "hopper, randomised mass, inertia, damping, friction", horizon: 200,
         build: |n, _| Ok(Box::new(Walker::rand_params(n, PlanarWalker::Hopper)?)), family: rand_params_tasks },
     EnvEntry { name: "point-robot", suite: Suite::Point, summary: "2-D point, goal in the unit square, dense reward", horizon: 20,
-        build: |n, _| Ok(Box::new(PointRobot::new(n, PointVariant::Dense))), family: point_robot_tasks },
+        build: |n, o| Ok(Box::new(PointRobot::new(n, PointVariant::Dense, o.sparse_reward))), family: point_robot_tasks },
     EnvEntry { name: "sparse-point-robot", suite: Suite::Point, summary: "2-D point, goal on the unit half-circle, sparse reward", horizon: 20,
-        build: |n, _| Ok(Box::new(PointRobot::new(n, PointVariant::Sparse))), family: sparse_point_robot_tasks },
+        build: |n, o| Ok(Box::new(PointRobot::new(n, PointVariant::Sparse, o.sparse_reward))), family: sparse_point_robot_tasks },
     EnvEntry { name: "point-robot-wind", suite: Suite::Point, summary: "2-D point, goal (1, 0), wind U[-0.05, 0.05]²", horizon: 25,
-        build: |n, _| Ok(Box::new(PointRobot::new(n, PointVariant::Wind))), family: point_robot_wind_tasks },
+        build: |n, o| Ok(Box::new(PointRobot::new(n, PointVariant::Wind, o.sparse_reward))), family: point_robot_wind_tasks },
     EnvEntry { name: "hopper-size", suite: Suite::Dynamics, summary: "hopper, geom sizes scaled", horizon: 1000,
         build: |n, _| Ok(Box::new(Walker::hopper_size(n)?)), family: dynamics_tasks },
     EnvEntry { name: "cheetah-armature", suite: Suite::Dynamics, summary: "half-cheetah, joint armature scaled", horizon: 1000,

@@ -151,7 +151,7 @@ mod tests {
     use crate::envs::TaskParams;
 
     fn point(goal: [f64; 2]) -> Box<dyn Env> {
-        let mut env = PointRobot::new("sparse-point-robot", PointVariant::Sparse);
+        let mut env = PointRobot::new("sparse-point-robot", PointVariant::Sparse, Default::default());
         env.set_task(&Task { index: 0, params: TaskParams::Goal { goal }, oracle: vec![] }).unwrap();
         Box::new(env)
     }

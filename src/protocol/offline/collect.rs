@@ -37,7 +37,7 @@ pub fn selected_tasks(env: &str, config: &FocalConfig) -> Result<(Vec<Task>, Vec
 }
 
 pub fn env_options(config: &FocalConfig) -> EnvOptions {
-    EnvOptions { horizon: Some(config.max_path_length), ..EnvOptions::default() }
+    EnvOptions { horizon: Some(config.max_path_length), sparse_reward: config.sparse_reward, ..EnvOptions::default() }
 }
 
 /// The env the agent acts in: actions in [-1, 1].

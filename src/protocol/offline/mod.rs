@@ -13,6 +13,7 @@ pub mod train;
 use serde::{Deserialize, Serialize};
 
 use crate::algos::brac::PenaltyForm;
+use crate::envs::point::SparseReward;
 use crate::algos::focal::SameTaskTerm;
 
 /// A dataset quality level (papers/002 App. D): the untrained behaviour policy, the checkpoint
@@ -105,6 +106,12 @@ pub struct FocalConfig {
     pub reward_scale: f64,
     /// Context carries the sparse reward; RL uses the dense one.
     pub sparse_rewards: bool,
+    /// sparse-point-robot's sparse reward: "one-minus-distance" (1 − d, papers/002 App. D and
+    /// oyster) or "focal-iclr" (5·(0.2 − d), FOCAL-ICLR's code with `goal_radius: -0.2`).
+    pub sparse_reward: SparseReward,
+    /// Mark the last transition of every stored trajectory terminal, time limits included, as
+    /// FOCAL-ICLR's data does (`terminal[-1] = 1`); off, a time limit stays non-terminal.
+    pub time_limit_terminal: bool,
     pub use_next_obs_in_context: bool,
 
     pub encoder: EncoderKind,
@@ -112,6 +119,10 @@ pub struct FocalConfig {
     /// FOCAL-ICLR `allow_backward_z`: the Bellman gradient also reaches the encoder (the coupled
     /// ablation, papers/002 Fig. 9); off, the encoder learns from its metric loss alone.
     pub allow_backward_z: bool,
+    /// FOCAL-ICLR steps the context optimiser before `qf_loss.backward()`, so a coupled or Batch
+    /// PEARL encoder never takes the Bellman gradient; true reproduces that, for comparisons
+    /// with its published baselines.
+    pub encoder_step_before_bellman: bool,
     /// Weight of the metric loss (FOCAL-ICLR `z_loss_weight`).
     pub z_loss_weight: f64,
     /// Same-task pairs: `distance` √(d² + 10⁻³) as FOCAL-ICLR's `z_loss` trains, or `square` d²
@@ -185,10 +196,13 @@ impl Default for FocalConfig {
             context_lr: 3e-4,
             reward_scale: 5.0,
             sparse_rewards: false,
+            sparse_reward: SparseReward::OneMinusDistance,
+            time_limit_terminal: false,
             use_next_obs_in_context: false,
             encoder: EncoderKind::Deterministic,
             encoder_loss: EncoderLoss::Dml,
             allow_backward_z: false,
+            encoder_step_before_bellman: false,
             z_loss_weight: 10.0,
             same_task_loss: SameTaskTerm::Distance,
             dml_power: 2.0,

@@ -128,9 +128,10 @@ fn load_buffers(dataset: &Dataset, tasks: &[Task], config: &FocalConfig, obs_dim
         for row in 0..d.len() {
             let (obs, action, next_obs) = (wide(&d.obs[row * obs_dim..(row + 1) * obs_dim]), wide(&d.actions[row * action_dim..(row + 1) * action_dim]),
                 wide(&d.next_obs[row * obs_dim..(row + 1) * obs_dim]));
-            buffer.push(&Transition { obs: &obs, action: &action, reward: d.rewards[row].into(), sparse_reward: d.sparse_rewards[row].into(), next_obs: &next_obs,
-                terminal: d.terminals[row] > 0.5 });
-            if d.trajectory.get(row + 1) != Some(&d.trajectory[row]) {
+            let last_of_trajectory = d.trajectory.get(row + 1) != Some(&d.trajectory[row]);
+            let terminal = d.terminals[row] > 0.5 || (config.time_limit_terminal && last_of_trajectory);
+            buffer.push(&Transition { obs: &obs, action: &action, reward: d.rewards[row].into(), sparse_reward: d.sparse_rewards[row].into(), next_obs: &next_obs, terminal });
+            if last_of_trajectory {
                 buffer.end_trajectory();
             }
         }
@@ -241,7 +242,8 @@ impl OfflineTrainer {
         let terms: Vec<Tensor> = metric.iter().map(|m| m * z_loss_weight).chain(encoding.kl.iter().map(|kl| kl * kl_lambda)).collect();
         let objective = terms.into_iter().reduce(|a, b| a + b).unwrap_or_else(|| Tensor::zeros([], (Kind::Float, self.device)));
         self.encoder_optimizer.zero_grad();
-        let task = if allow_backward_z || encoder_loss == EncoderLoss::Bellman {
+        let bellman_reaches_encoder = (allow_backward_z || encoder_loss == EncoderLoss::Bellman) && !self.config.encoder_step_before_bellman;
+        let task = if bellman_reaches_encoder {
             TaskVariable::GivenWithEncoderLoss(encoding.z.shallow_clone(), objective)
         } else {
             objective.backward();
