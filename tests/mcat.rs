@@ -92,7 +92,9 @@ fn mcat_learns_and_its_runs_are_reproducible_and_resumable() {
     let random = random_policy_return();
     let rows = progress(&first);
     let (start, learned) = (rows[0][3].parse::<f64>().unwrap(), last_test_returns(&first, 5));
-    let transfers: usize = rows.iter().map(|r| r[4].parse::<usize>().unwrap()).sum();
+    let header = std::fs::read_to_string(first.join("progress.csv")).unwrap().lines().next().unwrap().to_owned();
+    let transfer_column = header.split(',').position(|c| c == "transfer_episodes").unwrap();
+    let transfers: usize = rows.iter().map(|r| r[transfer_column].parse::<usize>().unwrap()).sum();
     println!("mcat point-robot-wind: random policy {random:.2}, test return at iteration 0 {start:.2}, mean of the last 5 iterations {learned:.2}, {transfers} transferred episodes");
     assert!(learned > random + 10.0 && learned > start + 5.0, "learned {learned:.2} vs random {random:.2}, start {start:.2}");
     assert!(transfers > 0, "policy transfer is on in the demo config");
