@@ -3,9 +3,10 @@
 //! estimated through its dual form with a learned discriminator ("dual critic") c(s, a, z):
 //! KL(p ‖ b) = sup_T E_p[log T] − E_b[T] + 1 over positive T, with T = softplus(c). The actor
 //! pays α·D̂ (policy regularisation) and, with the value penalty, so does the Bellman target;
-//! α follows a dual step towards a target divergence. The schedule is FOCAL-ICLR's
-//! (`rlkit/torch/sac/sac.py` `_take_step`, `_optimize_c`): D̂ from the critic before its steps,
-//! one critic step on the batch and `dual_critic_steps − 1` on fresh batches.
+//! α follows a dual step towards a target divergence. The schedule is FOCAL-ICLR's (9aff52c,
+//! `rlkit/torch/sac/sac.py:241` `_take_step`, `:201` `_optimize_c`, `:377` α's step, `:95`
+//! `get_alpha`): D̂ from the critic before its steps, one critic step on the batch and the others
+//! on fresh batches ([`crate::algos::sac::Sac::train_step_with_critic_batches`]).
 
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
@@ -19,7 +20,7 @@ use crate::nn::{portable_sqrt, variables_under, Adam, Mlp};
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum PenaltyForm {
-    /// FOCAL-ICLR (`rlkit/torch/brac/divergences.py` `gradient_penalty`): s = √(ε + c(s, ã)²),
+    /// FOCAL-ICLR (`rlkit/torch/brac/divergences.py:30-43` `gradient_penalty`): s = √(ε + c(s, ã)²),
     /// the critic's output at the interpolated actions, which keeps D̂ in the range FOCAL's α
     /// settings were tuned for.
     #[default]
@@ -37,7 +38,6 @@ pub struct BracSettings {
     pub alpha_lr: f64,
     pub target_divergence: f64,
     pub dual_critic_lr: f64,
-    pub dual_critic_steps: usize,
     pub gradient_penalty: f64,
     pub penalty_form: PenaltyForm,
 }
@@ -190,7 +190,7 @@ mod tests {
     }
 
     fn settings(penalty_form: PenaltyForm) -> BracSettings {
-        BracSettings { value_penalty: false, alpha_init: 1.0, alpha_max: 2.0, alpha_lr: 0.5, target_divergence: 0.1, dual_critic_lr: 1e-3, dual_critic_steps: 1,
+        BracSettings { value_penalty: false, alpha_init: 1.0, alpha_max: 2.0, alpha_lr: 0.5, target_divergence: 0.1, dual_critic_lr: 1e-3,
             gradient_penalty: 5.0, penalty_form }
     }
 

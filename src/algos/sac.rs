@@ -384,7 +384,7 @@ mod tests {
         let settings = SacSettings { obs_dim: 2, action_dim: 1, z_dim: 1, net_size: 8, discount: 0.9, reward_scale: 1.0, soft_target_tau: 0.005,
             policy_lr: 1e-3, qf_lr: 1e-3, vf_lr: 1e-3, policy_reg_weight: 1e-3 };
         let brac = BracSettings { value_penalty: true, alpha_init: 1.0, alpha_max: 10.0, alpha_lr: 1.0, target_divergence: 0.05, dual_critic_lr: 0.1,
-            dual_critic_steps: 3, gradient_penalty: 5.0, penalty_form: PenaltyForm::Output };
+            gradient_penalty: 5.0, penalty_form: PenaltyForm::Output };
         let mut sac = Sac::new(settings, Device::Cpu, None).with_behaviour_regularisation(brac);
         let (data, fresh) = (batch(), [batch(), batch()]);
         let z = Tensor::zeros([2, 1], (Kind::Float, Device::Cpu));

@@ -1,6 +1,8 @@
 //! SAC v2 (Haarnoja et al. 2018b, "Soft Actor-Critic Algorithms and Applications") as garage's
-//! multi-task SAC trains it (`garage/torch/algos/sac.py` `_critic_objective`, `_actor_objective`,
-//! `_temperature_objective`, `optimize_policy`, `_update_targets`; `mtsac.py` `_get_log_alpha`):
+//! multi-task SAC trains it (garage 2d594803, `src/garage/torch/algos/sac.py:353`
+//! `_critic_objective`, `:317` `_actor_objective`, `:288` `_temperature_objective`, `:449`
+//! `optimize_policy`, `:440` `_update_targets`, `:175-182` target entropy −|A| and log α from 0;
+//! `mtsac.py:142` one log α per task, `:153` `_get_log_alpha`):
 //! twin Q networks with twin target Q networks and no state-value network; the policy against
 //! min Q; an entropy temperature α learned per train task toward the target entropy −|A|. MTSAC
 //! indexes log α by the one-hot task id in the observation; here the caller names each row's train

@@ -24,8 +24,9 @@ pub enum SparseReward {
     /// 1 − d: oyster's `sparsify_rewards` and papers/002 App. D.
     #[default]
     OneMinusDistance,
-    /// 5·(0.2 − d): FOCAL-ICLR's `SparsePointEnv.sparsify_rewards` with its config's
-    /// `goal_radius: -0.2`, (r − g)/|g| for the reward r = −d.
+    /// 5·(0.2 − d): FOCAL-ICLR's `SparsePointEnv.sparsify_rewards` (9aff52c,
+    /// `rlkit/envs/point_robot.py:188`) with `configs/sparse-point-robot.json`'s `goal_radius:
+    /// -0.2`, (r − g)/|g| for the reward r = −d.
     FocalIclr,
 }
 
@@ -119,7 +120,7 @@ impl Env for PointRobot {
         let sparse_reward = match self.variant {
             PointVariant::Dense => None,
             PointVariant::Sparse => Some(self.sparse_reward.of(reward)),
-            // FOCAL-ICLR's `PointWindEnv`: 1 − d inside the radius.
+            // FOCAL-ICLR's `PointWindEnv` (`rlkit/envs/point_robot.py:138-155`): 1 − d inside the radius.
             PointVariant::Wind => Some(SparseReward::OneMinusDistance.of(reward)),
         };
         Ok(Step { reward, sparse_reward, ..Step::default() })

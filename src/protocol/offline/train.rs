@@ -181,7 +181,6 @@ impl OfflineTrainer {
                 alpha_lr: config.alpha_lr,
                 target_divergence: config.target_divergence,
                 dual_critic_lr: config.dual_critic_lr,
-                dual_critic_steps: config.dual_critic_steps,
                 gradient_penalty: config.gradient_penalty,
                 penalty_form: config.gradient_penalty_form,
             });
@@ -273,7 +272,8 @@ impl OfflineTrainer {
         separation(&embeddings, &indices)
     }
 
-    /// Offline meta-test (FOCAL-ICLR `_do_eval` → `collect_paths` → `offline_rollout`): per test
+    /// Offline meta-test (FOCAL-ICLR 9aff52c, `rlkit/core/rl_algorithm.py:327` `_do_eval` → `:617`
+    /// `collect_paths` → `rlkit/samplers/util.py:4` `offline_rollout`): per test
     /// task and run, rollouts with deterministic actions until `num_steps_per_eval` transitions,
     /// each after `max_path_length` transitions of the task's dataset joined the run's context and
     /// z was inferred from all of it; the last rollout is scored. Returns (mean return, success

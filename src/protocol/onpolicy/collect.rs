@@ -2,7 +2,7 @@
 //! episodes back to back, all running envs share one policy forward per step, and the envs step
 //! on the sampler's threads. For RL² each env's episodes form one trial: the policy input adds the
 //! previous action, reward and terminal flag to the observation — as garage's `RL2Env` builds it
-//! (`garage/tf/algos/rl2.py`, `RL2Env.reset`/`step`: zeros at every episode start, the flag 1 only
+//! (garage 2d594803, `src/garage/tf/algos/rl2.py:51-88`, `RL2Env.reset`/`step`: zeros at every episode start, the flag 1 only
 //! on a terminal step, never on a time limit), or carried across the episode boundaries with the
 //! flag set at each episode's end (Duan et al. 2016 §2.2's reading).
 
