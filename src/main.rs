@@ -77,8 +77,9 @@ enum Command {
         /// Only the cases of these algorithms.
         #[arg(long, value_delimiter = ',')]
         only: Vec<String>,
-        /// Seeds a baseline is recorded over (--update).
-        #[arg(long, value_delimiter = ',', default_value = "0,1,2,3,4")]
+        /// Seeds to run: a baseline is recorded over them (--update; default 0-4); a check runs
+        /// them (default 0), judging one seed by the band and several by Welch's t-test.
+        #[arg(long, value_delimiter = ',')]
         seeds: Vec<u64>,
         /// Runs at once, each its own process (default: the cores).
         #[arg(long)]
@@ -1125,44 +1126,58 @@ fn regress(suite: &str, update: bool, exact: bool, only: &[String], seeds: &[u64
         println!("updated the baselines of {} in {} (the others are unchanged)", cases.iter().map(r::Case::name).collect::<Vec<_>>().join(", "), path.display());
         return Ok(ExitCode::SUCCESS);
     }
-    let runs: Vec<_> = cases.iter().map(|&c| (c, 0)).collect();
+    let runs: Vec<_> = cases.iter().flat_map(|&c| seeds.iter().map(move |&s| (c, s))).collect();
     let outcomes = r::run_cases(&runs, jobs, out, repo)?;
     let machine = metarl::numerics::Machine::current();
-    println!("seed 0 of each case in {} numerics on {}", machine.numerics.name(), machine.cpu);
-    println!("{:<24} {:>19} {:>38} {:>22}  verdict", "case", "test return", "seed 0 against the baseline's", "band");
+    println!("seeds {seeds:?} of each case in {} numerics on {}", machine.numerics.name(), machine.cpu);
+    println!("{:<24} {:>5} {:>19} {:>38} {:>22}", "case", "seed", "test return", "against the baseline's value", "band");
     let mut failed = Vec::new();
-    for outcome in &outcomes {
-        let verdict = r::judge(outcome, &baselines);
-        let baseline = r::baseline_for(&outcome.case, &baselines);
-        let band = baseline.map(|b| format!("[{:.3}, {:.3}]", b.low, b.high));
-        let value = outcome.test_return.as_ref().map_or("-".to_string(), |v| format!("{v:.15}"));
-        let exactness = outcome.test_return.as_ref().ok().zip(baseline).map(|(&v, b)| r::exactness(v, b, &machine));
-        let compared = match &exactness {
-            Some(r::Exactness::Identical) => "identical".to_string(),
-            Some(r::Exactness::Changed(by)) => format!("CHANGED by {by:+.3e}"),
-            Some(r::Exactness::NotComparable(why)) => format!("not compared ({why})"),
-            None => "-".to_string(),
+    for case in &cases {
+        let runs: Vec<&r::Outcome> = outcomes.iter().filter(|o| o.case.name() == case.name()).collect();
+        let baseline = r::baseline_for(case, &baselines);
+        let mut changed = false;
+        for outcome in &runs {
+            let value = outcome.test_return.as_ref().map_or("-".to_string(), |v| format!("{v:.15}"));
+            let exactness = outcome.test_return.as_ref().ok().zip(baseline).map(|(&v, b)| r::exactness(outcome.seed, v, b, &machine));
+            changed |= matches!(exactness, Some(r::Exactness::Changed(_)));
+            let compared = match &exactness {
+                Some(r::Exactness::Identical) => "identical".to_string(),
+                Some(r::Exactness::Changed(by)) => format!("CHANGED by {by:+.3e}"),
+                Some(r::Exactness::NotComparable(why)) => format!("not compared ({why})"),
+                None => "-".to_string(),
+            };
+            let band = baseline.map_or("-".to_string(), |b| format!("[{:.3}, {:.3}]", b.low, b.high));
+            println!("{:<24} {:>5} {value:>19} {compared:>38} {band:>22}", case.name(), outcome.seed);
+        }
+        let (verdict, test) = r::judge(case, &runs, &baselines);
+        let how = match (test, baseline) {
+            (Some(t), Some(b)) => format!("mean of {} seeds {:.3} vs the baseline's {:.3} over {}: Welch t = {:.2}, df = {:.1}, p = {:.3} (fails below {})",
+                runs.len(), t.mean, b.mean, b.seed_count(), t.t, t.degrees_of_freedom, t.p, r::ALPHA),
+            _ => "one seed against the band".to_string(),
         };
         let text = match &verdict {
             Verdict::Within => "ok".to_string(),
             Verdict::Below => "BELOW the band".to_string(),
             Verdict::Above => "ABOVE the band".to_string(),
-            Verdict::NoBaseline => format!("NO BASELINE (record it: metarl regress --update --only {})", outcome.case.algo),
+            Verdict::NoBaseline => format!("NO BASELINE (record it: metarl regress --update --only {})", case.algo),
             Verdict::Failed(e) => format!("FAILED: {e}"),
         };
-        println!("{:<24} {value:>19} {compared:>38} {:>22}  {text}", outcome.case.name(), band.unwrap_or_else(|| "-".into()));
-        let changed = exact && matches!(exactness, Some(r::Exactness::Changed(_)));
-        if verdict != Verdict::Within || changed {
-            failed.push(outcome.case.name());
+        let text = match (&verdict, test) {
+            (Verdict::Below | Verdict::Above, Some(_)) => text.replace("the band", "the baseline"),
+            _ => text,
+        };
+        println!("{:<24} {text}: {how}", case.name());
+        if verdict != Verdict::Within || (exact && changed) {
+            failed.push(case.name());
         }
     }
     if failed.is_empty() {
-        println!("all {} case(s) within their bands ({})", outcomes.len(), path.display());
+        println!("all {} case(s) within their baselines ({})", cases.len(), path.display());
         Ok(ExitCode::SUCCESS)
     } else {
         eprintln!("failed: {}", failed.join(", "));
         if exact {
-            eprintln!("(--exact: a case whose seed 0 changed fails even within its band; if the change is intended, record the new values with `metarl regress --update --only ALGO` in the same commit)");
+            eprintln!("(--exact: a case whose seed value changed fails even within its band; if the change is intended, record the new values with `metarl regress --update --only ALGO` in the same commit)");
         }
         Ok(ExitCode::FAILURE)
     }
@@ -1425,6 +1440,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Numerics { steps } => numerics_report(steps),
         Command::Regress { suite, update, only, seeds, jobs, exact, out } => {
             let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+            let seeds = match (seeds.is_empty(), update) {
+                (false, _) => seeds,
+                (true, true) => (0..5).collect(),
+                (true, false) => vec![0],
+            };
             regress(&suite, update, exact, &only, &seeds, jobs, &out)
         }
         Command::Offline { command: OfflineCommand::Collect { env, config, out, seed } } => offline_collect(&env, config.as_deref(), out, seed),

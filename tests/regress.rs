@@ -1,8 +1,8 @@
 //! `metarl regress`: the quick suite reproduces every seed-0 value of
 //! tests/regression/baselines.csv bit for bit (`--exact`; the baselines were recorded in
-//! reproducible numerics, so this holds on any machine), covers every algorithm that has a
-//! baseline, and a deliberately broken learner (its actor loss's sign flipped through
-//! METARL_FAULT_FLIP_ACTOR_LOSS) falls outside its band and fails the check.
+//! reproducible numerics, so this holds on any machine) and covers every algorithm that has a
+//! baseline. Which faults in a learner the suite catches is measured by `tools/faults.py`, which
+//! applies them as patches (README, Regression on returns).
 
 mod common;
 
@@ -12,14 +12,13 @@ use metarl::regress::{baselines_path, read_baselines, select};
 
 use common::metarl;
 
-fn regress(args: &[&str], env: &[(&str, &str)]) -> Output {
+fn regress(args: &[&str]) -> Output {
     let out = tempfile::tempdir().unwrap();
     metarl()
         .arg("regress")
         .args(args)
         .arg("--out")
         .arg(out.path())
-        .envs(env.iter().copied())
         .output()
         .unwrap()
 }
@@ -36,17 +35,10 @@ fn every_quick_case_has_a_baseline_measured_over_several_seeds() {
 }
 
 #[test]
-fn the_quick_suite_reproduces_its_baselines_and_a_flipped_actor_loss_is_caught() {
-    let intact = regress(&["--suite", "quick", "--exact"], &[]);
+fn the_quick_suite_reproduces_its_baselines() {
+    let intact = regress(&["--suite", "quick", "--exact"]);
     let stdout = String::from_utf8_lossy(&intact.stdout);
     println!("{stdout}");
     assert!(intact.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&intact.stderr));
     assert_eq!(stdout.matches(" identical ").count(), select("quick", &[]).unwrap().len(), "every case reproduces its seed 0:\n{stdout}");
-
-    let broken = regress(&["--only", "pearl"], &[("METARL_FAULT_FLIP_ACTOR_LOSS", "1")]);
-    let stdout = String::from_utf8_lossy(&broken.stdout);
-    println!("{stdout}");
-    assert!(!broken.status.success(), "the broken learner passed:\n{stdout}");
-    assert!(stdout.contains("pearl/point-robot") && stdout.contains("BELOW the band"), "{stdout}");
-    assert!(!stdout.contains("oracle-sac/"), "--only runs only the named algorithm:\n{stdout}");
 }

@@ -1,17 +1,22 @@
 #!/usr/bin/env python3
 """Realistic one-line faults in the learners' updates, applied as patches to the working tree, and
-whether the test suite's fast detectors catch each one.
+which of the tests `.ci/run` runs catch each one.
 
     python3 tools/faults.py list
-    python3 tools/faults.py run [--only NAME ...] [--regress]
+    python3 tools/faults.py run [--only NAME ...] [--all-detectors]
 
 `run` applies one fault at a time (each a literal edit that must match exactly once), rebuilds
-the release binary, runs the detectors and restores the file, whatever happens:
+the release binary, runs the detectors, cheapest first, and restores the file, whatever happens:
+- the update-equivalence tests (`cargo test --release --test equivalence_*`): every learner's
+  update against a restatement of its authors' code, loss by loss and parameter by parameter;
+- `cargo test --release --lib`: the learners' and the protocol's unit tests;
 - `metarl numerics`, which `tests/numerics.rs` runs: five PEARL and five TCL gradient steps
   against the recorded fingerprints, bit for bit;
-- with --regress, `metarl regress --exact --only ALGO` for the algorithm the fault is in (the
-  quick case's seed 0, bit for bit, then its band).
-It prints fault -> caught by, and a summary line. Run it on a clean tree.
+- `metarl regress --exact --only ALGO` for the algorithm the fault is in, as `tests/regress.rs`
+  runs it (the quick case's seed 0, bit for bit, then its band).
+It stops at the first detector that catches a fault unless --all-detectors, prints fault ->
+caught by, and a summary line. Run it on a clean tree; it takes about a minute per fault (the
+rebuild) plus the detectors it needs.
 """
 import argparse
 import subprocess
@@ -58,6 +63,12 @@ FAULTS = [
     ("brac-alpha-frozen", "focal", "src/algos/brac.rs",
      "let next = self.alpha.double_value(&[]) + s.alpha_lr * (divergence - s.target_divergence);",
      "let next = self.alpha.double_value(&[]);"),
+    ("context-dense-reward-instead-of-sparse", "pearl", "src/protocol/meta_train.rs",
+     "let reward = if sparse_rewards { &batch.sparse_rewards } else { &batch.rewards };",
+     "let reward = &batch.rewards;"),
+    ("window-crop-key-at-the-query-start", "tcl", "src/protocol/buffer.rs",
+     "let key_start = (query_start + rng.gen_range(1..bound)) % bound;",
+     "let key_start = (query_start + 0 * rng.gen_range(1..bound)) % bound;"),
 ]
 
 
@@ -65,15 +76,29 @@ def run(cmd, **kw):
     return subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, **kw)
 
 
-def detectors(algo, with_regress):
+def equivalence_tests():
+    return sorted(p.stem for p in (REPO / "tests").glob("equivalence_*.rs"))
+
+
+def detectors(algo):
+    """(name, command) of each detector, cheapest first."""
+    tests = [arg for name in equivalence_tests() for arg in ("--test", name)]
+    return [
+        ("update equivalence (tests/equivalence_*.rs)", ["cargo", "test", "--release", *tests]),
+        ("unit tests (cargo test --lib)", ["cargo", "test", "--release", "--lib"]),
+        ("metarl numerics (tests/numerics.rs)", ["target/release/metarl", "numerics"]),
+        (f"regress --exact --only {algo} (tests/regress.rs)",
+         ["target/release/metarl", "regress", "--exact", "--only", algo, "--jobs", "2", "--out", "/tmp/metarl-faults"]),
+    ]
+
+
+def caught_by(algo, all_detectors):
     caught = []
-    if run(["target/release/metarl", "numerics"]).returncode != 0:
-        caught.append("metarl numerics (tests/numerics.rs)")
-    if with_regress:
-        out = run(["target/release/metarl", "regress", "--exact", "--only", algo, "--jobs", "2", "--out", "/tmp/metarl-faults"])
-        if out.returncode != 0:
-            verdict = "band" if "the band" in out.stdout else "exact seed 0"
-            caught.append(f"regress --exact --only {algo} ({verdict})")
+    for name, command in detectors(algo):
+        if run(command).returncode != 0:
+            caught.append(name)
+            if not all_detectors:
+                break
     return caught
 
 
@@ -81,7 +106,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=["list", "run"])
     parser.add_argument("--only", action="append", default=[])
-    parser.add_argument("--regress", action="store_true")
+    parser.add_argument("--all-detectors", action="store_true")
     args = parser.parse_args()
     faults = [f for f in FAULTS if not args.only or f[0] in args.only]
     if args.command == "list":
@@ -101,7 +126,7 @@ def main():
             if build.returncode != 0:
                 print(f"{name:<40} does not compile:\n{build.stderr[-2000:]}")
                 continue
-            caught = detectors(algo, args.regress)
+            caught = caught_by(algo, args.all_detectors)
         finally:
             file.write_text(original)
         caught_count += bool(caught)

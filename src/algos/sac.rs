@@ -111,9 +111,6 @@ pub struct Sac {
     /// The state-value network's parameters and its target's, paired for the soft update.
     vf_params: Vec<Tensor>,
     target_vf_params: Vec<Tensor>,
-    /// -1 under `METARL_FAULT_FLIP_ACTOR_LOSS` (a deliberately broken PEARL, for the test that
-    /// shows `metarl regress` catches one), else 1.
-    actor_loss_sign: f64,
 }
 
 /// `[n, d]` standard normal draws from `rng`, on `device`.
@@ -192,8 +189,7 @@ impl Sac {
             optimizers.push(("context", Adam::new(params(&vars, "context_encoder"), c.lr)));
         }
         let kl_lambda = context.map_or(0.0, |c| c.kl_lambda);
-        let actor_loss_sign = if std::env::var_os("METARL_FAULT_FLIP_ACTOR_LOSS").is_some() { -1.0 } else { 1.0 };
-        Sac { settings, device, vars, policy, encoder, brac: None, qf1, qf2, vf, target_vf, kl_lambda, optimizers, critic_params, vf_params, target_vf_params, actor_loss_sign }
+        Sac { settings, device, vars, policy, encoder, brac: None, qf1, qf2, vf, target_vf, kl_lambda, optimizers, critic_params, vf_params, target_vf_params }
     }
 
     /// Adds BRAC (offline RL): the actor pays α·D̂_KL(π ‖ behaviour), and with the value penalty so
@@ -327,7 +323,7 @@ impl Sac {
 
         // Policy: E[log π - min Q] plus rlkit's small penalties on the mean and log σ.
         let reg = self.settings.policy_reg_weight;
-        let mut policy_loss = (&log_pi - &min_q_new).mean(Kind::Float) * self.actor_loss_sign + mean_square(&mean) * reg + mean_square(&log_std) * reg;
+        let mut policy_loss = (&log_pi - &min_q_new).mean(Kind::Float) + mean_square(&mean) * reg + mean_square(&log_std) * reg;
         if let Some(d) = &divergence {
             policy_loss = policy_loss + d.mean(Kind::Float) * alpha;
         }
