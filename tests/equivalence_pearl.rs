@@ -4,27 +4,13 @@
 
 mod exchange;
 
-use exchange::{uniform, Exchange};
+use exchange::{meta_batch, uniform, Exchange};
 use metarl::algos::sac::{standard_normal, ContextSettings, Sac, SacSettings, TaskVariable};
-use metarl::protocol::buffer::Batch;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use tch::{Device, Kind, Tensor};
+use tch::{Device, Tensor};
 
 const STEPS: usize = 5;
-
-/// A meta-batch `[tasks, b, ·]` of uniform draws, a fifth of its transitions terminal.
-pub fn meta_batch(rng: &mut ChaCha8Rng, tasks: i64, b: i64, obs_dim: i64, action_dim: i64) -> Batch {
-    let rewards = uniform(rng, &[tasks, b, 1]);
-    Batch {
-        obs: uniform(rng, &[tasks, b, obs_dim]),
-        actions: uniform(rng, &[tasks, b, action_dim]),
-        sparse_rewards: rewards.copy(),
-        rewards,
-        next_obs: uniform(rng, &[tasks, b, obs_dim]),
-        terminals: uniform(rng, &[tasks, b, 1]).gt(0.6).to_kind(Kind::Float),
-    }
-}
 
 #[test]
 fn pearl_sac_step_matches_oysters_take_step() {

@@ -13,10 +13,21 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
+use std::sync::{Mutex, MutexGuard};
+
+use metarl::protocol::buffer::Batch;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use tch::{nn::VarStore, Kind, Tensor};
+
+/// The tests of one binary take turns: each seeds torch's global generator and draws its
+/// learner's initial weights from it, which a test running beside it would disturb.
+pub fn one_at_a_time() -> MutexGuard<'static, ()> {
+    static TURN: Mutex<()> = Mutex::new(());
+    TURN.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
 
 pub struct Exchange {
     reference: &'static str,
@@ -53,7 +64,10 @@ impl Exchange {
     /// Writes the file, runs the reference on it and fails the test with its report on a
     /// mismatch. Prints the report (per step, the largest deviation of any loss and parameter).
     pub fn check(self) {
-        let dir = std::env::temp_dir().join(format!("metarl-equivalence-{}-{}", self.reference, std::process::id()));
+        // One folder per check: tests of one binary run in parallel and may share a reference.
+        static CHECKS: AtomicUsize = AtomicUsize::new(0);
+        let check = CHECKS.fetch_add(1, Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("metarl-equivalence-{}-{}-{check}", self.reference, std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("exchange.npz");
         Tensor::write_npz(&self.tensors, &file).unwrap();
@@ -74,4 +88,17 @@ pub fn uniform(rng: &mut ChaCha8Rng, dims: &[i64]) -> Tensor {
     let n: i64 = dims.iter().product();
     let values: Vec<f32> = (0..n).map(|_| rng.gen_range(-1.0..1.0)).collect();
     Tensor::from_slice(&values).view(dims)
+}
+
+/// A meta-batch `[tasks, b, ·]` of uniform draws, about a fifth of its transitions terminal.
+pub fn meta_batch(rng: &mut ChaCha8Rng, tasks: i64, b: i64, obs_dim: i64, action_dim: i64) -> Batch {
+    let rewards = uniform(rng, &[tasks, b, 1]);
+    Batch {
+        obs: uniform(rng, &[tasks, b, obs_dim]),
+        actions: uniform(rng, &[tasks, b, action_dim]),
+        sparse_rewards: rewards.copy(),
+        rewards,
+        next_obs: uniform(rng, &[tasks, b, obs_dim]),
+        terminals: uniform(rng, &[tasks, b, 1]).gt(0.6).to_kind(Kind::Float),
+    }
 }
