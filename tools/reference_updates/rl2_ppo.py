@@ -58,34 +58,9 @@ from torch.distributions import Independent, Normal
 from torch.nn import functional as F
 
 from common import Exchange
+from maml_trpo import LinearFeatureBaseline
 
 TOLERANCE = 1e-6  # FirstOrderOptimizer's default
-
-
-class LinearFeatureBaseline:
-    """garage np/baselines/linear_feature_baseline.py."""
-
-    def __init__(self, reg_coeff=1e-5):
-        self.coeffs, self.reg_coeff = None, reg_coeff
-
-    @staticmethod
-    def features(obs):
-        obs = np.clip(obs, -10, 10)
-        al = np.arange(len(obs)).reshape(-1, 1) / 100.0
-        return np.concatenate([obs, obs**2, al, al**2, al**3, np.ones((len(obs), 1))], axis=1)
-
-    def fit(self, observations, returns):
-        featmat = np.concatenate([self.features(o) for o in observations])
-        returns = np.concatenate(returns)
-        reg = self.reg_coeff
-        for _ in range(5):
-            self.coeffs = np.linalg.lstsq(featmat.T @ featmat + reg * np.identity(featmat.shape[1]), featmat.T @ returns, rcond=-1)[0]
-            if not np.any(np.isnan(self.coeffs)):
-                break
-            reg *= 10
-
-    def predict(self, obs):
-        return self.features(obs) @ self.coeffs
 
 
 def gru_policy(p, inputs):
