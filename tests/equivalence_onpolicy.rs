@@ -16,10 +16,9 @@ mod exchange;
 
 use exchange::{uniform, Exchange};
 use metarl::algos::maml_trpo::{MamlSettings, MamlTrpo, StepBatch, TaskData};
-use metarl::algos::onpolicy::{conjugate_gradient, fit_and_advantages, flat_grad, flatten, standardize, HessianVectorProduct, LinearFeatureBaseline, PathObs, TrustRegion};
+use metarl::algos::onpolicy::{self, fit_and_advantages, flatten, standardize_episodes, LinearFeatureBaseline, PathObs, TrustRegion};
 use metarl::algos::rl2_ppo::{Rl2Ppo, Rl2Settings, TrialBatch};
 use metarl::nn::gaussian::shallow_copies;
-use metarl::nn::{DiagGaussian, GaussianMlpPolicy};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -69,14 +68,7 @@ impl Episodes {
         let slices: Vec<&[f64]> = rewards.iter().map(Vec::as_slice).collect();
         let mut advantages = fit_and_advantages(&mut LinearFeatureBaseline::default(), &paths, &slices, discount, lambda).unwrap();
         if center {
-            let mut flat = advantages.concat();
-            standardize(&mut flat);
-            let mut rest = flat.as_slice();
-            for a in &mut advantages {
-                let (head, tail) = rest.split_at(a.len());
-                a.copy_from_slice(head);
-                rest = tail;
-            }
+            standardize_episodes(&mut advantages);
         }
         advantages
     }
@@ -161,43 +153,13 @@ fn maml_inner_step_matches_garage() {
     ex.check();
 }
 
-/// The outer surrogate and mean KL as functions of θ, assembled from the production pieces as
-/// `MamlTrpo::surrogate_and_kl` (private) does, to expose the conjugate-gradient direction.
-fn surrogate_and_kl(maml: &MamlTrpo, tasks: &[TaskData], old: &[(DiagGaussian, Tensor)]) -> (Tensor, Tensor) {
-    let theta = maml.policy.parameters();
-    let (mut losses, mut kls) = (Vec::new(), Vec::new());
-    for (task, (old_dist, old_log_prob)) in tasks.iter().zip(old) {
-        let adapted = maml.adapt(theta, &task.adaptation, true);
-        let new_dist = GaussianMlpPolicy::distribution(&adapted, &task.validation.obs);
-        let ratio = (new_dist.log_prob(&task.validation.actions) - old_log_prob).exp();
-        losses.push(-(ratio * &task.validation.advantages).mean(None::<Kind>));
-        kls.push(old_dist.kl(&new_dist).mean(None::<Kind>));
-    }
-    (Tensor::stack(&losses, 0).mean(None::<Kind>), Tensor::stack(&kls, 0).mean(None::<Kind>))
-}
-
-/// The search direction s = A⁻¹g and the largest step β = √(2δ / sᵀAs) at the current θ, as
-/// `meta_step` computes them (`trpo_step`), with the production CG and Hessian-vector product.
+/// The search direction s = A⁻¹g and the largest step β at the current θ, as `meta_step` takes them.
 fn search_direction(maml: &MamlTrpo, tasks: &[TaskData]) -> (Tensor, f64) {
     let theta = shallow_copies(maml.policy.parameters());
-    let old: Vec<(DiagGaussian, Tensor)> = tasks
-        .iter()
-        .map(|task| {
-            let adapted = maml.adapt(&theta, &task.adaptation, false);
-            let dist = tch::no_grad(|| GaussianMlpPolicy::distribution(&adapted, &task.validation.obs));
-            let log_prob = dist.log_prob(&task.validation.actions);
-            (dist, log_prob)
-        })
-        .collect();
-    let region = maml.settings.region;
-    let (loss, _) = surrogate_and_kl(maml, tasks, &old);
-    let grad = flat_grad(&loss, &theta, false);
-    let (_, kl) = surrogate_and_kl(maml, tasks, &old);
-    let hvp = HessianVectorProduct::new(&kl, &theta, region.hvp_reg);
-    let direction = conjugate_gradient(|v| hvp.apply(v), &grad, region.cg_iters, 1e-10).nan_to_num(0.0, None, None);
-    let curvature = direction.dot(&hvp.apply(&direction)).double_value(&[]);
-    let beta = (2.0 * region.max_kl / (curvature + 1e-8)).sqrt();
-    (direction.detach(), if beta.is_nan() { 1.0 } else { beta })
+    let old = maml.adapted_policies(&theta, tasks);
+    let (_, grad, hvp) = maml.outer_problem(&theta, tasks, &old);
+    let (direction, beta) = onpolicy::search_direction(&grad, &hvp, &maml.settings.region);
+    (direction.detach(), beta)
 }
 
 /// Five outer TRPO steps, each on a fresh meta-batch of three tasks (adaptation and post-update

@@ -74,7 +74,7 @@ impl MamlTrpo {
 
     /// The outer surrogate and the mean KL over the meta-batch, both as functions of θ through
     /// the inner steps (`create_graph`) or as values only.
-    fn surrogate_and_kl(&self, tasks: &[TaskData], old: &[(DiagGaussian, Tensor)], create_graph: bool) -> (Tensor, Tensor) {
+    pub fn surrogate_and_kl(&self, tasks: &[TaskData], old: &[(DiagGaussian, Tensor)], create_graph: bool) -> (Tensor, Tensor) {
         let theta = self.policy.parameters();
         let (mut losses, mut kls) = (Vec::new(), Vec::new());
         for (task, (old_dist, old_log_prob)) in tasks.iter().zip(old) {
@@ -88,23 +88,35 @@ impl MamlTrpo {
         (Tensor::stack(&losses, 0).mean(None::<Kind>), Tensor::stack(&kls, 0).mean(None::<Kind>))
     }
 
-    /// The outer TRPO step on the meta-batch (garage `MAML._train_once` with
-    /// `ConjugateGradientOptimizer`).
-    pub fn meta_step(&mut self, tasks: &[TaskData]) -> TrpoOutcome {
-        let theta = shallow_copies(self.policy.parameters());
-        let old: Vec<(DiagGaussian, Tensor)> = tasks
+    /// Each task's adapted policy at `theta` on its validation batch, fixed (the "old" policy of
+    /// the outer step), and its log-probability of the batch's actions.
+    pub fn adapted_policies(&self, theta: &[Tensor], tasks: &[TaskData]) -> Vec<(DiagGaussian, Tensor)> {
+        tasks
             .iter()
             .map(|task| {
-                let adapted = self.adapt(&theta, &task.adaptation, false);
+                let adapted = self.adapt(theta, &task.adaptation, false);
                 let dist = tch::no_grad(|| GaussianMlpPolicy::distribution(&adapted, &task.validation.obs));
                 let log_prob = dist.log_prob(&task.validation.actions);
                 (dist, log_prob)
             })
-            .collect();
-        let (loss, _) = self.surrogate_and_kl(tasks, &old, true);
-        let loss_grad = flat_grad(&loss, &theta, false);
-        let (_, kl) = self.surrogate_and_kl(tasks, &old, true);
-        let hvp = HessianVectorProduct::new(&kl, &theta, self.settings.region.hvp_reg);
+            .collect()
+    }
+
+    /// The outer step's trust-region problem at `theta`: the surrogate, its flat gradient and the
+    /// mean KL's Hessian-vector product, all through the inner steps.
+    pub fn outer_problem<'a>(&self, theta: &'a [Tensor], tasks: &[TaskData], old: &[(DiagGaussian, Tensor)]) -> (Tensor, Tensor, HessianVectorProduct<'a>) {
+        let (loss, _) = self.surrogate_and_kl(tasks, old, true);
+        let loss_grad = flat_grad(&loss, theta, false);
+        let (_, kl) = self.surrogate_and_kl(tasks, old, true);
+        (loss, loss_grad, HessianVectorProduct::new(&kl, theta, self.settings.region.hvp_reg))
+    }
+
+    /// The outer TRPO step on the meta-batch (garage `MAML._train_once` with
+    /// `ConjugateGradientOptimizer`).
+    pub fn meta_step(&mut self, tasks: &[TaskData]) -> TrpoOutcome {
+        let theta = shallow_copies(self.policy.parameters());
+        let old = self.adapted_policies(&theta, tasks);
+        let (loss, loss_grad, hvp) = self.outer_problem(&theta, tasks, &old);
         let region = self.settings.region;
         trpo_step(&theta, &loss_grad, &hvp, &region, loss.double_value(&[]), || {
             let (loss, kl) = self.surrogate_and_kl(tasks, &old, false);

@@ -26,6 +26,18 @@ pub fn gae(rewards: &[f64], values: &[f64], discount: f64, lambda: f64) -> Vec<f
     discount_cumsum(&deltas, discount * lambda)
 }
 
+/// Every episode's advantages standardised together, over the whole batch.
+pub fn standardize_episodes(advantages: &mut [Vec<f64>]) {
+    let mut flat = advantages.concat();
+    standardize(&mut flat);
+    let mut rest = flat.as_slice();
+    for a in advantages {
+        let (head, tail) = rest.split_at(a.len());
+        a.copy_from_slice(head);
+        rest = tail;
+    }
+}
+
 /// Mean 0, standard deviation 1 (ProMP's `normalize_advantages`; garage's `center_adv`).
 pub fn standardize(values: &mut [f64]) {
     let n = values.len().max(1) as f64;
@@ -195,6 +207,15 @@ pub struct TrpoOutcome {
 /// Hessian, via `hvp`), the largest step β = √(2δ / sᵀAs) along it, then a backtracking line
 /// search by `backtrack_ratio` until the loss improves and KL ≤ δ; if none does, the parameters
 /// are restored. `evaluate` returns (loss, KL) at the current parameter values.
+/// The search direction s = A⁻¹g by conjugate gradient and the largest step β = √(2δ / sᵀAs)
+/// along it (1 where that is not a number), as garage's `ConjugateGradientOptimizer` takes them.
+pub fn search_direction(loss_grad: &Tensor, hvp: &HessianVectorProduct, region: &TrustRegion) -> (Tensor, f64) {
+    let direction = conjugate_gradient(|v| hvp.apply(v), loss_grad, region.cg_iters, 1e-10).nan_to_num(0.0, None, None);
+    let curvature = direction.dot(&hvp.apply(&direction)).double_value(&[]);
+    let step_size = (2.0 * region.max_kl / (curvature + 1e-8)).sqrt();
+    (direction, if step_size.is_nan() { 1.0 } else { step_size })
+}
+
 pub fn trpo_step(
     params: &[Tensor],
     loss_grad: &Tensor,
@@ -203,10 +224,7 @@ pub fn trpo_step(
     loss_before: f64,
     mut evaluate: impl FnMut() -> (f64, f64),
 ) -> TrpoOutcome {
-    let direction = conjugate_gradient(|v| hvp.apply(v), loss_grad, region.cg_iters, 1e-10).nan_to_num(0.0, None, None);
-    let curvature = direction.dot(&hvp.apply(&direction)).double_value(&[]);
-    let step_size = (2.0 * region.max_kl / (curvature + 1e-8)).sqrt();
-    let step_size = if step_size.is_nan() { 1.0 } else { step_size };
+    let (direction, step_size) = search_direction(loss_grad, hvp, region);
     let full_step = unflatten(&(direction.detach() * step_size), params);
     let start: Vec<Tensor> = params.iter().map(|p| p.detach().copy()).collect();
     let set = |fraction: f64| {

@@ -91,3 +91,26 @@ def under(params, prefix):
 
 def adam(params, prefix, lr):
     return torch.optim.Adam(under(params, prefix), lr=lr)
+
+
+def policy_heads(params, x, prefix="policy"):
+    """rlkit's TanhGaussianPolicy trunk: the mean and the unclamped log σ heads on the ReLU features."""
+    h = x
+    i = 0
+    while f"{prefix}.fc{i}.weight" in params:
+        h = torch.relu(F.linear(h, params[f"{prefix}.fc{i}.weight"], params[f"{prefix}.fc{i}.bias"]))
+        i += 1
+    mean = F.linear(h, params[f"{prefix}.last_fc.weight"], params[f"{prefix}.last_fc.bias"])
+    return mean, F.linear(h, params[f"{prefix}.last_fc_log_std.weight"], params[f"{prefix}.last_fc_log_std.bias"])
+
+
+def q_layer_state_z_action(weight, obs_dim, action_dim):
+    """Our Q networks' first-layer columns [s | a | z] in the order [s | z | a] of references that
+    condition on z by appending it to the state (garage's MTSAC, the MCAT authors' TD3)."""
+    return torch.cat([weight[:, :obs_dim], weight[:, obs_dim + action_dim:], weight[:, obs_dim:obs_dim + action_dim]], dim=1)
+
+
+def q_layer_state_action_z(weight, obs_dim, action_dim):
+    """[s | z | a] columns back in our order [s | a | z]."""
+    z_dim = weight.shape[1] - obs_dim - action_dim
+    return torch.cat([weight[:, :obs_dim], weight[:, obs_dim + z_dim:], weight[:, obs_dim:obs_dim + z_dim]], dim=1)

@@ -21,20 +21,15 @@ import torch
 from torch.distributions import Normal, kl_divergence
 from torch.nn import functional as F
 
-from common import Exchange, adam, mlp
+from common import Exchange, adam, mlp, policy_heads
 
 LOG_SIG_MIN, LOG_SIG_MAX = -20.0, 2.0
 
 
 def tanh_gaussian_policy(p, x, noise):
     """rlkit TanhGaussianPolicy with reparameterize=True, return_log_prob=True."""
-    h = x
-    i = 0
-    while f"policy.fc{i}.weight" in p:
-        h = torch.relu(F.linear(h, p[f"policy.fc{i}.weight"], p[f"policy.fc{i}.bias"]))
-        i += 1
-    mean = F.linear(h, p["policy.last_fc.weight"], p["policy.last_fc.bias"])
-    log_std = torch.clamp(F.linear(h, p["policy.last_fc_log_std.weight"], p["policy.last_fc_log_std.bias"]), LOG_SIG_MIN, LOG_SIG_MAX)
+    mean, log_std = policy_heads(p, x)
+    log_std = torch.clamp(log_std, LOG_SIG_MIN, LOG_SIG_MAX)
     std = torch.exp(log_std)
     pre_tanh = mean + std * noise
     action = torch.tanh(pre_tanh)

@@ -39,33 +39,17 @@ import torch
 from torch.distributions import Independent, Normal
 from torch.nn import functional as F
 
-from common import Exchange, mlp, under
+from common import Exchange, mlp, policy_heads, q_layer_state_action_z, q_layer_state_z_action, under
 
 # GaussianMLPBaseModule: min_std = e⁻²⁰, max_std = e², clamped in log space as float32 tensors.
 LOG_STD_MIN = torch.Tensor([math.exp(-20.0)]).log().item()
 LOG_STD_MAX = torch.Tensor([math.exp(2.0)]).log().item()
 
 
-def garage_q_layer(weight, obs_dim, action_dim):
-    """Our first-layer columns [s | a | z] in garage's order [s | z | a]."""
-    return torch.cat([weight[:, :obs_dim], weight[:, obs_dim + action_dim:], weight[:, obs_dim:obs_dim + action_dim]], dim=1)
-
-
-def our_q_layer(weight, obs_dim, action_dim):
-    """garage's columns [s | z | a] back in ours [s | a | z]."""
-    z_dim = weight.shape[1] - obs_dim - action_dim
-    return torch.cat([weight[:, :obs_dim], weight[:, obs_dim + z_dim:], weight[:, obs_dim:obs_dim + z_dim]], dim=1)
-
-
 def tanh_gaussian(p, obs, noise):
     """TanhGaussianMLPPolicy(obs)[0].rsample_with_pre_tanh_value() and its log_prob, ε from the file."""
-    h = obs
-    i = 0
-    while f"policy.fc{i}.weight" in p:
-        h = torch.relu(F.linear(h, p[f"policy.fc{i}.weight"], p[f"policy.fc{i}.bias"]))
-        i += 1
-    mean = F.linear(h, p["policy.last_fc.weight"], p["policy.last_fc.bias"])
-    log_std = F.linear(h, p["policy.last_fc_log_std.weight"], p["policy.last_fc_log_std.bias"]).clamp(min=LOG_STD_MIN, max=LOG_STD_MAX)
+    mean, log_std = policy_heads(p, obs)
+    log_std = log_std.clamp(min=LOG_STD_MIN, max=LOG_STD_MAX)
     std = log_std.exp()
     normal = Independent(Normal(mean, std), 1)
     pre_tanh = mean + std * noise  # Normal.rsample: loc + scale·ε
@@ -88,7 +72,7 @@ def main():
     with torch.no_grad():
         for net in ("qf1", "qf2", "target_qf1", "target_qf2"):
             key = f"{net}.fc0.weight"
-            p[key] = garage_q_layer(p[key], obs_dim, action_dim).detach().requires_grad_()
+            p[key] = q_layer_state_z_action(p[key], obs_dim, action_dim).detach().requires_grad_()
     for name in [n for n in p if n.startswith("target_")]:
         p[name].requires_grad_(False)
     log_alpha = p["log_alpha"]
@@ -166,7 +150,7 @@ def main():
         ours = dict(p)
         for net in ("qf1", "qf2", "target_qf1", "target_qf2"):
             key = f"{net}.fc0.weight"
-            ours[key] = our_q_layer(p[key].detach(), obs_dim, action_dim)
+            ours[key] = q_layer_state_action_z(p[key].detach(), obs_dim, action_dim)
         losses = {"qf_loss": qf1_loss + qf2_loss, "policy_loss": policy_loss, "mean_alpha": log_alpha.exp().mean()}
         ex.compare(step, losses, ours)
     ex.finish()

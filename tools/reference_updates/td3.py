@@ -38,20 +38,9 @@ import sys
 import torch
 from torch.nn import functional as F
 
-from common import Exchange, mlp, under
+from common import Exchange, mlp, q_layer_state_action_z, q_layer_state_z_action, under
 
 MAX_ACTION = 1.0
-
-
-def their_q_layer(weight, obs_dim, action_dim):
-    """Our first-layer columns [s | a | z] in the authors' order [s | z | a]."""
-    return torch.cat([weight[:, :obs_dim], weight[:, obs_dim + action_dim:], weight[:, obs_dim:obs_dim + action_dim]], dim=1)
-
-
-def our_q_layer(weight, obs_dim, action_dim):
-    """The authors' columns [s | z | a] back in ours [s | a | z]."""
-    z_dim = weight.shape[1] - obs_dim - action_dim
-    return torch.cat([weight[:, :obs_dim], weight[:, obs_dim + z_dim:], weight[:, obs_dim:obs_dim + z_dim]], dim=1)
 
 
 def main():
@@ -65,7 +54,7 @@ def main():
     with torch.no_grad():
         for net in ("qf1", "qf2", "target_qf1", "target_qf2"):
             key = f"{net}.fc0.weight"
-            p[key] = their_q_layer(p[key], obs_dim, action_dim).detach().requires_grad_()
+            p[key] = q_layer_state_z_action(p[key], obs_dim, action_dim).detach().requires_grad_()
     for name in [n for n in p if n.startswith("target_")]:
         p[name].requires_grad_(False)
     actor_optimizer = torch.optim.Adam(under(p, "actor"), lr=ex.meta("actor_lr"))
@@ -132,7 +121,7 @@ def main():
         ours = dict(p)
         for net in ("qf1", "qf2", "target_qf1", "target_qf2"):
             key = f"{net}.fc0.weight"
-            ours[key] = our_q_layer(p[key].detach(), obs_dim, action_dim)
+            ours[key] = q_layer_state_action_z(p[key].detach(), obs_dim, action_dim)
         ex.compare(step, {"critic_loss": critic_loss, "actor_loss": actor_loss_value, "sil_loss": sil_loss}, ours)
     print(f"sil_weight {sil_weight}: smoothing noise clipped in {clipped}, target action bounded in {bounded} of {ex.steps * x['noise'].numel()} entries")
     ex.finish()

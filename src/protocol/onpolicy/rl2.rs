@@ -12,7 +12,7 @@ use tch::{Device, Tensor};
 use super::collect::{Episode, Inputs};
 use super::{OnPolicyAlgorithm, Sampler, TrainStats};
 use crate::results::mean;
-use crate::algos::onpolicy::{fit_and_advantages, standardize, LinearFeatureBaseline, PathObs};
+use crate::algos::onpolicy::{fit_and_advantages, standardize_episodes, LinearFeatureBaseline, PathObs};
 use crate::algos::rl2_ppo::{Rl2Ppo, Rl2Settings, TrialBatch};
 use crate::protocol::config::{OnPolicyRun, Rl2Config};
 
@@ -69,14 +69,7 @@ impl Rl2Runner {
         let reward_slices: Vec<&[f64]> = rewards.iter().map(Vec::as_slice).collect();
         let mut advantages = fit_and_advantages(&mut LinearFeatureBaseline::default(), &paths, &reward_slices, run.discount, run.gae_lambda)?;
         if self.config.center_adv {
-            let mut flat = advantages.concat();
-            standardize(&mut flat);
-            let mut rest = flat.as_slice();
-            for a in &mut advantages {
-                let (head, tail) = rest.split_at(a.len());
-                a.copy_from_slice(head);
-                rest = tail;
-            }
+            standardize_episodes(&mut advantages);
         }
         let longest = trials.iter().map(|t| t.rewards.len()).max().unwrap_or(0);
         let pad = |rows: &[f32], width: usize| {
