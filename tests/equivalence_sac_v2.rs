@@ -1,15 +1,17 @@
-//! Oracle SAC's step (`SacV2::train_step`: twin critics, per-task learned α) against garage's
-//! MTSAC (`SAC.optimize_policy` + `_update_targets`, `MTSAC._get_log_alpha`), restated in
-//! tools/reference_updates/sac_v2.py: six steps from the same weights, batches and noise, every
-//! loss and parameter (α's included) compared after each (tests/exchange/mod.rs). Three of four
-//! train tasks per batch, a different three each step, so every task's α is stepped with and
-//! without a gradient.
+//! The SAC-v2 core's step (`SacV2::train_step`: twin critics, learned α) against the two codebases
+//! it follows, each restated in tools/reference_updates/: garage's MTSAC (`SAC.optimize_policy` +
+//! `_update_targets`, `MTSAC._get_log_alpha`; oracle SAC) in sac_v2.py and pytorch_sac
+//! (`SACAgent.update`; FOCAL's behaviour policies) in pytorch_sac.py. Six steps from the same
+//! weights, batches and noise, every loss and parameter (α's included) compared after each
+//! (tests/exchange/mod.rs). MTSAC's batches hold three of four train tasks, a different three each
+//! step, so every task's α is stepped with and without a gradient; pytorch_sac's one task steps
+//! its target critics every second update.
 
 mod exchange;
 
-use exchange::{meta_batch, uniform, Exchange};
+use exchange::{meta_batch, one_at_a_time, uniform, Exchange};
 use metarl::algos::sac::standard_normal;
-use metarl::algos::sac_v2::{SacV2, SacV2Settings};
+use metarl::algos::sac_v2::{SacV2, SacV2Convention, SacV2Settings};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use tch::{Device, Tensor};
@@ -25,38 +27,23 @@ fn put_vars(ex: &mut Exchange, prefix: &str, sac: &SacV2) {
     }
 }
 
-#[test]
-fn sac_v2_step_matches_garage_mtsac() {
-    tch::manual_seed(0);
-    let (obs_dim, action_dim, z_dim, num_tasks, tasks, b) = (3, 2, 2, 4, 3, 8);
-    let settings = SacV2Settings {
-        obs_dim, action_dim, z_dim, hidden: vec![16, 16], discount: 0.99, reward_scale: 2.0, tau: 0.05, policy_lr: 3e-3, qf_lr: 1e-3, num_tasks,
-    };
-    let mut ex = Exchange::new("sac_v2");
-    for (name, value) in [("obs_dim", obs_dim as f64), ("action_dim", action_dim as f64), ("num_tasks", num_tasks as f64), ("discount", settings.discount),
-        ("reward_scale", settings.reward_scale), ("tau", settings.tau), ("policy_lr", settings.policy_lr), ("qf_lr", settings.qf_lr)]
+/// Six steps of `sac` replayed by `reference`: `tasks` task rows of `b` transitions per batch,
+/// step k's rows drawn from train tasks (k + 1 + i) mod `num_tasks`.
+fn replay(reference: &'static str, mut sac: SacV2, tasks: i64, b: i64) {
+    let SacV2Settings { obs_dim, action_dim, z_dim, num_tasks, .. } = sac.settings;
+    let s = sac.settings.clone();
+    let mut ex = Exchange::new(reference);
+    for (name, value) in [("obs_dim", obs_dim as f64), ("action_dim", action_dim as f64), ("num_tasks", num_tasks as f64), ("discount", s.discount),
+        ("reward_scale", s.reward_scale), ("tau", s.tau), ("policy_lr", s.policy_lr), ("qf_lr", s.qf_lr), ("target_update_every", s.target_update_every as f64)]
     {
         ex.put_scalar(format!("meta/{name}"), value);
     }
-    let mut sac = SacV2::new(settings, Device::Cpu);
-    // rlkit's last-layer init (±1e-3, ±3e-3) leaves the policy's mean and every Q ≈ 0 whatever
-    // the input, so a fault in how actions enter the critics would hardly show: scale the mean
-    // head and the Q networks' last layers up (targets alike, so they stay copies). The checkpoint
-    // tensors share the learner's storage.
-    tch::no_grad(|| {
-        for (name, var) in sac.state() {
-            if name.starts_with("net.") && name.contains(".last_fc.") {
-                let _ = var.shallow_clone().g_mul_scalar_(300.0);
-            }
-        }
-    });
     put_vars(&mut ex, "init", &sac);
 
     let mut rng = ChaCha8Rng::seed_from_u64(11);
     for step in 0..STEPS {
         let batch = meta_batch(&mut rng, tasks, b, obs_dim, action_dim);
         let z = uniform(&mut rng, &[tasks, z_dim]);
-        // Tasks {0..4} less one, rotating, in a rotating order.
         let task_ids: Vec<usize> = (0..tasks as usize).map(|i| (step + 1 + i) % num_tasks as usize).collect();
         // The step draws the next-action noise (critic target), then the policy's.
         let mut probe = rng.clone();
@@ -78,4 +65,35 @@ fn sac_v2_step_matches_garage_mtsac() {
         put_vars(&mut ex, &format!("step{step}/param"), &sac);
     }
     ex.check();
+}
+
+#[test]
+fn sac_v2_step_matches_garage_mtsac() {
+    let _one = one_at_a_time();
+    tch::manual_seed(0);
+    let settings = SacV2Settings { reward_scale: 2.0, tau: 0.05, policy_lr: 3e-3, qf_lr: 1e-3, ..SacV2Settings::garage(3, 2, 2, vec![16, 16], 4) };
+    let sac = SacV2::new(settings, Device::Cpu);
+    // rlkit's last-layer init (±1e-3, ±3e-3) leaves the policy's mean and every Q ≈ 0 whatever
+    // the input, so a fault in how actions enter the critics would hardly show: scale the mean
+    // head and the Q networks' last layers up (targets alike, so they stay copies). The checkpoint
+    // tensors share the learner's storage.
+    tch::no_grad(|| {
+        for (name, var) in sac.state() {
+            if name.starts_with("net.") && name.contains(".last_fc.") {
+                let _ = var.shallow_clone().g_mul_scalar_(300.0);
+            }
+        }
+    });
+    replay("sac_v2", sac, 3, 8);
+}
+
+#[test]
+fn behaviour_sac_step_matches_pytorch_sac() {
+    let _one = one_at_a_time();
+    tch::manual_seed(0);
+    let settings = SacV2Settings {
+        reward_scale: 1.0, tau: 0.05, policy_lr: 3e-3, qf_lr: 1e-3, initial_alpha: 0.1, target_update_every: 2, convention: SacV2Convention::PytorchSac,
+        ..SacV2Settings::garage(3, 2, 0, vec![16, 16], 1)
+    };
+    replay("pytorch_sac", SacV2::new(settings, Device::Cpu), 1, 24);
 }

@@ -1,9 +1,9 @@
 //! Offline meta-RL on point-robot (configs/demo/focal-point-robot.json): `metarl offline collect`
 //! writes datasets whose expert level beats the random one and that numpy reads; FOCAL trained
-//! from them reaches far above the random level, beats Batch PEARL without behaviour
-//! regularisation and the square distance loss on expert data (the L2-contrastive variant and
-//! the separation rates printed beside them); runs are reproducible, resumable and stop on NaN;
-//! bad datasets fail naming the file. The dataset is collected once and shared by the tests.
+//! from them reaches far above the random level and separates the test tasks; runs are
+//! reproducible, resumable and stop on NaN; bad datasets fail naming the file. The dataset is
+//! collected once and shared by the tests. How FOCAL compares with Batch PEARL and its
+//! distance-loss variants is measured over seeds by tools/focal_orderings.py (README).
 
 mod common;
 
@@ -84,6 +84,13 @@ fn collect_writes_levels_numpy_reads_and_resumes_per_task() {
     let (medium, mixed) = (level_return("test", "medium"), level_return("test", "mixed"));
     println!("test-task mean returns by level: random {random:.2}, medium {medium:.2}, expert {expert:.2}, mixed {mixed:.2}");
     assert!(expert > random + 8.0, "expert {expert} should clearly beat random {random}");
+    // pytorch_sac's schedule: checkpoints at the multiples of 300 past the 200 random steps and
+    // before the last of 1,500; the manifest records the behaviour SAC.
+    let task = json(&dataset().join("task_000.json"));
+    let steps: Vec<u64> = task["checkpoints"].as_array().unwrap().iter().map(|c| c["env_steps"].as_u64().unwrap()).collect();
+    assert_eq!(steps, [300, 600, 900, 1200]);
+    let behaviour = &json(&dataset().join("manifest.json"))["collection"]["behaviour_sac"];
+    assert_eq!((&behaviour["hidden"], &behaviour["batch_size"], &behaviour["target_update_every"]), (&serde_json::json!([64, 64]), &serde_json::json!(64), &serde_json::json!(2)));
 
     let python = Path::new(env!("CARGO_MANIFEST_DIR")).join(".deps/venv/bin/python");
     let script = "import json, sys, numpy as np\n\
@@ -115,60 +122,17 @@ fn collect_writes_levels_numpy_reads_and_resumes_per_task() {
     assert_eq!(std::fs::read(copy.path().join("task_002.npz")).unwrap(), original, "a task's collection is deterministic");
 }
 
-/// Trains `variants` (name, config overrides) on the demo dataset, two at a time (one per core):
-/// each one's mean meta-test return and effective separation rate over its last 3 iterations.
-fn train_variants(variants: &[(&str, serde_json::Value)]) -> std::collections::HashMap<String, (f64, f64)> {
-    let data = dataset().to_str().unwrap().to_owned();
-    let scratch = tempfile::tempdir().unwrap();
-    let mut results = std::collections::HashMap::new();
-    for pair in variants.chunks(2) {
-        let runs: Vec<(String, PathBuf, std::process::Child)> = pair
-            .iter()
-            .map(|(name, overrides)| {
-                let config = config_with(scratch.path(), name, overrides.clone());
-                let out = scratch.path().join(format!("run-{name}"));
-                let child = common::metarl().args(train_args(config.to_str().unwrap(), out.to_str().unwrap(), &data))
-                    .stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
-                (name.to_string(), out, child)
-            })
-            .collect();
-        for (name, out, child) in runs {
-            ok(&child.wait_with_output().unwrap());
-            let (ret, esr, rms) = (column(&out, "test_return", 3), column(&out, "effective_separation_rate", 3), column(&out, "rms_embedding_distance", 3));
-            println!("{name} (mean of the last 3 iterations): meta-test return {ret:.2}, effective separation rate {esr:.3}, RMS embedding distance {rms:.3}");
-            results.insert(name.to_string(), (ret, esr));
-        }
-    }
-    results
-}
-
 #[test]
-fn focal_learns_offline_and_beats_batch_pearl_and_the_distance_losses() {
-    let expert_data = |overrides: serde_json::Value| {
-        let mut all = serde_json::json!({"dataset_level": "expert"});
-        all.as_object_mut().unwrap().extend(overrides.as_object().unwrap().clone());
-        all
-    };
-    let results = train_variants(&[
-        ("focal-mixed", serde_json::json!({})),
-        ("focal", expert_data(serde_json::json!({}))),
-        ("batch-pearl", expert_data(serde_json::json!({"encoder": "probabilistic", "encoder_loss": "bellman", "use_brac": false}))),
-        ("square-distance", expert_data(serde_json::json!({"encoder_loss": "distance-power", "distance_power": 2.0}))),
-        ("l2-contrastive", expert_data(serde_json::json!({"encoder_loss": "l2-contrastive"}))),
-    ]);
+fn focal_learns_offline_and_separates_test_tasks() {
+    let scratch = tempfile::tempdir().unwrap();
+    let (config, out) = (config_with(scratch.path(), "focal", serde_json::json!({})), scratch.path().join("run"));
+    ok(&metarl(&train_args(config.to_str().unwrap(), out.to_str().unwrap(), dataset().to_str().unwrap()), &[]));
+    let (ret, esr) = (column(&out, "test_return", 3), column(&out, "effective_separation_rate", 3));
     let (random, expert) = (level_return("test", "random"), level_return("test", "expert"));
-    println!("dataset levels on the test tasks: random {random:.2}, expert {expert:.2}");
-    let [mixed, focal, pearl, square, l2] = ["focal-mixed", "focal", "batch-pearl", "square-distance", "l2-contrastive"].map(|n| results[n]);
-    assert!(mixed.0 > random + 0.4 * (expert - random), "FOCAL {} should be far above random {random} (expert {expert})", mixed.0);
-    // papers/002 Fig. 3 and 10: on narrow (expert) data Batch PEARL without behaviour
-    // regularisation follows its critic off the data and ends below random; FOCAL stays above.
-    assert!(focal.0 > random && pearl.0 < focal.0 - 8.0, "FOCAL {} vs Batch PEARL w/o BRAC {} (random {random})", focal.0, pearl.0);
-    // Fig. 2b: the inverse-square metric beats the square distance loss on the same data.
-    assert!(square.0 < focal.0 - 4.0, "FOCAL {} vs the square distance loss {}", focal.0, square.0);
-    // Table 1's separation rates are printed (the README's FOCAL table); only FOCAL's is held to a
-    // bound, the losses' order among themselves varies with the budget.
-    println!("effective separation rate: FOCAL {:.3}, square distance {:.3}, L2-contrastive {:.3}", focal.1, square.1, l2.1);
-    assert!(focal.1 > 0.3, "FOCAL separates test tasks: ESR {}", focal.1);
+    println!("FOCAL on the mixed level (mean of the last 3 iterations): meta-test return {ret:.2}, effective separation rate {esr:.3}; test-task levels: random {random:.2}, expert {expert:.2}");
+    assert!(ret > random + 0.4 * (expert - random), "FOCAL {ret} should be far above random {random} (expert {expert})");
+    // papers/002 §5.2.1: the metric loss separates the test tasks' embeddings.
+    assert!(esr > 0.3, "FOCAL separates test tasks: ESR {esr}");
 }
 
 #[test]

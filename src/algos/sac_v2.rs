@@ -8,6 +8,12 @@
 //! indexes log α by the one-hot task id in the observation; here the caller names each row's train
 //! task. Oracle SAC (papers/001 §C.1) conditions every network on the task's ground-truth vector z
 //! where MTSAC appends the one-hot id.
+//!
+//! The same core trains FOCAL's behaviour policies as pytorch_sac does (FOCAL-ICLR
+//! `rlkit/torch/sac/pytorch_sac/agent/sac.py` `SACAgent.update`, `update_critic`,
+//! `update_actor_and_alpha`): one task, α from `init_temperature`, the target critics stepped every
+//! `critic_target_update_frequency` updates, and that code's networks and temperature loss
+//! ([`SacV2Convention::PytorchSac`]).
 
 use rand_chacha::ChaCha8Rng;
 use tch::nn::{self, Module};
@@ -15,6 +21,18 @@ use tch::{Device, Kind, Tensor};
 
 use super::sac::{learner_state, load_learner_state, mean_square, policy_actions, scalar, standard_normal, Losses};
 use crate::nn::{soft_update, variables_under as params, Adam, Mlp, PolicyOutput, TanhGaussianPolicy};
+
+/// Whose code the learner follows where garage's SAC and pytorch_sac differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SacV2Convention {
+    /// garage: rlkit-style networks ([`crate::nn::TanhGaussianStyle::Rlkit`]), the temperature
+    /// loss −log α·(log π + H̄) (`sac.py:288`).
+    Garage,
+    /// pytorch_sac: orthogonal networks ([`crate::nn::TanhGaussianStyle::PytorchSac`],
+    /// `utils.weight_init`), the temperature loss α·(−log π − H̄) (`agent/sac.py`
+    /// `update_actor_and_alpha`), whose gradient in log α is α times garage's.
+    PytorchSac,
+}
 use crate::protocol::buffer::Batch;
 
 #[derive(Debug, Clone)]
@@ -33,8 +51,27 @@ pub struct SacV2Settings {
     /// Learning rates; α's is the policy's, as garage's `_alpha_optimizer`.
     pub policy_lr: f64,
     pub qf_lr: f64,
-    /// Train tasks, one learned log α each (garage `num_tasks`), starting at 0.
+    /// Train tasks, one learned log α each (garage `num_tasks`).
     pub num_tasks: i64,
+    /// α before the first step: garage's `initial_log_entropy` 0 gives 1, pytorch_sac's
+    /// `init_temperature` 0.1.
+    pub initial_alpha: f64,
+    /// The target critics follow every this many updates, counted from the first (garage 1,
+    /// pytorch_sac's `critic_target_update_frequency` 2: its updates are counted in env steps
+    /// from `num_seed_steps`, an even 2000, so they step on the same updates).
+    pub target_update_every: usize,
+    pub convention: SacV2Convention,
+}
+
+impl SacV2Settings {
+    /// garage MTSAC's conventions and schedule.
+    pub fn garage(obs_dim: i64, action_dim: i64, z_dim: i64, hidden: Vec<i64>, num_tasks: i64) -> Self {
+        SacV2Settings {
+            obs_dim, action_dim, z_dim, hidden, num_tasks,
+            discount: 0.99, reward_scale: 1.0, tau: 5e-3, policy_lr: 3e-4, qf_lr: 3e-4,
+            initial_alpha: 1.0, target_update_every: 1, convention: SacV2Convention::Garage,
+        }
+    }
 }
 
 pub struct SacV2 {
@@ -59,10 +96,18 @@ impl SacV2 {
         let vars = nn::VarStore::new(device);
         let root = vars.root();
         let s = &settings;
-        let policy = TanhGaussianPolicy::new(&(&root / "policy"), s.obs_dim + s.z_dim, &s.hidden, s.action_dim);
-        let q_input = s.obs_dim + s.action_dim + s.z_dim;
-        let [qf1, qf2, target_qf1, target_qf2] = ["qf1", "qf2", "target_qf1", "target_qf2"].map(|name| Mlp::new(&(&root / name), q_input, &s.hidden, 1, 3e-3));
-        let log_alpha = root.zeros("log_alpha", &[s.num_tasks]);
+        let (policy_input, q_input) = (s.obs_dim + s.z_dim, s.obs_dim + s.action_dim + s.z_dim);
+        let (policy, [qf1, qf2, target_qf1, target_qf2]) = match s.convention {
+            SacV2Convention::Garage => (
+                TanhGaussianPolicy::new(&(&root / "policy"), policy_input, &s.hidden, s.action_dim),
+                ["qf1", "qf2", "target_qf1", "target_qf2"].map(|name| Mlp::new(&(&root / name), q_input, &s.hidden, 1, 3e-3)),
+            ),
+            SacV2Convention::PytorchSac => (
+                TanhGaussianPolicy::pytorch_sac(&(&root / "policy"), policy_input, &s.hidden, s.action_dim),
+                ["qf1", "qf2", "target_qf1", "target_qf2"].map(|name| Mlp::orthogonal(&(&root / name), q_input, &s.hidden, 1)),
+            ),
+        };
+        let log_alpha = root.var("log_alpha", &[s.num_tasks], nn::Init::Const(s.initial_alpha.ln()));
         let q_params: Vec<Tensor> = ["qf1", "qf2"].iter().flat_map(|name| params(&vars, name)).collect();
         let target_q_params: Vec<Tensor> = ["target_qf1", "target_qf2"].iter().flat_map(|name| params(&vars, name)).collect();
         target_q_params.iter().for_each(|t| drop(t.shallow_clone().set_requires_grad(false)));
@@ -87,10 +132,11 @@ impl SacV2 {
 
     /// One gradient step on a meta-batch: `batch` `[tasks, b, ·]`, `z` `[tasks, z_dim]` and
     /// `task_ids[i]` the train task of row i (its α). Critics, then the policy under the updated
-    /// critics, then α, then the target critics (garage `train_once` → `optimize_policy`,
-    /// `_update_targets`).
+    /// critics, then α, then the target critics on their schedule (garage `train_once` →
+    /// `optimize_policy`, `_update_targets`; pytorch_sac `SACAgent.update`).
     pub fn train_step(&mut self, batch: &Batch, z: &Tensor, task_ids: &[usize], rng: &mut ChaCha8Rng) -> Losses {
         let dev = self.device;
+        let updates_before = self.optimizers_named(&["qf1"]).next().expect("the qf1 optimiser").steps();
         let (Batch { obs, actions, rewards, next_obs, terminals, .. }, tasks, b) = batch.task_rows(dev);
         let z = z.to_device(dev).unsqueeze(1).expand([tasks, b, self.settings.z_dim], false).reshape([tasks * b, self.settings.z_dim]);
         let ids: Vec<i64> = task_ids.iter().flat_map(|&t| std::iter::repeat(t as i64).take(b as usize)).collect();
@@ -127,14 +173,20 @@ impl SacV2 {
         policy_loss.backward();
         self.optimizers_named(&["policy"]).for_each(Adam::step);
 
-        // Temperature: E[−log α · (log π + target entropy)], target entropy −|A|.
+        // Temperature toward the target entropy −|A|: E[−log α · (log π + H̄)] (garage) or
+        // E[α · (−log π − H̄)] (pytorch_sac).
         let target_entropy = -(self.settings.action_dim as f64);
-        let alpha_loss = (-&row_log_alpha * (log_pi.detach() + target_entropy)).mean(Kind::Float);
+        let alpha_loss = match self.settings.convention {
+            SacV2Convention::Garage => (-&row_log_alpha * (log_pi.detach() + target_entropy)).mean(Kind::Float),
+            SacV2Convention::PytorchSac => (row_log_alpha.exp() * (-log_pi.detach() - target_entropy)).mean(Kind::Float),
+        };
         self.optimizers_named(&["alpha"]).for_each(Adam::zero_grad);
         alpha_loss.backward();
         self.optimizers_named(&["alpha"]).for_each(Adam::step);
 
-        soft_update(&self.target_q_params, &self.q_params, self.settings.tau);
+        if updates_before % self.settings.target_update_every.max(1) as i64 == 0 {
+            soft_update(&self.target_q_params, &self.q_params, self.settings.tau);
+        }
         let mean_alpha = scalar(&self.log_alpha.exp().mean(Kind::Float));
         Losses { qf_loss: scalar(&(q1_loss + q2_loss)), policy_loss: scalar(&policy_loss), alpha: Some(mean_alpha), ..Losses::default() }
     }
@@ -161,7 +213,7 @@ mod tests {
 
     fn learner(num_tasks: i64) -> SacV2 {
         tch::manual_seed(0);
-        let settings = SacV2Settings { obs_dim: 2, action_dim: 2, z_dim: 1, hidden: vec![16, 16], discount: 0.9, reward_scale: 1.0, tau: 0.25, policy_lr: 1e-2, qf_lr: 1e-3, num_tasks };
+        let settings = SacV2Settings { discount: 0.9, tau: 0.25, policy_lr: 1e-2, qf_lr: 1e-3, ..SacV2Settings::garage(2, 2, 1, vec![16, 16], num_tasks) };
         SacV2::new(settings, Device::Cpu)
     }
 

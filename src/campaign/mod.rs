@@ -222,16 +222,15 @@ pub fn offline_cost(config: &FocalConfig, n_test: usize) -> RunCost {
 }
 
 /// The cost of an offline env's dataset, which its seeds share: per train and test task a SAC
-/// behaviour policy (one gradient step per env step once the batch fills) and `n_trj` episodes
-/// per checkpoint.
+/// behaviour policy (one gradient step per env step after the random ones) and `n_trj` episodes
+/// per checkpoint (at the multiples of `checkpoint_every` past the random steps, before the last).
 pub fn dataset_cost(config: &FocalConfig, n_train: usize, n_test: usize) -> RunCost {
     let tasks = (config.n_train_tasks.map_or(n_train, |n| n.min(n_train)) + config.n_eval_tasks.map_or(n_test, |n| n.min(n_test))) as u64;
-    let steps = config.behaviour_env_steps as u64;
-    let checkpoints = steps.div_ceil(config.checkpoint_every.max(1) as u64) + 1;
-    let learning_from = config.behaviour_initial_steps.max(config.batch_size) as u64;
+    let (steps, initial, every) = (config.behaviour_env_steps as u64, config.behaviour_initial_steps as u64, config.checkpoint_every.max(1) as u64);
+    let checkpoints = (steps.saturating_sub(1) / every).saturating_sub(initial / every);
     RunCost {
         iterations: 0,
-        gradient_steps: tasks * (steps + 1).saturating_sub(learning_from),
+        gradient_steps: tasks * steps.saturating_sub(initial),
         env_steps: tasks * (steps + checkpoints * (config.n_trj * config.max_path_length) as u64),
         eval_steps: 0,
     }
@@ -538,12 +537,13 @@ mod tests {
 
     #[test]
     fn a_dataset_costs_a_behaviour_policy_and_its_checkpoints_rollouts_per_task() {
-        let config = FocalConfig { n_train_tasks: Some(3), n_eval_tasks: Some(2), behaviour_env_steps: 300, behaviour_initial_steps: 100, batch_size: 16,
-            checkpoint_every: 150, n_trj: 3, max_path_length: 20, ..FocalConfig::default() };
-        // Per task: 300 steps, gradient steps at steps 100..=300, checkpoints at 0, 150, 300 × 3 episodes × 20.
-        assert_eq!(dataset_cost(&config, 40, 10), RunCost { iterations: 0, gradient_steps: 5 * 201, env_steps: 5 * (300 + 3 * 3 * 20), eval_steps: 0 });
-        // A last checkpoint off the grid (at 350) is rolled out too.
-        assert_eq!(dataset_cost(&FocalConfig { behaviour_env_steps: 350, ..config }, 40, 10).env_steps, 5 * (350 + 4 * 3 * 20));
+        let config = FocalConfig { n_train_tasks: Some(3), n_eval_tasks: Some(2), behaviour_env_steps: 5000, behaviour_initial_steps: 2000,
+            checkpoint_every: 200, n_trj: 3, max_path_length: 20, ..FocalConfig::default() };
+        // Per task: 5000 steps, gradient steps at steps 2000..5000, checkpoints at 2200, 2400, …,
+        // 4800 (14; none at 2000 nor at 5000) × 3 episodes × 20.
+        assert_eq!(dataset_cost(&config, 40, 10), RunCost { iterations: 0, gradient_steps: 5 * 3000, env_steps: 5 * (5000 + 14 * 3 * 20), eval_steps: 0 });
+        // One step more makes 5000 a checkpoint.
+        assert_eq!(dataset_cost(&FocalConfig { behaviour_env_steps: 5001, ..config }, 40, 10).env_steps, 5 * (5001 + 15 * 3 * 20));
     }
 
     #[test]

@@ -39,19 +39,33 @@ fn rlkit_last(path: nn::Path, input: i64, output: i64, init_w: f64) -> nn::Linea
     nn::linear(path, input, output, LinearConfig { ws_init: uniform, bs_init: Some(uniform), bias: true })
 }
 
+/// pytorch_sac's `utils.weight_init`: orthogonal weights (`nn.init.orthogonal_`), zero biases.
+fn orthogonal(path: nn::Path, input: i64, output: i64) -> nn::Linear {
+    nn::linear(path, input, output, LinearConfig { ws_init: Init::Orthogonal { gain: 1.0 }, bs_init: Some(Init::Const(0.0)), bias: true })
+}
+
 impl Mlp {
     pub fn new(path: &nn::Path, input: i64, hidden: &[i64], output: i64, init_w: f64) -> Self {
+        Self::with_layers(path, input, hidden, rlkit_hidden, |path, width| rlkit_last(path, width, output, init_w))
+    }
+
+    /// The same shape initialised as pytorch_sac's `utils.mlp` under `weight_init`.
+    pub fn orthogonal(path: &nn::Path, input: i64, hidden: &[i64], output: i64) -> Self {
+        Self::with_layers(path, input, hidden, orthogonal, |path, width| orthogonal(path, width, output))
+    }
+
+    fn with_layers(path: &nn::Path, input: i64, hidden: &[i64], hidden_layer: impl Fn(nn::Path, i64, i64) -> nn::Linear, last: impl Fn(nn::Path, i64) -> nn::Linear) -> Self {
         let mut width = input;
         let layers = hidden
             .iter()
             .enumerate()
             .map(|(i, &next)| {
-                let layer = rlkit_hidden(path / format!("fc{i}"), width, next);
+                let layer = hidden_layer(path / format!("fc{i}"), width, next);
                 width = next;
                 layer
             })
             .collect();
-        Mlp { hidden: layers, last: rlkit_last(path / "last_fc", width, output, init_w) }
+        Mlp { hidden: layers, last: last(path / "last_fc", width) }
     }
 
     /// The last hidden layer's activations.
@@ -79,11 +93,30 @@ pub struct PolicyOutput {
     pub log_prob: Option<Tensor>,
 }
 
-/// rlkit `TanhGaussianPolicy`: `a = tanh(μ + σ·ε)`, log σ from its own head clamped to [-20, 2].
+/// How a tanh-Gaussian policy is initialised, bounds log σ and corrects log π for the tanh: the
+/// codebases whose SAC this project follows differ there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TanhGaussianStyle {
+    /// rlkit (oyster) and garage: rlkit's initialisation, log σ clamped to [-20, 2],
+    /// log π = log N(u; μ, σ) − Σ log(1 − a² + 1e-6).
+    Rlkit,
+    /// pytorch_sac (FOCAL-ICLR `rlkit/torch/sac/pytorch_sac/agent/actor.py`: `DiagGaussianActor`,
+    /// `SquashedNormal`, `TanhTransform`): orthogonal weights and zero biases, the mean and log σ
+    /// heads one orthogonal `[2|A|, h]` layer, log σ = −5 + 3.5·(tanh(h) + 1) ∈ [-5, 2],
+    /// log π = log N(u; μ, σ) − Σ 2(log 2 − u − softplus(−2u)).
+    PytorchSac,
+}
+
+/// pytorch_sac's `log_std_bounds` (config/agent/sac.yaml).
+const PYTORCH_SAC_LOG_STD_BOUNDS: (f64, f64) = (-5.0, 2.0);
+
+/// A tanh-Gaussian policy, `a = tanh(μ + σ·ε)`, with log σ from its own head: rlkit's
+/// `TanhGaussianPolicy` or pytorch_sac's actor ([`TanhGaussianStyle`]).
 #[derive(Debug)]
 pub struct TanhGaussianPolicy {
     mlp: Mlp,
     log_std: nn::Linear,
+    style: TanhGaussianStyle,
 }
 
 impl TanhGaussianPolicy {
@@ -91,7 +124,19 @@ impl TanhGaussianPolicy {
         let init_w = 1e-3;
         let mlp = Mlp::new(path, input, hidden, action_dim, init_w);
         let log_std = rlkit_last(path / "last_fc_log_std", mlp.last_width(), action_dim, init_w);
-        TanhGaussianPolicy { mlp, log_std }
+        TanhGaussianPolicy { mlp, log_std, style: TanhGaussianStyle::Rlkit }
+    }
+
+    pub fn pytorch_sac(path: &nn::Path, input: i64, hidden: &[i64], action_dim: i64) -> Self {
+        let mlp = Mlp::orthogonal(path, input, hidden, action_dim);
+        let width = mlp.last_width();
+        let log_std = orthogonal(path / "last_fc_log_std", width, action_dim);
+        let heads = nn::init(Init::Orthogonal { gain: 1.0 }, &[2 * action_dim, width], log_std.ws.device());
+        tch::no_grad(|| {
+            mlp.last.ws.shallow_clone().copy_(&heads.narrow(0, 0, action_dim));
+            log_std.ws.shallow_clone().copy_(&heads.narrow(0, action_dim, action_dim));
+        });
+        TanhGaussianPolicy { mlp, log_std, style: TanhGaussianStyle::PytorchSac }
     }
 
     pub fn action_dim(&self) -> i64 {
@@ -103,18 +148,28 @@ impl TanhGaussianPolicy {
     }
 
     /// With `noise` (standard normal, `[batch, action_dim]`): a reparameterised sample and its
-    /// log-probability, `log N(u; μ, σ) - Σ log(1 - tanh(u)² + 1e-6)`. Without: `tanh(μ)`.
+    /// log-probability with the style's tanh correction. Without: `tanh(μ)`.
     pub fn forward(&self, input: &Tensor, noise: Option<&Tensor>) -> PolicyOutput {
         let h = self.mlp.features(input);
         let mean = self.mlp.last.forward(&h);
-        let log_std = self.log_std.forward(&h).clamp(LOG_STD_MIN, LOG_STD_MAX);
+        let raw_log_std = self.log_std.forward(&h);
+        let log_std = match self.style {
+            TanhGaussianStyle::Rlkit => raw_log_std.clamp(LOG_STD_MIN, LOG_STD_MAX),
+            TanhGaussianStyle::PytorchSac => {
+                let (lo, hi) = PYTORCH_SAC_LOG_STD_BOUNDS;
+                (raw_log_std.tanh() + 1.0) * (0.5 * (hi - lo)) + lo
+            }
+        };
         let Some(noise) = noise else {
             return PolicyOutput { action: mean.tanh(), mean, log_std, log_prob: None };
         };
         let pre_tanh = &mean + log_std.exp() * noise;
         let action = pre_tanh.tanh();
         let gaussian = noise.square() * -0.5 - &log_std - 0.5 * (2.0 * std::f64::consts::PI).ln();
-        let correction = (action.square().neg() + (1.0 + 1e-6)).log();
+        let correction = match self.style {
+            TanhGaussianStyle::Rlkit => (action.square().neg() + (1.0 + 1e-6)).log(),
+            TanhGaussianStyle::PytorchSac => (-&pre_tanh - (&pre_tanh * -2.0).softplus() + std::f64::consts::LN_2) * 2.0,
+        };
         let log_prob = (gaussian - correction).sum_dim_intlist(-1, true, Kind::Float);
         PolicyOutput { action, mean, log_std, log_prob: Some(log_prob) }
     }
@@ -179,6 +234,11 @@ impl Adam {
     pub fn new(params: Vec<Tensor>, lr: f64) -> Self {
         let zeros = |ps: &[Tensor]| ps.iter().map(|p| p.zeros_like().detach()).collect();
         Adam { lr, first: zeros(&params), second: zeros(&params), params, steps: 0 }
+    }
+
+    /// Steps taken.
+    pub fn steps(&self) -> i64 {
+        self.steps
     }
 
     pub fn zero_grad(&mut self) {

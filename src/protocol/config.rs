@@ -612,8 +612,13 @@ pub mod checks {
         task_counts(c.n_train_tasks, c.n_eval_tasks)?;
         ensure!(c.meta_batch >= 2 || c.encoder_loss == EncoderLoss::Bellman,
             "config field meta_batch is {}: the metric loss compares the embeddings of at least 2 tasks", c.meta_batch);
-        at_least_one(&[("behaviour_env_steps", c.behaviour_env_steps), ("checkpoint_every", c.checkpoint_every), ("n_trj", c.n_trj), ("batch_size", c.batch_size),
+        at_least_one(&[("behaviour_env_steps", c.behaviour_env_steps), ("behaviour_initial_steps", c.behaviour_initial_steps), ("checkpoint_every", c.checkpoint_every),
+            ("n_trj", c.n_trj), ("batch_size", c.batch_size), ("behaviour_batch_size", c.behaviour_batch_size), ("behaviour_target_update_every", c.behaviour_target_update_every),
             ("max_path_length", c.max_path_length)])?;
+        ensure!(c.behaviour_env_steps > c.behaviour_initial_steps + c.checkpoint_every,
+            "config fields behaviour_env_steps ({}), behaviour_initial_steps ({}) and checkpoint_every ({}): a behaviour checkpoint is taken after the random steps and before the last, \
+             so behaviour_env_steps must exceed the other two together", c.behaviour_env_steps, c.behaviour_initial_steps, c.checkpoint_every);
+        ensure!(c.behaviour_initial_temperature > 0.0, "config field behaviour_initial_temperature is {}: α must start above 0", c.behaviour_initial_temperature);
         Ok(())
     }
 }

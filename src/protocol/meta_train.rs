@@ -755,16 +755,12 @@ pub fn context_step(sac: &mut Sac, contrastive: Option<&mut Contrastive>, config
 pub fn build_learner(algorithm: Algorithm, config: &Config, (obs_dim, action_dim, oracle_dim): (usize, usize, usize), n_train: usize, device: Device) -> (Learner, Option<Contrastive>) {
     if !algorithm.infers_task() {
         let settings = SacV2Settings {
-            obs_dim: obs_dim as i64,
-            action_dim: action_dim as i64,
-            z_dim: oracle_dim as i64,
-            hidden: vec![config.net_size; 2],
             discount: config.discount,
             reward_scale: config.oracle_reward_scale,
             tau: config.soft_target_tau,
             policy_lr: config.policy_lr,
             qf_lr: config.qf_lr,
-            num_tasks: n_train as i64,
+            ..SacV2Settings::garage(obs_dim as i64, action_dim as i64, oracle_dim as i64, vec![config.net_size; 2], n_train as i64)
         };
         return (Learner::Oracle(SacV2::new(settings, device)), None);
     }
@@ -874,6 +870,19 @@ impl IterationReport {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn context_rows_carry_the_sparse_reward_on_request_and_the_next_obs_last() {
+        let ramp = |start: f64, width: i64| Tensor::arange_start(start, start + (2 * 3 * width) as f64, (Kind::Float, Device::Cpu)).view([2, 3, width]);
+        let batch = Batch { obs: ramp(0.0, 2), actions: ramp(100.0, 2), rewards: ramp(200.0, 1), sparse_rewards: ramp(300.0, 1), next_obs: ramp(400.0, 2), terminals: ramp(0.0, 1) * 0.0 };
+        // obs (2) | action (2) | reward (1) | next obs (2)
+        let rows = |sparse, next| transition_rows(&batch, sparse, next);
+        assert!(rows(true, false).narrow(-1, 4, 1).equal(&batch.sparse_rewards), "PEARL's sparse tasks infer z from the sparse reward");
+        assert!(rows(false, false).narrow(-1, 4, 1).equal(&batch.rewards));
+        assert!(rows(false, false).narrow(-1, 0, 4).equal(&Tensor::cat(&[&batch.obs, &batch.actions], -1)));
+        assert_eq!(rows(true, false).size(), [2, 3, 5]);
+        assert!(rows(true, true).narrow(-1, 5, 2).equal(&batch.next_obs));
+    }
 
     /// A PEARL trainer, untrained, on sparse-point-robot (whose reset is the origin: with
     /// deterministic actions only z tells two trajectories apart).

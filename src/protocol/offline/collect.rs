@@ -1,8 +1,11 @@
-//! `metarl offline collect` (papers/002 App. D; FOCAL-ICLR `policy_train.py`): per task, a SAC
-//! behaviour policy (the shared SAC core, no encoder: z is empty) trained from scratch, a
-//! checkpoint every `checkpoint_every` env steps (and the untrained policy at step 0), each
-//! checkpoint rolled out for `n_trj` trajectories with sampled actions; the rollouts of all
-//! checkpoints form the task's file and the levels pick checkpoints from it.
+//! `metarl offline collect` (papers/002 App. D; FOCAL-ICLR `policy_train.py` →
+//! `rlkit/torch/sac/pytorch_sac/train.py` `Workspace.run`): per task, a behaviour policy trained
+//! from scratch by pytorch_sac's SAC (the SAC-v2 core, [`FocalConfig::behaviour_settings`]):
+//! `behaviour_initial_steps` random actions, then one update per env step before the step;
+//! a checkpoint at the episode ends that reach a multiple of `checkpoint_every` past the random
+//! steps (none at or before them, none at the last step), each rolled out for `n_trj`
+//! trajectories with sampled actions. The rollouts of all checkpoints form the task's file and
+//! the levels pick checkpoints from it.
 
 use std::path::Path;
 
@@ -13,10 +16,9 @@ use tch::{Device, Kind, Tensor};
 
 use super::dataset::{task_stem, CheckpointRecord, Dataset, Manifest, TaskData, TaskManifest, TaskEntry, ARRAYS, FORMAT};
 use super::FocalConfig;
-use crate::algos::sac::{Sac, TaskVariable};
+use crate::algos::sac_v2::SacV2;
 use crate::envs::wrappers::NormalizedActions;
 use crate::envs::{registry, Env, EnvOptions, Task};
-use crate::nn::vars_state;
 use crate::protocol::buffer::{MultiTaskBuffer, Transition};
 
 /// What one task's collection produced (or found already there).
@@ -48,9 +50,7 @@ pub fn make_env(env: &str, config: &FocalConfig) -> Result<Box<dyn Env>> {
 /// Collect a dataset of `env` into `out`, task by task; complete tasks are skipped.
 pub fn collect(env: &str, config: &FocalConfig, out: &Path, seed: u64, mut on_task: impl FnMut(&TaskSummary)) -> Result<Vec<TaskSummary>> {
     tch::set_num_threads(config.threads);
-    if config.checkpoint_every == 0 || config.n_trj == 0 || config.behaviour_env_steps == 0 {
-        bail!("config fields behaviour_env_steps, checkpoint_every and n_trj must be at least 1");
-    }
+    crate::protocol::config::checks::focal(config)?;
     let (train, test) = selected_tasks(env, config)?;
     let probe = make_env(env, config)?;
     let (obs_dim, action_dim) = (probe.observation_dim(), probe.action_space().dim());
@@ -84,19 +84,19 @@ pub fn collect(env: &str, config: &FocalConfig, out: &Path, seed: u64, mut on_ta
     Ok(summaries)
 }
 
-/// What decides the data: a rerun with other values is another dataset.
+/// What decides the data: a rerun with other values is another dataset. The behaviour SAC's
+/// settings are recorded whole.
 fn collection_settings(c: &FocalConfig, seed: u64) -> serde_json::Value {
     serde_json::json!({
         "seed": seed, "n_train_tasks": c.n_train_tasks, "n_eval_tasks": c.n_eval_tasks, "behaviour_env_steps": c.behaviour_env_steps,
-        "behaviour_initial_steps": c.behaviour_initial_steps, "checkpoint_every": c.checkpoint_every, "n_trj": c.n_trj, "net_size": c.net_size,
-        "batch_size": c.batch_size, "discount": c.discount, "reward_scale": c.reward_scale, "soft_target_tau": c.soft_target_tau,
-        "policy_lr": c.policy_lr, "qf_lr": c.qf_lr, "vf_lr": c.vf_lr,
+        "behaviour_initial_steps": c.behaviour_initial_steps, "checkpoint_every": c.checkpoint_every, "n_trj": c.n_trj,
+        "behaviour_sac": {
+            "code": "pytorch_sac (FOCAL-ICLR rlkit/torch/sac/pytorch_sac)", "hidden": c.behaviour_hidden, "lr": c.behaviour_lr,
+            "batch_size": c.behaviour_batch_size, "discount": c.behaviour_discount, "tau": c.behaviour_tau,
+            "initial_temperature": c.behaviour_initial_temperature, "target_update_every": c.behaviour_target_update_every,
+            "target_entropy": "-|A|", "log_std_bounds": [-5.0, 2.0], "reward_scale": 1.0,
+        },
     })
-}
-
-/// The behaviour learner: SAC with an empty task variable.
-fn behaviour_learner(config: &FocalConfig, obs_dim: usize, action_dim: usize) -> Sac {
-    Sac::new(config.sac_settings(obs_dim, action_dim, 0), Device::Cpu, None)
 }
 
 fn collect_task(env_name: &str, config: &FocalConfig, dataset: &Dataset, task: &Task, split: &str, seed: u64) -> Result<(TaskData, TaskManifest)> {
@@ -109,24 +109,24 @@ fn collect_task(env_name: &str, config: &FocalConfig, dataset: &Dataset, task: &
         e.seed(task_seed as u32 ^ (k as u32 + 1).wrapping_mul(0x9E37_79B9));
     }
     let (obs_dim, action_dim) = (env.observation_dim(), env.action_space().dim());
-    let mut sac = behaviour_learner(config, obs_dim, action_dim);
+    let mut sac = SacV2::new(config.behaviour_settings(obs_dim, action_dim), Device::Cpu);
     let mut buffer = MultiTaskBuffer::new(1, obs_dim, action_dim, config.behaviour_env_steps);
     let no_z = Tensor::zeros([1, 0], (Kind::Float, Device::Cpu));
     let policy_dir = dataset.dir.join("behaviour").join(task_stem(task.index));
     std::fs::create_dir_all(&policy_dir)?;
     let mut data = TaskData::default();
     let mut checkpoints = Vec::new();
-    let mut checkpoint = |sac: &Sac, steps: usize, data: &mut TaskData, rng: &mut ChaCha8Rng| -> Result<()> {
+    let mut checkpoint = |sac: &SacV2, steps: usize, data: &mut TaskData, rng: &mut ChaCha8Rng| -> Result<()> {
         let file = policy_dir.join(format!("step_{steps}.ot"));
-        let policy: Vec<(String, Tensor)> = vars_state(&sac.vars).into_iter().filter(|(n, _)| n.starts_with("net.policy.")).collect();
+        let policy: Vec<(String, Tensor)> = sac.state().into_iter().filter(|(n, _)| n.starts_with("net.policy.")).collect();
         Tensor::save_multi(&policy, &file)?;
         let mean_return = rollouts(sac, rollout_env.as_mut(), config.n_trj, steps, data, rng)?;
         let policy = file.strip_prefix(&dataset.dir).unwrap_or(&file).display().to_string();
         checkpoints.push(CheckpointRecord { env_steps: steps as u64, policy, mean_return, trajectories: config.n_trj });
         Ok(())
     };
-    checkpoint(&sac, 0, &mut data, &mut rng)?;
-    let mut steps = 0;
+    let every = config.checkpoint_every;
+    let (mut steps, mut next_checkpoint) = (0, (config.behaviour_initial_steps / every + 1) * every);
     while steps < config.behaviour_env_steps {
         let mut obs = env.reset()?.to_vec();
         loop {
@@ -135,30 +135,28 @@ fn collect_task(env_name: &str, config: &FocalConfig, dataset: &Dataset, task: &
             } else {
                 sac.act(&Tensor::from_slice(&obs.iter().map(|&v| v as f32).collect::<Vec<_>>()).view([1, -1]), &no_z, false, &mut rng)
             };
+            if steps >= config.behaviour_initial_steps {
+                let batch = buffer.sample_stacked(&[0], config.behaviour_batch_size, &mut rng);
+                let losses = sac.train_step(&batch, &no_z, &[0], &mut rng);
+                if let Some((name, value)) = losses.first_non_finite() {
+                    bail!("behaviour policy of task {}: {name} became {value} at env step {steps}", task.index);
+                }
+            }
             let step = env.step(&action)?;
             let next_obs = env.observation().to_vec();
             let sparse_reward = step.sparse_reward.unwrap_or(step.reward);
             buffer.tasks[0].push(&Transition { obs: &obs, action: &action, reward: step.reward, sparse_reward, next_obs: &next_obs, terminal: step.terminated });
             steps += 1;
-            if steps >= config.behaviour_initial_steps.max(config.batch_size) {
-                let batch = buffer.sample_stacked(&[0], config.batch_size, &mut rng);
-                let losses = sac.train_step(&batch, TaskVariable::Given(no_z.shallow_clone()), &mut rng);
-                if let Some((name, value)) = losses.first_non_finite() {
-                    bail!("behaviour policy of task {}: {name} became {value} at env step {steps}", task.index);
-                }
-            }
-            if steps % config.checkpoint_every == 0 {
-                checkpoint(&sac, steps, &mut data, &mut rng)?;
-            }
             obs = next_obs;
             if step.done() || steps == config.behaviour_env_steps {
                 break;
             }
         }
         buffer.tasks[0].end_trajectory();
-    }
-    if steps % config.checkpoint_every != 0 {
-        checkpoint(&sac, steps, &mut data, &mut rng)?;
+        if steps >= next_checkpoint && steps < config.behaviour_env_steps {
+            checkpoint(&sac, steps, &mut data, &mut rng)?;
+            next_checkpoint = (steps / every + 1) * every;
+        }
     }
     let mut manifest = TaskManifest {
         env: env_name.into(),
@@ -175,7 +173,7 @@ fn collect_task(env_name: &str, config: &FocalConfig, dataset: &Dataset, task: &
 
 /// `n` trajectories of the policy (sampled actions) appended to `data` under `checkpoint`;
 /// their mean return.
-fn rollouts(sac: &Sac, env: &mut dyn Env, n: usize, checkpoint: usize, data: &mut TaskData, rng: &mut ChaCha8Rng) -> Result<f64> {
+fn rollouts(sac: &SacV2, env: &mut dyn Env, n: usize, checkpoint: usize, data: &mut TaskData, rng: &mut ChaCha8Rng) -> Result<f64> {
     let no_z = Tensor::zeros([1, 0], (Kind::Float, Device::Cpu));
     let mut total = 0.0;
     for _ in 0..n {

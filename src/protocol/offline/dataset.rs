@@ -85,9 +85,9 @@ pub struct TaskManifest {
 }
 
 impl TaskManifest {
-    /// The levels of papers/002 App. D from the checkpoints' returns: random is the untrained
-    /// policy, expert the last checkpoint, medium the one whose return is nearest halfway
-    /// between them, mixed all of them.
+    /// The levels of papers/002 App. D from the checkpoints' returns: random is the first
+    /// checkpoint (after the random steps), expert the last, medium the one whose return is
+    /// nearest halfway between them, mixed all of them.
     pub fn assign_levels(&mut self) {
         let (first, last) = (&self.checkpoints[0], &self.checkpoints[self.checkpoints.len() - 1]);
         let halfway = 0.5 * (first.mean_return + last.mean_return);

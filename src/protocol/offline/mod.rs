@@ -16,8 +16,9 @@ use crate::algos::brac::PenaltyForm;
 use crate::envs::point::SparseReward;
 use crate::algos::focal::SameTaskTerm;
 
-/// A dataset quality level (papers/002 App. D): the untrained behaviour policy, the checkpoint
-/// whose return is nearest halfway between it and the last, the last, or every checkpoint.
+/// A dataset quality level (papers/002 App. D): the first behaviour checkpoint (after the random
+/// steps), the checkpoint whose return is nearest halfway between it and the last, the last, or
+/// every checkpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Level {
@@ -76,14 +77,27 @@ pub struct FocalConfig {
     pub task_seed: u32,
     pub max_path_length: usize,
 
-    /// Dataset collection (papers/002 App. D): SAC env steps per task for its behaviour policy.
+    /// Dataset collection (papers/002 App. D; FOCAL-ICLR `policy_train.py`, its behaviour SAC
+    /// `rlkit/torch/sac/pytorch_sac/config/{train,agent/sac}.yaml`): env steps per task of its
+    /// behaviour policy (`num_train_steps`).
     pub behaviour_env_steps: usize,
-    /// Uniformly random actions before the behaviour policy acts.
+    /// Uniformly random actions, and no update, before this many env steps (`num_seed_steps`).
     pub behaviour_initial_steps: usize,
-    /// A behaviour checkpoint every this many env steps (plus the untrained one at 0).
+    /// A behaviour checkpoint at the first episode end at or past each multiple of this many env
+    /// steps after the random ones and before the last step (`eval_frequency`).
     pub checkpoint_every: usize,
-    /// Trajectories rolled out per checkpoint (FOCAL-ICLR `n_trj`).
+    /// Trajectories rolled out per checkpoint with sampled actions (`num_eval_sample_episodes`).
     pub n_trj: usize,
+    /// The behaviour SAC's hidden layers (`hidden_depth` × `hidden_dim`), one learning rate for
+    /// actor, critics and α, batch size, discount, target weight τ, initial α and target-critic
+    /// period (`critic_target_update_frequency`).
+    pub behaviour_hidden: Vec<i64>,
+    pub behaviour_lr: f64,
+    pub behaviour_batch_size: usize,
+    pub behaviour_discount: f64,
+    pub behaviour_tau: f64,
+    pub behaviour_initial_temperature: f64,
+    pub behaviour_target_update_every: usize,
     /// The level meta-training reads (FOCAL-ICLR `train_epoch` null: every checkpoint).
     pub dataset_level: Level,
 
@@ -175,10 +189,17 @@ impl Default for FocalConfig {
             n_eval_tasks: None,
             task_seed: crate::envs::registry::DEFAULT_TASK_SEED,
             max_path_length: 200,
-            behaviour_env_steps: 1_000_000,
-            behaviour_initial_steps: 10_000,
-            checkpoint_every: 50_000,
-            n_trj: 50,
+            behaviour_env_steps: 5_000,
+            behaviour_initial_steps: 2_000,
+            checkpoint_every: 200,
+            n_trj: 45,
+            behaviour_hidden: vec![1024, 1024],
+            behaviour_lr: 1e-4,
+            behaviour_batch_size: 1024,
+            behaviour_discount: 0.99,
+            behaviour_tau: 0.005,
+            behaviour_initial_temperature: 0.1,
+            behaviour_target_update_every: 2,
             dataset_level: Level::Mixed,
             latent_size: 20,
             net_size: 256,
@@ -229,8 +250,7 @@ impl Default for FocalConfig {
 }
 
 impl FocalConfig {
-    /// The SAC core's settings for `z_dim`-wide task variables: the behaviour policies' (0) and
-    /// the offline learner's (`latent_size`).
+    /// The offline learner's SAC core for `z_dim`-wide task variables.
     pub fn sac_settings(&self, obs_dim: usize, action_dim: usize, z_dim: i64) -> crate::algos::sac::SacSettings {
         crate::algos::sac::SacSettings {
             obs_dim: obs_dim as i64,
@@ -244,6 +264,22 @@ impl FocalConfig {
             qf_lr: self.qf_lr,
             vf_lr: self.vf_lr,
             policy_reg_weight: 1e-3,
+        }
+    }
+
+    /// The behaviour policies' SAC: pytorch_sac's, one task, no task variable, rewards unscaled.
+    pub fn behaviour_settings(&self, obs_dim: usize, action_dim: usize) -> crate::algos::sac_v2::SacV2Settings {
+        use crate::algos::sac_v2::{SacV2Convention, SacV2Settings};
+        SacV2Settings {
+            discount: self.behaviour_discount,
+            reward_scale: 1.0,
+            tau: self.behaviour_tau,
+            policy_lr: self.behaviour_lr,
+            qf_lr: self.behaviour_lr,
+            initial_alpha: self.behaviour_initial_temperature,
+            target_update_every: self.behaviour_target_update_every,
+            convention: SacV2Convention::PytorchSac,
+            ..SacV2Settings::garage(obs_dim as i64, action_dim as i64, 0, self.behaviour_hidden.clone(), 1)
         }
     }
 
