@@ -414,7 +414,7 @@ fn a_copied_binary_trains_with_its_built_in_config() {
 #[test]
 fn an_offline_campaign_collects_each_dataset_once_for_all_seeds() {
     const TINY_FOCAL: &[&str] = &[
-        "n_train_tasks=3", "n_eval_tasks=2", "behaviour_env_steps=300", "behaviour_initial_steps=100", "checkpoint_every=150", "n_trj=3",
+        "n_train_tasks=3", "n_eval_tasks=2", "behaviour_env_steps=300", "behaviour_initial_steps=100", "checkpoint_every=150", "n_trj=3", "behaviour_hidden=[16,16]", "behaviour_batch_size=16",
         "latent_size=2", "net_size=16", "encoder_hidden=[16,16]", "meta_batch=2", "num_iterations=2", "num_train_steps_per_itr=30",
         "batch_size=16", "embedding_batch_size=8", "num_evals=1",
     ];
