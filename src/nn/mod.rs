@@ -1,5 +1,6 @@
-//! Networks as rlkit (oyster) builds them, on tch: MLPs with rlkit's initialisation, the
-//! tanh-Gaussian policy, target-network updates and an Adam whose state can be checkpointed;
+//! Networks as rlkit (oyster) builds them, on tch: MLPs with rlkit's initialisation (or
+//! pytorch_sac's orthogonal one), the tanh-Gaussian policy in either codebase's style,
+//! target-network updates and an Adam whose state can be checkpointed;
 //! garage's Gaussian MLP policy with functional parameters (MAML, [`gaussian`]) and its GRU policy
 //! (RL², [`gru`]).
 //!
