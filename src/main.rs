@@ -494,9 +494,10 @@ const DEFAULT_MAX_WAIT_S: u64 = 2 * 24 * 3600;
 
 #[derive(Subcommand)]
 enum OfflineCommand {
-    /// Per task (train and test), a SAC behaviour policy trained from scratch, checkpointed every
-    /// `checkpoint_every` env steps; each checkpoint rolled out `n_trj` times into the task's
-    /// `.npz`, levels random/medium/expert/mixed in its `.json`. Complete tasks are skipped.
+    /// Per task (train and test), a SAC behaviour policy trained from scratch as pytorch_sac
+    /// trains FOCAL-ICLR's, checkpointed every `checkpoint_every` env steps after the
+    /// `behaviour_initial_steps` random ones; each checkpoint rolled out `n_trj` times into the
+    /// task's `.npz`, levels random/medium/expert/mixed in its `.json`. Complete tasks are skipped.
     Collect {
         #[arg(long)]
         env: String,
