@@ -114,3 +114,39 @@ def q_layer_state_action_z(weight, obs_dim, action_dim):
     """[s | z | a] columns back in our order [s | a | z]."""
     z_dim = weight.shape[1] - obs_dim - action_dim
     return torch.cat([weight[:, :obs_dim], weight[:, obs_dim + z_dim:], weight[:, obs_dim:obs_dim + z_dim]], dim=1)
+
+
+def freeze_targets(params):
+    """Target networks (`target_*`) take no gradient."""
+    for name in [n for n in params if n.startswith("target_")]:
+        params[name].requires_grad_(False)
+
+
+def soft_update(params, nets, tau):
+    """θ' ← (1 − τ)θ' + τθ for every parameter of `nets`, θ' its `target_` twin (rlkit
+    `soft_update_from_to`, garage `_update_targets`, pytorch_sac `soft_update_params`, TD3's loop:
+    the same sums, bit for bit)."""
+    with torch.no_grad():
+        for name in [n for n in params if n.split(".")[0] in nets]:
+            target = params["target_" + name]
+            target.copy_(target * (1.0 - tau) + params[name] * tau)
+
+
+CRITICS = ("qf1", "qf2", "target_qf1", "target_qf2")
+
+
+def critics_in_reference_order(params, obs_dim, action_dim):
+    """The twin critics' (and their targets') first layers in the column order [s | z | a]."""
+    with torch.no_grad():
+        for net in CRITICS:
+            key = f"{net}.fc0.weight"
+            params[key] = q_layer_state_z_action(params[key], obs_dim, action_dim).detach().requires_grad_()
+
+
+def critics_in_our_order(params, obs_dim, action_dim):
+    """A copy of `params` with the critics' first layers back in our order [s | a | z]."""
+    ours = dict(params)
+    for net in CRITICS:
+        key = f"{net}.fc0.weight"
+        ours[key] = q_layer_state_action_z(params[key].detach(), obs_dim, action_dim)
+    return ours

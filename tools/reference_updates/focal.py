@@ -44,7 +44,7 @@ import sys
 
 import torch
 
-from common import Exchange, adam, mlp
+from common import Exchange, adam, freeze_targets, mlp, soft_update
 from pearl import tanh_gaussian_policy
 
 EPS = 1e-8
@@ -125,8 +125,7 @@ def focal_steps(ex, p, m):
     reg, z_loss_weight, count_epsilon = ex.meta("policy_reg_weight"), ex.meta("z_loss_weight"), ex.meta("pair_count_epsilon")
     stepped_critic_gradient = ex.meta("stepped_critic_gradient") == 1.0
     indices = [int(i) for i in ex.arrays["meta/indices"]]
-    for name in [n for n in p if n.startswith("target_vf.")]:
-        p[name].requires_grad_(False)
+    freeze_targets(p)
     policy_optimizer = adam(p, "policy", ex.meta("policy_lr"))
     qf1_optimizer, qf2_optimizer = adam(p, "qf1", ex.meta("qf_lr")), adam(p, "qf2", ex.meta("qf_lr"))
     vf_optimizer = adam(p, "vf", ex.meta("vf_lr"))
@@ -185,10 +184,7 @@ def focal_steps(ex, p, m):
         vf_optimizer.zero_grad()
         vf_loss.backward(retain_graph=True)
         vf_optimizer.step()
-        with torch.no_grad():  # ptu.soft_update_from_to
-            for name in [n for n in p if n.startswith("vf.")]:
-                target = p["target_" + name]
-                target.copy_(target * (1.0 - tau) + p[name] * tau)
+        soft_update(p, ("vf",), tau)  # ptu.soft_update_from_to
 
         div_for_policy = div_estimate
         if stepped_critic_gradient:  # ours: D̂'s value, the re-evaluated stepped critic's gradient

@@ -21,7 +21,7 @@ import torch
 from torch.distributions import Normal, kl_divergence
 from torch.nn import functional as F
 
-from common import Exchange, adam, mlp, policy_heads
+from common import Exchange, adam, freeze_targets, mlp, policy_heads, soft_update
 
 LOG_SIG_MIN, LOG_SIG_MAX = -20.0, 2.0
 
@@ -65,8 +65,7 @@ def settings(ex):
 
 def optimizers(ex, p):
     """oyster's five Adam optimisers (sac.py `PEARLSoftActorCritic.__init__`); target_vf is not trained."""
-    for name in [n for n in p if n.startswith("target_vf.")]:
-        p[name].requires_grad_(False)
+    freeze_targets(p)
     return {
         "policy": adam(p, "policy", ex.meta("policy_lr")),
         "qf1": adam(p, "qf1", ex.meta("qf_lr")),
@@ -118,10 +117,7 @@ def take_step(p, opt, m, x, z, kl_div, encoder_loss=None):
     opt["vf"].zero_grad()
     vf_loss.backward()
     opt["vf"].step()
-    with torch.no_grad():  # ptu.soft_update_from_to
-        for name in [n for n in p if n.startswith("vf.")]:
-            target = p["target_" + name]
-            target.copy_(target * (1.0 - tau) + p[name] * tau)
+    soft_update(p, ("vf",), tau)  # ptu.soft_update_from_to
 
     policy_loss = (log_pi - min_q_new_actions).mean()
     policy_loss = policy_loss + reg * (policy_mean**2).mean() + reg * (policy_log_std**2).mean()

@@ -27,7 +27,7 @@ from torch.distributions import Normal
 from torch.distributions.transforms import TanhTransform
 from torch.nn import functional as F
 
-from common import Exchange, mlp, under
+from common import Exchange, freeze_targets, mlp, soft_update, under
 
 LOG_STD_BOUNDS = (-5.0, 2.0)  # config/agent/sac.yaml log_std_bounds
 SEED_STEPS = 2000  # config/train.yaml num_seed_steps: the first update's step count
@@ -62,8 +62,7 @@ def main():
     target_entropy = -action_dim
 
     p = ex.init()
-    for name in [n for n in p if n.startswith("target_")]:
-        p[name].requires_grad_(False)
+    freeze_targets(p)
     log_alpha = p["log_alpha"].detach().double().reshape(()).requires_grad_()  # torch.tensor(np.log(init_temperature)), 0-dim
     actor_optimizer = torch.optim.Adam(under(p, "policy"), lr=policy_lr, betas=(0.9, 0.999))
     critic_optimizer = torch.optim.Adam(under(p, "qf1") + under(p, "qf2"), lr=qf_lr, betas=(0.9, 0.999))
@@ -104,10 +103,7 @@ def main():
         log_alpha_optimizer.step()
 
         if step % target_every == 0:
-            with torch.no_grad():
-                for name in [n for n in p if n.startswith(("qf1.", "qf2."))]:
-                    target = p["target_" + name]
-                    target.copy_(tau * p[name] + (1 - tau) * target)
+            soft_update(p, ("qf1", "qf2"), tau)
 
         params = dict(p)
         params["log_alpha"] = log_alpha.detach().float().reshape(1)

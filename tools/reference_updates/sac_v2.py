@@ -39,7 +39,7 @@ import torch
 from torch.distributions import Independent, Normal
 from torch.nn import functional as F
 
-from common import Exchange, mlp, policy_heads, q_layer_state_action_z, q_layer_state_z_action, under
+from common import Exchange, critics_in_our_order, critics_in_reference_order, freeze_targets, mlp, policy_heads, soft_update, under
 
 # GaussianMLPBaseModule: min_std = e⁻²⁰, max_std = e², clamped in log space as float32 tensors.
 LOG_STD_MIN = torch.Tensor([math.exp(-20.0)]).log().item()
@@ -69,12 +69,8 @@ def main():
     target_entropy = -float(action_dim)
 
     p = ex.init()
-    with torch.no_grad():
-        for net in ("qf1", "qf2", "target_qf1", "target_qf2"):
-            key = f"{net}.fc0.weight"
-            p[key] = q_layer_state_z_action(p[key], obs_dim, action_dim).detach().requires_grad_()
-    for name in [n for n in p if n.startswith("target_")]:
-        p[name].requires_grad_(False)
+    critics_in_reference_order(p, obs_dim, action_dim)
+    freeze_targets(p)
     log_alpha = p["log_alpha"]
     policy_optimizer = torch.optim.Adam(under(p, "policy"), lr=policy_lr)
     qf1_optimizer = torch.optim.Adam(under(p, "qf1"), lr=qf_lr)
@@ -141,16 +137,9 @@ def main():
         alpha_optimizer.step()
 
         # _update_targets
-        with torch.no_grad():
-            for net in ("qf1", "qf2"):
-                for name in [n for n in p if n.startswith(net + ".")]:
-                    target = p["target_" + name]
-                    target.copy_(target * (1.0 - tau) + p[name] * tau)
+        soft_update(p, ("qf1", "qf2"), tau)
 
-        ours = dict(p)
-        for net in ("qf1", "qf2", "target_qf1", "target_qf2"):
-            key = f"{net}.fc0.weight"
-            ours[key] = q_layer_state_action_z(p[key].detach(), obs_dim, action_dim)
+        ours = critics_in_our_order(p, obs_dim, action_dim)
         losses = {"qf_loss": qf1_loss + qf2_loss, "policy_loss": policy_loss, "mean_alpha": log_alpha.exp().mean()}
         ex.compare(step, losses, ours)
     ex.finish()

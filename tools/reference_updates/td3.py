@@ -38,7 +38,7 @@ import sys
 import torch
 from torch.nn import functional as F
 
-from common import Exchange, mlp, q_layer_state_action_z, q_layer_state_z_action, under
+from common import Exchange, critics_in_our_order, critics_in_reference_order, freeze_targets, mlp, soft_update, under
 
 MAX_ACTION = 1.0
 
@@ -51,12 +51,8 @@ def main():
     sil_weight = ex.meta("sil_weight")
 
     p = ex.init()
-    with torch.no_grad():
-        for net in ("qf1", "qf2", "target_qf1", "target_qf2"):
-            key = f"{net}.fc0.weight"
-            p[key] = q_layer_state_z_action(p[key], obs_dim, action_dim).detach().requires_grad_()
-    for name in [n for n in p if n.startswith("target_")]:
-        p[name].requires_grad_(False)
+    critics_in_reference_order(p, obs_dim, action_dim)
+    freeze_targets(p)
     actor_optimizer = torch.optim.Adam(under(p, "actor"), lr=ex.meta("actor_lr"))
     critic_optimizer = torch.optim.Adam(under(p, "qf1") + under(p, "qf2"), lr=ex.meta("critic_lr"))
 
@@ -112,17 +108,9 @@ def main():
             actor_optimizer.zero_grad()
             actor_loss.backward()
             actor_optimizer.step()
-            with torch.no_grad():
-                for net in ("qf1", "qf2", "actor"):
-                    for name in [n for n in p if n.startswith(net + ".")]:
-                        target = p["target_" + name]
-                        target.copy_(tau * p[name] + (1 - tau) * target)
+            soft_update(p, ("qf1", "qf2", "actor"), tau)
 
-        ours = dict(p)
-        for net in ("qf1", "qf2", "target_qf1", "target_qf2"):
-            key = f"{net}.fc0.weight"
-            ours[key] = q_layer_state_action_z(p[key].detach(), obs_dim, action_dim)
-        ex.compare(step, {"critic_loss": critic_loss, "actor_loss": actor_loss_value, "sil_loss": sil_loss}, ours)
+        ex.compare(step, {"critic_loss": critic_loss, "actor_loss": actor_loss_value, "sil_loss": sil_loss}, critics_in_our_order(p, obs_dim, action_dim))
     print(f"sil_weight {sil_weight}: smoothing noise clipped in {clipped}, target action bounded in {bounded} of {ex.steps * x['noise'].numel()} entries")
     ex.finish()
 
