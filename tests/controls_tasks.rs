@@ -98,3 +98,107 @@ fn oracle_vectors_have_table_5_dimensions() {
     assert_eq!(walker.train[0].oracle.len(), 8 + 24 + 9 + 24);
     assert_ne!(walker.train[0].oracle, walker.train[1].oracle);
 }
+
+/// Every train and test task of an MCAT dynamics family, sorted as the table lists them, with an
+/// env set to it and reset.
+fn dynamics_envs(name: &str) -> Vec<(metarl::envs::Task, Box<dyn metarl::envs::Env>)> {
+    let entry = metarl::envs::registry::lookup(name).unwrap();
+    let tasks = entry.tasks(&EnvOptions::default(), DEFAULT_TASK_SEED).unwrap();
+    let mut all: Vec<_> = tasks.train.into_iter().chain(tasks.test).collect();
+    all.sort_by(|a, b| a.oracle[0].total_cmp(&b.oracle[0]));
+    all.into_iter()
+        .map(|task| {
+            let mut env = entry.make(&EnvOptions::default()).unwrap();
+            env.set_task(&task).unwrap();
+            env.seed(0);
+            env.reset().unwrap();
+            (task, env)
+        })
+        .collect()
+}
+
+#[test]
+fn hopper_size_compiles_one_model_per_radius() {
+    // MCAT's hopper_size{r}.xml: capsule radii r, r, 0.8 r, 1.2 r, masses from the volumes.
+    let envs = dynamics_envs("hopper-size");
+    let mut previous_masses: Option<Vec<f64>> = None;
+    for (task, env) in &envs {
+        let radius = task.oracle[0];
+        let (model, data) = env.physics().unwrap();
+        let foot = model.geom_id("foot_geom").unwrap();
+        let expected_foot = (1.2 * radius * 1e6).round() / 1e6;
+        assert_eq!(model.geom_size()[3 * foot], expected_foot, "radius {radius}: foot radius");
+        // The compiler's bounding sphere follows the radius (half-length 0.195 + radius).
+        assert!((model.geom_rbound()[foot] - (0.195 + expected_foot)).abs() < 1e-12, "radius {radius}: rbound");
+        // At reset no capsule reaches below the floor (geom 0): its lowest point is the centre
+        // minus the axis' vertical extent minus the radius.
+        for geom in 1..model.ngeom() {
+            let (centre_z, axis_z) = (data.geom_xpos()[3 * geom + 2], data.geom_xmat()[9 * geom + 8]);
+            let lowest = centre_z - axis_z.abs() * model.geom_size()[3 * geom + 1] - model.geom_size()[3 * geom];
+            assert!(lowest > 0.0, "radius {radius}: geom {geom} reaches {lowest} at reset");
+        }
+        let masses: Vec<f64> = model.body_mass()[1..].to_vec();
+        if let Some(previous) = &previous_masses {
+            assert!(masses.iter().zip(previous).all(|(m, p)| m > p), "radius {radius}: masses {masses:?} after {previous:?}");
+        }
+        previous_masses = Some(masses);
+    }
+}
+
+#[test]
+fn cheetah_armature_compiles_the_derived_inverse_weights() {
+    // Armature enters the compiled model's dof_invweight0 (soft limits, contacts): a heavier
+    // joint has a smaller inverse weight; the root joints keep armature 0.
+    let envs = dynamics_envs("cheetah-armature");
+    let mut previous: Option<f64> = None;
+    for (task, env) in &envs {
+        let (model, _) = env.physics().unwrap();
+        let armature = task.oracle[0];
+        assert_eq!(&model.dof_armature()[..3], &[0.0; 3]);
+        assert!(model.dof_armature()[3..].iter().all(|&a| a == armature), "armature {armature}: {:?}", model.dof_armature());
+        let back_thigh = model.dof_invweight0()[3];
+        if let Some(previous) = previous {
+            assert!(back_thigh < previous, "armature {armature}: dof_invweight0 {back_thigh} not below {previous}");
+        }
+        previous = Some(back_thigh);
+    }
+}
+
+#[test]
+fn ant_dynamics_rewards_are_the_authors() {
+    // ant_env.py / ant_cripple_env.py: forward velocity of the torso + 0.05, control cost
+    // 0.005·‖a‖² (none when crippled), no contact term; crippled actuators get 0; never done.
+    for name in ["ant-damp", "ant-cripple"] {
+        for (task, mut env) in dynamics_envs(name) {
+            let action = [0.9, -0.8, 0.7, -0.6, 0.5, -0.4, 0.3, -0.2];
+            let dt = 0.01 * 5.0;
+            for step in 0..200 {
+                let x_before = env.physics().unwrap().1.xpos()[3];
+                let outcome = env.step(&action).unwrap();
+                let (_, data) = env.physics().unwrap();
+                let forward = (data.xpos()[3] - x_before) / dt;
+                let control = if name == "ant-damp" { 0.005 * action.iter().map(|a| a * a).sum::<f64>() } else { 0.0 };
+                assert!((outcome.reward - (forward - control + 0.05)).abs() < 1e-9, "{name} {task:?} step {step}");
+                assert!(!outcome.terminated, "{name} {task:?} step {step}");
+                if name == "ant-cripple" {
+                    let leg = task.oracle.iter().position(|&v| v == 1.0).unwrap();
+                    let crippled = [[2, 3], [4, 5], [6, 7], [0, 1]][leg];
+                    assert!(crippled.iter().all(|&i| data.ctrl()[i] == 0.0), "{name} leg {leg}: ctrl {:?}", data.ctrl());
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn ant_damp_scales_one_leg_up_and_three_down() {
+    // ant_env.py: damping[2:8] *= s, damping[8:14] /= s.
+    for (task, env) in dynamics_envs("ant-damp") {
+        let scale = task.oracle[0];
+        let (model, _) = env.physics().unwrap();
+        let damping = model.dof_damping();
+        assert_eq!(&damping[..6], &[0.0; 6]);
+        assert_eq!(&damping[6..8], &[scale; 2], "scale {scale}");
+        assert!(damping[8..].iter().all(|&d| d == 1.0 / scale), "scale {scale}: {damping:?}");
+    }
+}

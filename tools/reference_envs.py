@@ -2,7 +2,7 @@
 
 Each class below restates one reference env -- oyster's rlkit/envs (cheetah-vel, cheetah-dir,
 ant-dir, ant-goal, humanoid-dir, point robots), FOCAL-ICLR (point-robot-wind), rand_param_envs
-(walker/hopper-rand-params) and gym's v2 envs under MCAT's tasks -- on the official `mujoco`
+(walker/hopper-rand-params) and MCAT's dynamics envs (guoyijie/MCAT) -- on the official `mujoco`
 bindings and Gymnasium's model files from the dependency cache, so that metarl's ports can be
 compared with them step for step on the same MuJoCo library. Where the references ran on mujoco-py
 (MuJoCo 1.5), two facts carry over explicitly: `cfrc_ext` is recomputed after every forward pass
@@ -43,6 +43,12 @@ class MujocoEnv:
                          for name in ("body_mass", "body_inertia", "dof_damping", "geom_friction",
                                       "dof_armature", "geom_size")}
         self.np_random = np.random.RandomState(0)
+
+    def use_model(self, model):
+        self.model = model
+        self.data = mujoco.MjData(model)
+        self.init_qpos = self.data.qpos.ravel().copy()
+        self.init_qvel = self.data.qvel.ravel().copy()
 
     @property
     def dt(self):
@@ -102,16 +108,10 @@ class HalfCheetah(MujocoEnv):
             self.goal = task["velocity"]
         elif self.objective == "direction":
             self.goal = task["direction"]
-        elif self.objective == "armature":
-            self.model.dof_armature[:] = self.pristine["dof_armature"] * task["scale"]
-        elif self.objective == "mass":
-            self.model.body_mass[:] = self.pristine["body_mass"] * task["scale"]
 
     def _get_obs(self):
-        if self.objective in ("velocity", "direction"):
-            return np.concatenate([self.data.qpos.flat[1:], self.data.qvel.flat,
-                                   self.get_body_com("torso").flat]).astype(np.float32).flatten()
-        return np.concatenate([self.data.qpos.flat[1:], self.data.qvel.flat])
+        return np.concatenate([self.data.qpos.flat[1:], self.data.qvel.flat,
+                               self.get_body_com("torso").flat]).astype(np.float32).flatten()
 
     def reset_model(self):
         qpos = self.init_qpos + self.np_random.uniform(low=-.1, high=.1, size=self.model.nq)
@@ -126,23 +126,17 @@ class HalfCheetah(MujocoEnv):
         forward_vel = (xposafter - xposbefore) / self.dt
         if self.objective == "velocity":
             reward = -1.0 * abs(forward_vel - self.goal) - 0.5 * 1e-1 * np.sum(np.square(action))
-        elif self.objective == "direction":
+        else:
             reward = self.goal * forward_vel - 0.5 * 1e-1 * np.sum(np.square(action))
-        else:  # gym HalfCheetah-v2
-            reward = forward_vel + (-0.1 * np.square(action).sum())
         return self._get_obs(), reward, False, {}
 
 
-# rlkit AntEnv (frame_skip 5) under ant-dir, ant-goal, and MCAT's ant-damp / ant-cripple.
-LEG_ACTUATORS = [[2, 3], [4, 5], [6, 7], [0, 1]]
-
-
+# rlkit AntEnv (frame_skip 5) under ant-dir and ant-goal.
 class Ant(MujocoEnv):
     def __init__(self, objective, low_gear_ratio=False):
         super().__init__(load("ant.xml", low_gear_ratio=low_gear_ratio), 5)
         self.objective = objective
         self._goal = np.array([0.0, 0.0]) if objective == "goal" else 0.0
-        self.crippled = None
 
     def set_task(self, task):
         if self.objective == "direction":
@@ -150,10 +144,6 @@ class Ant(MujocoEnv):
             self._goal = task["angle"] if "angle" in task else (0.0 if task["direction"] > 0 else np.pi)
         elif self.objective == "goal":
             self._goal = np.array(task["goal"])
-        elif self.objective == "damping":
-            self.model.dof_damping[:] = self.pristine["dof_damping"] * task["scale"]
-        elif self.objective == "cripple":
-            self.crippled = task["leg"]
 
     def _get_obs(self):
         if self.objective == "goal":
@@ -168,9 +158,6 @@ class Ant(MujocoEnv):
         return self._get_obs()
 
     def step(self, action):
-        action = np.array(action, dtype=np.float64)
-        if self.crippled is not None:
-            action[LEG_ACTUATORS[self.crippled]] = 0.0
         contact = lambda: 0.5 * 1e-3 * np.sum(np.square(np.clip(self.data.cfrc_ext, -1, 1)))
         if self.objective == "goal":
             self.do_simulation(action, self.frame_skip)
@@ -178,7 +165,7 @@ class Ant(MujocoEnv):
             goal_reward = -np.sum(np.abs(xposafter[:2] - self._goal))
             reward = goal_reward - .1 * np.square(action).sum() - contact() + 0.0
             return self._get_obs(), reward, False, {}
-        angle = self._goal if self.objective == "direction" else 0.0
+        angle = self._goal
         torso_xyz_before = np.array(self.get_body_com("torso"))
         direct = (np.cos(angle), np.sin(angle))
         self.do_simulation(action, self.frame_skip)
@@ -229,19 +216,16 @@ class HumanoidDir(MujocoEnv):
 
 
 # rand_param_envs Walker2DRandParamsEnv / HopperRandParamsEnv (RandomEnv: frame_skip 4, the
-# models' timestep 0.004), and gym Hopper-v2 (timestep 0.002) under MCAT's hopper-size.
+# models' timestep 0.004).
 class PlanarWalker(MujocoEnv):
-    def __init__(self, body, randomised):
+    def __init__(self, body):
         file = "walker2d.xml" if body == "walker" else "hopper.xml"
-        super().__init__(load(file, timestep=0.004 if randomised == "physics" else None), 4)
-        self.body, self.randomised = body, randomised
+        super().__init__(load(file, timestep=0.004), 4)
+        self.body = body
 
     def set_task(self, task):
-        if self.randomised == "physics":
-            for name in ("body_mass", "body_inertia", "dof_damping", "geom_friction"):
-                getattr(self.model, name)[:] = np.array(task[name]).reshape(getattr(self.model, name).shape)
-        else:
-            self.model.geom_size[1:] = self.pristine["geom_size"][1:] * task["scale"]
+        for name in ("body_mass", "body_inertia", "dof_damping", "geom_friction"):
+            getattr(self.model, name)[:] = np.array(task[name]).reshape(getattr(self.model, name).shape)
 
     def _get_obs(self):
         return np.concatenate([self.data.qpos.flat[1:], np.clip(self.data.qvel.flat, -10, 10)])
@@ -266,6 +250,141 @@ class PlanarWalker(MujocoEnv):
             done = not (np.isfinite(s).all() and (np.abs(s[2:]) < 100).all() and
                         (height > .7) and (abs(ang) < .2))
         return self._get_obs(), reward, done, {}
+
+
+# ----------------------------------------------------------------------------------------------
+# MCAT's dynamics envs: guoyijie/MCAT `Table 1 Replicate/envs/` hopper_env.py, halfcheetah_env.py,
+# ant_env.py and ant_cripple_env.py on gym's models (its assets/ant.xml is gym's; its
+# half_cheetah.xml and hopper.xml differ from gym's only in the floor's visual size).
+#
+# - Size and armature load one XML per value (assets/hopper/hopper_size{r}.xml,
+#   assets/half_cheetah/half_cheetah_arma{a}.xml), so the compiler derives masses, inertias and
+#   `*_invweight0` from them. The hopper files use `coordinate="global"`, which MuJoCo 3 no longer
+#   reads; their radii are written into Gymnasium's local-coordinate hopper.xml instead.
+# - Mass and damping scale the loaded values in `reset`; the cripple mask zeroes two actuators.
+# - Never done; the horizon is `_max_episode_steps` 1000.
+# Two conventions differ from the authors', as the Rust port does: every reset starts from
+# mj_resetData (the authors' mass/damping/cripple resets keep the simulation time and the solver's
+# warm start), and the reset noise continues one seeded generator (the authors reseed gym's
+# np_random with `rng.randint(100)` before each reset, so an env sees at most 100 start states).
+
+def hopper_size_xml(radius):
+    """hopper_size{radius}.xml: torso and thigh r, leg 0.8 r, foot 1.2 r, written as the files'
+    short decimals (0.056, not 0.05600000000000001)."""
+    xml = (ASSETS / "hopper.xml").read_text()
+    for geom, default, ratio in (("torso_geom", 0.05, 1.0), ("thigh_geom", 0.05, 1.0),
+                                 ("leg_geom", 0.04, 0.8), ("foot_geom", 0.06, 1.2)):
+        old = f'name="{geom}" size="{default} '
+        assert xml.count(old) == 1, old
+        xml = xml.replace(old, f'name="{geom}" size="{round(ratio * radius * 1e6) / 1e6} ')
+    return xml
+
+
+def half_cheetah_arma_xml(armature):
+    """half_cheetah_arma{armature}.xml: the default joint armature (0.1) replaced."""
+    xml = (ASSETS / "half_cheetah.xml").read_text()
+    old = '<joint armature=".1" '
+    assert xml.count(old) == 1, old
+    return xml.replace(old, f'<joint armature="{armature}" ')
+
+
+class McatHopper(MujocoEnv):  # hopper_env.py
+    def __init__(self):
+        super().__init__(load("hopper.xml"), 4)
+
+    def set_task(self, task):
+        self.use_model(mujoco.MjModel.from_xml_string(hopper_size_xml(task["radius"])))
+
+    def step(self, a):
+        posbefore = self.data.qpos[0]
+        self.do_simulation(a, self.frame_skip)
+        posafter = self.data.qpos[0]
+        alive_bonus = 1.0
+        reward = (posafter - posbefore) / self.dt
+        reward += alive_bonus
+        reward -= 1e-3 * np.square(a).sum()
+        return self._get_obs(), reward, False, {}
+
+    def _get_obs(self):
+        return np.concatenate([self.data.qpos.flat[1:], np.clip(self.data.qvel.flat, -10, 10)])
+
+    def reset_model(self):
+        qpos = self.init_qpos + self.np_random.uniform(low=-0.005, high=0.005, size=self.model.nq)
+        qvel = self.init_qvel + self.np_random.uniform(low=-0.005, high=0.005, size=self.model.nv)
+        self.set_state(qpos, qvel)
+        return self._get_obs()
+
+
+class McatHalfCheetah(MujocoEnv):  # halfcheetah_env.py
+    def __init__(self):
+        super().__init__(load("half_cheetah.xml"), 5)
+
+    def set_task(self, task):
+        if task["kind"] == "armature":
+            self.use_model(mujoco.MjModel.from_xml_string(half_cheetah_arma_xml(task["armature"])))
+        else:  # mass
+            self.model.body_mass[:] = np.copy(self.pristine["body_mass"]) * task["scale"]
+
+    def step(self, action):
+        xposbefore = self.data.qpos[0]
+        self.do_simulation(action, self.frame_skip)
+        xposafter = self.data.qpos[0]
+        ob = self._get_obs()
+        reward_ctrl = - 0.1 * np.square(action).sum()
+        reward_run = (xposafter - xposbefore) / self.dt
+        return ob, reward_ctrl + reward_run, False, {}
+
+    def _get_obs(self):
+        return np.concatenate([self.data.qpos.flat[1:], self.data.qvel.flat])
+
+    def reset_model(self):
+        qpos = self.init_qpos + self.np_random.uniform(low=-.1, high=.1, size=self.model.nq)
+        qvel = self.init_qvel + self.np_random.randn(self.model.nv) * .1
+        self.set_state(qpos, qvel)
+        return self._get_obs()
+
+
+class McatAnt(MujocoEnv):  # ant_env.py (damping) and ant_cripple_env.py
+    cripple_dict = {0: [2, 3], 1: [4, 5], 2: [6, 7], 3: [0, 1]}
+
+    def __init__(self, objective):
+        super().__init__(load("ant.xml"), 5)
+        self.objective = objective
+        self.cripple_mask = None
+
+    def set_task(self, task):
+        if self.objective == "damping":
+            damping = np.copy(self.pristine["dof_damping"])
+            damping[2:5] *= task["scale"]
+            damping[5:8] *= task["scale"]
+            damping[8:11] *= 1.0 / task["scale"]
+            damping[11:14] *= 1.0 / task["scale"]
+            self.model.dof_damping[:] = damping
+        else:
+            self.cripple_mask = np.ones(self.model.nu)
+            self.cripple_mask[self.cripple_dict[task["leg"]]] = 0
+
+    def step(self, a):
+        xposbefore = self.get_body_com("torso")[0]
+        if self.cripple_mask is not None:
+            a = self.cripple_mask * a
+        self.do_simulation(a, self.frame_skip)
+        xposafter = self.get_body_com("torso")[0]
+        reward_ctrl = -0.005 * np.square(a).sum() if self.objective == "damping" else 0.0
+        reward_run = (xposafter - xposbefore) / self.dt
+        reward_contact = 0.0
+        reward_survive = 0.05
+        reward = reward_run + reward_ctrl + reward_contact + reward_survive
+        return self._get_obs(), reward, False, {}
+
+    def _get_obs(self):
+        return np.concatenate([self.data.qpos.flat[2:], self.data.qvel.flat])
+
+    def reset_model(self):
+        qpos = self.init_qpos + self.np_random.uniform(size=self.model.nq, low=-.1, high=.1)
+        qvel = self.init_qvel + self.np_random.randn(self.model.nv) * .1
+        self.set_state(qpos, qvel)
+        return self._get_obs()
 
 
 # oyster PointEnv / SparsePointEnv and FOCAL-ICLR PointWindEnv; the dense robot's random start
@@ -339,7 +458,7 @@ def log_uniform_multipliers(base, log_scale_limit, shape):
 
 
 def rand_params_tasks(body, seed):
-    p = PlanarWalker(body, "physics").pristine
+    p = PlanarWalker(body).pristine
     np.random.seed(seed)
     log_scale_limit = 3.0
     tasks = []
@@ -392,7 +511,11 @@ def tasks_for(name, seed):
         wind_y = np.random.uniform(-0.05, 0.05, 50)
         winds = np.stack([wind_x, wind_y], axis=1)
         return split([{"kind": "wind", "goal": [1.0, 0.0], "wind": w} for w in winds.tolist()], 40, 10)
-    if name in ("hopper-size", "cheetah-armature", "cheetah-mass", "ant-damp"):
+    if name == "hopper-size":
+        return fixed_lists("radius", "radius", [0.02, 0.03, 0.04, 0.05, 0.06], [0.01, 0.07])
+    if name == "cheetah-armature":
+        return fixed_lists("armature", "armature", [0.1, 0.2, 0.3, 0.4, 0.5], [0.05, 0.75])
+    if name in ("cheetah-mass", "ant-damp"):
         return fixed_lists("scale", "scale", [0.5, 0.75, 1.0, 1.25, 1.5], [0.25, 1.75])
     if name == "ant-cripple":
         return fixed_lists("crippled_leg", "leg", [0, 1, 2], [3])
@@ -405,16 +528,16 @@ ENVS = {
     "ant-dir": (lambda: Ant("direction"), 200),
     "ant-goal": (lambda: Ant("goal"), 200),
     "humanoid-dir": (HumanoidDir, 200),
-    "walker-rand-params": (lambda: PlanarWalker("walker", "physics"), 200),
-    "hopper-rand-params": (lambda: PlanarWalker("hopper", "physics"), 200),
+    "walker-rand-params": (lambda: PlanarWalker("walker"), 200),
+    "hopper-rand-params": (lambda: PlanarWalker("hopper"), 200),
     "point-robot": (lambda: PointRobot("dense"), 20),
     "sparse-point-robot": (lambda: PointRobot("sparse"), 20),
     "point-robot-wind": (lambda: PointRobot("wind"), 25),
-    "hopper-size": (lambda: PlanarWalker("hopper", "size"), 1000),
-    "cheetah-armature": (lambda: HalfCheetah("armature"), 1000),
-    "cheetah-mass": (lambda: HalfCheetah("mass"), 1000),
-    "ant-damp": (lambda: Ant("damping"), 1000),
-    "ant-cripple": (lambda: Ant("cripple"), 1000),
+    "hopper-size": (McatHopper, 1000),
+    "cheetah-armature": (McatHalfCheetah, 1000),
+    "cheetah-mass": (McatHalfCheetah, 1000),
+    "ant-damp": (lambda: McatAnt("damping"), 1000),
+    "ant-cripple": (lambda: McatAnt("cripple"), 1000),
 }
 
 # ----------------------------------------------------------------------------------------------

@@ -151,13 +151,13 @@ pub static REGISTRY: &[EnvEntry] = &[
         build: |n, o| Ok(Box::new(PointRobot::new(n, PointVariant::Sparse, o.sparse_reward))), family: sparse_point_robot_tasks },
     EnvEntry { name: "point-robot-wind", suite: Suite::Point, summary: "2-D point, goal (1, 0), wind U[-0.05, 0.05]²", horizon: 25,
         build: |n, o| Ok(Box::new(PointRobot::new(n, PointVariant::Wind, o.sparse_reward))), family: point_robot_wind_tasks },
-    EnvEntry { name: "hopper-size", suite: Suite::Dynamics, summary: "hopper, geom sizes scaled", horizon: 1000,
+    EnvEntry { name: "hopper-size", suite: Suite::Dynamics, summary: "hopper, capsule radius 0.01-0.07", horizon: 1000,
         build: |n, _| Ok(Box::new(Walker::hopper_size(n)?)), family: dynamics_tasks },
-    EnvEntry { name: "cheetah-armature", suite: Suite::Dynamics, summary: "half-cheetah, joint armature scaled", horizon: 1000,
+    EnvEntry { name: "cheetah-armature", suite: Suite::Dynamics, summary: "half-cheetah, joint armature 0.05-0.75", horizon: 1000,
         build: |n, _| Ok(Box::new(Cheetah::env(n, CheetahTask::Armature)?)), family: dynamics_tasks },
     EnvEntry { name: "cheetah-mass", suite: Suite::Dynamics, summary: "half-cheetah, body masses scaled", horizon: 1000,
         build: |n, _| Ok(Box::new(Cheetah::env(n, CheetahTask::Mass)?)), family: dynamics_tasks },
-    EnvEntry { name: "ant-damp", suite: Suite::Dynamics, summary: "ant, joint damping scaled", horizon: 1000,
+    EnvEntry { name: "ant-damp", suite: Suite::Dynamics, summary: "ant, joint damping scaled (one leg up, three down)", horizon: 1000,
         build: |n, o| Ok(Box::new(Ant::env(n, AntTask::Damping, o.low_gear_ratio)?)), family: dynamics_tasks },
     EnvEntry { name: "ant-cripple", suite: Suite::Dynamics, summary: "ant, one leg's actuators zeroed", horizon: 1000,
         build: |n, o| Ok(Box::new(Ant::env(n, AntTask::Cripple, o.low_gear_ratio)?)), family: cripple_tasks },
@@ -279,7 +279,7 @@ pub(crate) fn oracle(params: &TaskParams) -> Vec<f64> {
         TaskParams::Physics { body_mass, body_inertia, dof_damping, geom_friction } => {
             [body_mass, body_inertia, dof_damping, geom_friction].into_iter().flatten().copied().collect()
         }
-        TaskParams::Scale { scale } => vec![*scale],
+        TaskParams::Scale { scale: value } | TaskParams::Armature { armature: value } | TaskParams::Radius { radius: value } => vec![*value],
         TaskParams::CrippledLeg { leg } => (0..4).map(|l| if l == *leg { 1.0 } else { 0.0 }).collect(),
         TaskParams::RandVec { rand_vec } => rand_vec.clone(),
     }
@@ -381,11 +381,29 @@ fn point_robot_wind_tasks(_: &str, _: &EnvOptions, seed: u32) -> Result<TaskSet,
     Ok(TaskSet::split(numbered(params, oracle), 40, 10))
 }
 
-/// MCAT's fixed physics tables (papers/004 §5.2 gives none; these keep the default 1.0 among
-/// the train scales and put the unseen test scales outside their range).
-fn dynamics_tasks(_: &str, _: &EnvOptions, _: u32) -> Result<TaskSet, EnvError> {
-    let scales = |values: &[f64]| values.iter().map(|&scale| TaskParams::Scale { scale }).collect();
-    Ok(TaskSet::from_lists(scales(&[0.5, 0.75, 1.0, 1.25, 1.5]), scales(&[0.25, 1.75]), oracle))
+/// MCAT's task tables. The authors' code (guoyijie/MCAT `Table 1 Replicate`) ships one model per
+/// value -- hopper radii 0.01-0.07 in steps of 0.01 (and 0.1-0.3), half-cheetah armatures
+/// 0.05-0.8 -- and papers/004 gives no meta-RL sets; each table takes five train values and two
+/// unseen test values outside them. Mass and damping scale the defaults as `reset` does.
+fn dynamics_tasks(name: &str, _: &EnvOptions, _: u32) -> Result<TaskSet, EnvError> {
+    let params = |values: &[f64]| -> Vec<TaskParams> {
+        values
+            .iter()
+            .map(|&value| match name {
+                "hopper-size" => TaskParams::Radius { radius: value },
+                "cheetah-armature" => TaskParams::Armature { armature: value },
+                _ => TaskParams::Scale { scale: value },
+            })
+            .collect()
+    };
+    let (train, test): (&[f64], &[f64]) = match name {
+        // The seven files 0.01-0.07 around the default 0.05.
+        "hopper-size" => (&[0.02, 0.03, 0.04, 0.05, 0.06], &[0.01, 0.07]),
+        // From the default 0.1 to Table 1's target 0.5.
+        "cheetah-armature" => (&[0.1, 0.2, 0.3, 0.4, 0.5], &[0.05, 0.75]),
+        _ => (&[0.5, 0.75, 1.0, 1.25, 1.5], &[0.25, 1.75]),
+    };
+    Ok(TaskSet::from_lists(params(train), params(test), oracle))
 }
 
 /// ant-cripple: legs 0-2 crippled in training, leg 3 at test.

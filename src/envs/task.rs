@@ -18,8 +18,12 @@ pub enum TaskParams {
     Wind { goal: [f64; 2], wind: [f64; 2] },
     /// Absolute physics parameters written into the model (walker/hopper-rand-params).
     Physics { body_mass: Vec<f64>, body_inertia: Vec<f64>, dof_damping: Vec<f64>, geom_friction: Vec<f64> },
-    /// One model parameter multiplied by `scale` (MCAT dynamics tasks).
+    /// Physics parameters multiplied by `scale` (MCAT's mass and damping tasks).
     Scale { scale: f64 },
+    /// The actuated joints' armature, absolute (MCAT's `half_cheetah_arma*.xml`).
+    Armature { armature: f64 },
+    /// The body capsules' radius, absolute (MCAT's `hopper_size*.xml`).
+    Radius { radius: f64 },
     /// The leg whose actuators are zeroed (ant-cripple), 0-based in MJCF leg order.
     CrippledLeg { leg: usize },
     /// A Meta-World task: the env's `rand_vec` (object and goal positions, per env).
@@ -36,6 +40,8 @@ impl TaskParams {
             TaskParams::Wind { .. } => "wind",
             TaskParams::Physics { .. } => "physics",
             TaskParams::Scale { .. } => "scale",
+            TaskParams::Armature { .. } => "armature",
+            TaskParams::Radius { .. } => "radius",
             TaskParams::CrippledLeg { .. } => "crippled_leg",
             TaskParams::RandVec { .. } => "rand_vec",
         }

@@ -280,9 +280,12 @@ impl Model {
         dof_damping / dof_damping_mut: f64 = nv * 1;
         dof_armature / dof_armature_mut: f64 = nv * 1;
         dof_frictionloss / dof_frictionloss_mut: f64 = nv * 1;
+        dof_invweight0: f64 = nv * 1;
+        body_invweight0: f64 = nbody * 2;
         geom_friction / geom_friction_mut: f64 = ngeom * 3;
         geom_size / geom_size_mut: f64 = ngeom * 3;
         geom_pos / geom_pos_mut: f64 = ngeom * 3;
+        geom_rbound: f64 = ngeom * 1;
         site_pos / site_pos_mut: f64 = nsite * 3;
         actuator_gear / actuator_gear_mut: f64 = nu * 6;
         actuator_ctrlrange: f64 = nu * 2;

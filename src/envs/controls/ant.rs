@@ -1,11 +1,13 @@
 //! Ant: ant-dir and ant-goal as oyster writes them (`ant.py`, `ant_dir.py`, `ant_goal.py`), and
-//! the MCAT dynamics tasks ant-damp and ant-cripple on ant-dir's forward reward.
+//! the MCAT dynamics tasks ant-damp and ant-cripple as MCAT's `ant_env.py` and
+//! `ant_cripple_env.py` write them: forward velocity + 0.05 survive, a 0.005 control cost
+//! (none for cripple), no contact term, never done.
 //!
 //! Model: Gymnasium's ant.xml, the same bodies, joints and gear 150 as oyster's `assets/ant.xml`
-//! (which only adds two visual sites). oyster's `low_gear_ratio_ant.xml` is that file with every
+//! (which only adds two visual sites) and as MCAT's `assets/ant.xml` (the same file). oyster's `low_gear_ratio_ant.xml` is that file with every
 //! motor's gear set to 30; [`Ant::env`] builds it from Gymnasium's file with `low_gear_ratio`.
 
-use super::{clipped_contact_cost, gymnasium_model, scale_from, sum_of_squares, MujocoEnv, ResetNoise, Robot, Simulation};
+use super::{clipped_contact_cost, gymnasium_model, sum_of_squares, MujocoEnv, ResetNoise, Robot, Simulation};
 use crate::envs::{EnvError, Step, TaskParams};
 use crate::sim::{Model, SimError};
 
@@ -15,7 +17,7 @@ pub enum AntTask {
     Direction,
     /// Reach a 2-D goal, L1 distance (ant-goal).
     Goal,
-    /// Joint damping × scale, run forward (ant-damp).
+    /// Joint damping: hip_1 and ankle_1 × scale, the other hinges ÷ scale; run forward (ant-damp).
     Damping,
     /// One leg's actuators zeroed, run forward (ant-cripple).
     Cripple,
@@ -23,7 +25,20 @@ pub enum AntTask {
 
 /// Actuator indices of each leg in ant.xml's `<actuator>` order (hip_4, ankle_4, hip_1, ankle_1,
 /// hip_2, ankle_2, hip_3, ankle_3), legs numbered as the joints are (leg 0 = hip_1/ankle_1).
+/// MCAT's `cripple_dict`.
 const LEG_ACTUATORS: [[usize; 2]; 4] = [[2, 3], [4, 5], [6, 7], [0, 1]];
+
+/// `ant_env.py` `reset`: `damping[2:8] *= s`, `damping[8:14] /= s` over the 14 dofs; dofs 0-5 are
+/// the undamped free joint, so hip_1 and ankle_1 (dofs 6, 7) take s and the other six hinges 1/s.
+fn scale_damping(damping: &mut [f64], pristine: &[f64], scale: f64) {
+    for (dof, (d, p)) in damping.iter_mut().zip(pristine).enumerate() {
+        *d = match dof {
+            2..=7 => p * scale,
+            8..=13 => p * (1.0 / scale),
+            _ => *p,
+        };
+    }
+}
 
 pub struct Ant {
     kind: AntTask,
@@ -76,7 +91,7 @@ fn healthy(sim: &Simulation) -> bool {
 }
 
 impl Robot for Ant {
-    fn set_task(&mut self, sim: &mut Simulation, params: &TaskParams) -> bool {
+    fn set_task(&mut self, sim: &mut Simulation, params: &TaskParams) -> Result<bool, EnvError> {
         match (self.kind, params) {
             (AntTask::Direction, TaskParams::Angle { angle }) => self.direction = [angle.cos(), angle.sin()],
             // Forward is angle 0, backward angle π (oyster's forward/backward goals).
@@ -86,12 +101,12 @@ impl Robot for Ant {
             }
             (AntTask::Goal, TaskParams::Goal { goal }) => self.goal = *goal,
             (AntTask::Damping, TaskParams::Scale { scale }) => {
-                scale_from(sim.model.dof_damping_mut(), sim.pristine.dof_damping(), *scale)
+                scale_damping(sim.model.dof_damping_mut(), sim.pristine.dof_damping(), *scale)
             }
             (AntTask::Cripple, TaskParams::CrippledLeg { leg }) if *leg < LEG_ACTUATORS.len() => self.crippled = Some(*leg),
-            _ => return false,
+            _ => return Ok(false),
         }
-        true
+        Ok(true)
     }
 
     fn step(&mut self, sim: &mut Simulation, action: &[f64]) -> Result<Step, EnvError> {
@@ -109,13 +124,19 @@ impl Robot for Ant {
                 let reward = goal_reward - 0.1 * sum_of_squares(&self.applied) - contact_cost;
                 Step { reward, ..Step::default() }
             }
-            _ => {
+            AntTask::Direction => {
                 let dt = sim.dt();
                 let velocity = [(after[0] - before[0]) / dt, (after[1] - before[1]) / dt];
                 let forward_reward = velocity[0] * self.direction[0] + velocity[1] * self.direction[1];
                 let survive_reward = 1.0;
                 let reward = forward_reward - 0.5 * sum_of_squares(&self.applied) - contact_cost + survive_reward;
                 Step { reward, terminated: !healthy(sim), ..Step::default() }
+            }
+            AntTask::Damping | AntTask::Cripple => {
+                let forward_reward = (after[0] - before[0]) / sim.dt();
+                let control_cost = if self.kind == AntTask::Damping { 0.005 * sum_of_squares(action) } else { 0.0 };
+                let survive_reward = 0.05;
+                Step { reward: forward_reward - control_cost + survive_reward, ..Step::default() }
             }
         })
     }

@@ -1,8 +1,9 @@
 //! Half-cheetah: cheetah-vel and cheetah-dir as oyster writes them (`half_cheetah_vel.py`,
 //! `half_cheetah_dir.py`, on gym's `HalfCheetahEnv`), and the MCAT dynamics tasks
-//! cheetah-armature and cheetah-mass on gym's HalfCheetah-v2 reward.
+//! cheetah-armature and cheetah-mass as MCAT's `halfcheetah_env.py` writes them (gym
+//! HalfCheetah-v2's reward, never done).
 
-use super::{scale_from, sum_of_squares, MujocoEnv, ResetNoise, Robot, Simulation};
+use super::{replace_once, scale_from, sum_of_squares, ModelPerTask, MujocoEnv, ResetNoise, Robot, Simulation};
 use crate::envs::{EnvError, Step, TaskParams};
 
 /// What the task changes.
@@ -12,14 +13,17 @@ pub enum CheetahTask {
     Velocity,
     /// Reward `d·v - 0.05‖a‖²`, d = ±1 (oyster cheetah-dir).
     Direction,
-    /// Joint armature × scale; reward `v - 0.1‖a‖²` (gym HalfCheetah-v2).
+    /// The actuated joints' armature, absolute, compiled from the XML as MCAT's
+    /// `half_cheetah_arma*.xml` set it; reward `v - 0.1‖a‖²` (gym HalfCheetah-v2).
     Armature,
-    /// Body masses × scale; reward as `Armature`.
+    /// Every body mass × scale (`halfcheetah_env.py` `reset`); reward as `Armature`.
     Mass,
 }
 
 pub struct Cheetah {
     kind: CheetahTask,
+    /// cheetah-armature's model per armature value.
+    armature_models: Option<ModelPerTask>,
     torso: usize,
     /// Target velocity or direction sign.
     goal: f64,
@@ -36,24 +40,32 @@ impl Cheetah {
         };
         let goal = if kind == CheetahTask::Direction { 1.0 } else { 0.0 };
         let torso = sim.model.body_id("torso")?;
-        Ok(MujocoEnv::new(name, sim, Cheetah { kind, torso, goal }, obs_dim))
+        let armature_models = match kind {
+            CheetahTask::Armature => Some(ModelPerTask::new("half_cheetah.xml", with_armature)?),
+            _ => None,
+        };
+        Ok(MujocoEnv::new(name, sim, Cheetah { kind, armature_models, torso, goal }, obs_dim))
     }
 }
 
+/// half_cheetah.xml with the default joint armature (0.1; the root joints set their own 0) replaced,
+/// which is all MCAT's `half_cheetah_arma{value}.xml` changes in the physics.
+fn with_armature(xml: &str, armature: f64) -> Result<String, String> {
+    replace_once(xml, r#"<joint armature=".1" "#, &format!(r#"<joint armature="{armature}" "#))
+}
+
 impl Robot for Cheetah {
-    fn set_task(&mut self, sim: &mut Simulation, params: &TaskParams) -> bool {
-        match (self.kind, params) {
-            (CheetahTask::Velocity, TaskParams::Velocity { velocity }) => self.goal = *velocity,
-            (CheetahTask::Direction, TaskParams::Direction { direction }) => self.goal = *direction,
-            (CheetahTask::Armature, TaskParams::Scale { scale }) => {
-                scale_from(sim.model.dof_armature_mut(), sim.pristine.dof_armature(), *scale)
-            }
-            (CheetahTask::Mass, TaskParams::Scale { scale }) => {
+    fn set_task(&mut self, sim: &mut Simulation, params: &TaskParams) -> Result<bool, EnvError> {
+        match (self.kind, params, self.armature_models.as_mut()) {
+            (CheetahTask::Velocity, TaskParams::Velocity { velocity }, _) => self.goal = *velocity,
+            (CheetahTask::Direction, TaskParams::Direction { direction }, _) => self.goal = *direction,
+            (CheetahTask::Armature, TaskParams::Armature { armature }, Some(models)) => sim.use_model(models.model(*armature)?),
+            (CheetahTask::Mass, TaskParams::Scale { scale }, _) => {
                 scale_from(sim.model.body_mass_mut(), sim.pristine.body_mass(), *scale)
             }
-            _ => return false,
+            _ => return Ok(false),
         }
-        true
+        Ok(true)
     }
 
     fn step(&mut self, sim: &mut Simulation, action: &[f64]) -> Result<Step, EnvError> {

@@ -31,12 +31,12 @@ fn mass_center(sim: &Simulation) -> [f64; 2] {
 }
 
 impl Robot for HumanoidDir {
-    fn set_task(&mut self, _: &mut Simulation, params: &TaskParams) -> bool {
+    fn set_task(&mut self, _: &mut Simulation, params: &TaskParams) -> Result<bool, EnvError> {
         match params {
             TaskParams::Angle { angle } => self.direction = [angle.cos(), angle.sin()],
-            _ => return false,
+            _ => return Ok(false),
         }
-        true
+        Ok(true)
     }
 
     fn step(&mut self, sim: &mut Simulation, action: &[f64]) -> Result<Step, EnvError> {

@@ -1,5 +1,6 @@
 //! MuJoCo Controls (the PEARL suite: oyster `rlkit/envs/*.py`, rand_param_envs) and the MCAT
-//! dynamics tasks (papers/004 §5.2), on Gymnasium's model files from the dependency cache.
+//! dynamics tasks (papers/004 §5.2, as guoyijie/MCAT `Table 1 Replicate/envs/*.py` writes them),
+//! on Gymnasium's model files from the dependency cache.
 //!
 //! [`MujocoEnv`] is the part every one of them shares, as gym's `MujocoEnv` is: the model, the
 //! frame skip, `do_simulation`, and reset = `mj_resetData` + noise on `init_qpos`/`init_qvel`;
@@ -44,8 +45,8 @@ pub(crate) fn gymnasium_model(file: &str) -> PathBuf {
 
 /// What one MuJoCo env adds to the shared [`Simulation`].
 pub trait Robot: Send {
-    /// Apply a task's parameters; `false` when the task belongs to another family.
-    fn set_task(&mut self, sim: &mut Simulation, params: &TaskParams) -> bool;
+    /// Apply a task's parameters; `Ok(false)` when the task belongs to another family.
+    fn set_task(&mut self, sim: &mut Simulation, params: &TaskParams) -> Result<bool, EnvError>;
     /// Simulate one env step with `action` (already checked) and score it.
     fn step(&mut self, sim: &mut Simulation, action: &[f64]) -> Result<Step, EnvError>;
     /// Write the observation of the current state.
@@ -89,7 +90,7 @@ impl<R: Robot> Env for MujocoEnv<R> {
     }
 
     fn set_task(&mut self, task: &Task) -> Result<(), EnvError> {
-        if self.robot.set_task(&mut self.sim, &task.params) {
+        if self.robot.set_task(&mut self.sim, &task.params)? {
             Ok(())
         } else {
             Err(EnvError::WrongTask { env: self.name.into(), kind: task.params.kind() })
@@ -157,6 +158,15 @@ impl Simulation {
         Self::new(Model::from_xml_path(gymnasium_model(file))?, frame_skip, noise)
     }
 
+    /// Simulate `model` from now on (a task with its own compiled model); the next step needs a
+    /// reset.
+    pub(crate) fn use_model(&mut self, model: Model) {
+        self.data = Data::new(&model);
+        self.init_qpos = model.qpos0().to_vec();
+        self.model = model;
+        self.was_reset = false;
+    }
+
     /// Seconds per env step: `timestep × frame_skip`.
     pub fn dt(&self) -> f64 {
         self.model.timestep() * self.frame_skip as f64
@@ -195,6 +205,47 @@ impl Simulation {
     pub fn body_xpos(&self, body: usize) -> [f64; 3] {
         let p = &self.data.xpos()[3 * body..3 * body + 3];
         [p[0], p[1], p[2]]
+    }
+}
+
+/// One compiled model per task value, from a model file with that value written into its XML, as
+/// MCAT ships one file per task (`half_cheetah_arma*.xml`, `hopper_size*.xml`): the compiler then
+/// derives masses, inertias, bounding volumes and `*_invweight0` from the value, which writing it
+/// into a compiled model would leave at the old one.
+pub(crate) struct ModelPerTask {
+    file: &'static str,
+    xml: String,
+    write: fn(&str, f64) -> Result<String, String>,
+    compiled: Vec<(f64, Model)>,
+}
+
+impl ModelPerTask {
+    /// `write(xml, value)` returns the file's XML for one task, or what it could not find.
+    pub(crate) fn new(file: &'static str, write: fn(&str, f64) -> Result<String, String>) -> Result<Self, SimError> {
+        let path = gymnasium_model(file);
+        let xml = std::fs::read_to_string(&path)
+            .map_err(|e| SimError::Load { source_name: path.display().to_string(), message: e.to_string() })?;
+        Ok(ModelPerTask { file, xml, write, compiled: vec![] })
+    }
+
+    /// The model of the task with `value`, compiled on first use.
+    pub(crate) fn model(&mut self, value: f64) -> Result<Model, SimError> {
+        if let Some((_, model)) = self.compiled.iter().find(|(v, _)| *v == value) {
+            return Ok(model.clone());
+        }
+        let xml = (self.write)(&self.xml, value)
+            .map_err(|message| SimError::Load { source_name: format!("{} with {value}", self.file), message })?;
+        let model = Model::from_xml_str(&xml)?;
+        self.compiled.push((value, model.clone()));
+        Ok(model)
+    }
+}
+
+/// `xml` with its one occurrence of `from` replaced by `to`.
+pub(crate) fn replace_once(xml: &str, from: &str, to: &str) -> Result<String, String> {
+    match xml.matches(from).count() {
+        1 => Ok(xml.replacen(from, to, 1)),
+        n => Err(format!("expected one `{from}` in the model file, found {n}")),
     }
 }
 
