@@ -77,13 +77,24 @@ pub struct EnvOptions {
     pub horizon: Option<usize>,
     /// Pay the reward every n steps (MCAT's 200/350/500); `None` is dense.
     pub reward_delay: Option<usize>,
+    /// Also pay what is pending when the time limit ends the episode (papers/004 §5.2's "or when
+    /// the episode terminates"); MCAT's `delay_reward_env.py` pays only on its env's `done`,
+    /// which its dynamics envs never set, so the default drops the remainder (1000 = 2·350 + 300).
+    pub delay_pays_at_time_limit: bool,
     /// sparse-point-robot's sparse reward: oyster's 1 − d or FOCAL-ICLR's 5·(0.2 − d).
     pub sparse_reward: SparseReward,
 }
 
 impl Default for EnvOptions {
     fn default() -> Self {
-        EnvOptions { forward_backward: true, low_gear_ratio: false, horizon: None, reward_delay: None, sparse_reward: SparseReward::OneMinusDistance }
+        EnvOptions {
+            forward_backward: true,
+            low_gear_ratio: false,
+            horizon: None,
+            reward_delay: None,
+            delay_pays_at_time_limit: false,
+            sparse_reward: SparseReward::OneMinusDistance,
+        }
     }
 }
 
@@ -103,7 +114,7 @@ impl EnvEntry {
     pub fn make(&self, options: &EnvOptions) -> Result<Box<dyn Env>, EnvError> {
         let env = TimeLimit::new((self.build)(self.name, options)?, options.horizon.unwrap_or(self.horizon));
         Ok(match options.reward_delay {
-            Some(delay) => Box::new(DelayedReward::new(Box::new(env), delay)),
+            Some(delay) => Box::new(DelayedReward::new(Box::new(env), delay, options.delay_pays_at_time_limit)),
             None => Box::new(env),
         })
     }

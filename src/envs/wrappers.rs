@@ -15,20 +15,22 @@ impl TimeLimit {
     }
 }
 
-/// Sums the dense reward over `delay` steps and pays it every `delay`-th step and when the
-/// episode ends; every other step pays 0 (papers/004 §5.2). `Step::reward` carries the delayed
-/// reward; the dense one is dropped, as the agent never sees it.
+/// Sums the dense reward over `delay` steps and pays it every `delay`-th step and at a terminal
+/// state, as MCAT's `delay_reward_env.py` does; with `pays_at_time_limit` also when the time limit
+/// ends the episode. Every other step pays 0 (papers/004 §5.2). `Step::reward` carries the
+/// delayed reward; the dense one is dropped, as the agent never sees it.
 pub struct DelayedReward {
     inner: Box<dyn Env>,
     delay: usize,
+    pays_at_time_limit: bool,
     pending: f64,
     since_payment: usize,
 }
 
 impl DelayedReward {
-    pub fn new(inner: Box<dyn Env>, delay: usize) -> Self {
+    pub fn new(inner: Box<dyn Env>, delay: usize, pays_at_time_limit: bool) -> Self {
         assert!(delay > 0, "a reward delay is at least one step");
-        DelayedReward { inner, delay, pending: 0.0, since_payment: 0 }
+        DelayedReward { inner, delay, pays_at_time_limit, pending: 0.0, since_payment: 0 }
     }
 }
 
@@ -114,7 +116,7 @@ impl Env for DelayedReward {
         self.pending += step.reward;
         self.since_payment += 1;
         step.reward = 0.0;
-        if self.since_payment == self.delay || step.done() {
+        if self.since_payment == self.delay || step.terminated || (self.pays_at_time_limit && step.truncated) {
             step.reward = std::mem::take(&mut self.pending);
             self.since_payment = 0;
         }
@@ -167,12 +169,18 @@ mod tests {
     }
 
     #[test]
-    fn delayed_reward_pays_the_sum_every_n_steps_and_at_the_end() {
+    fn delayed_reward_pays_the_sum_every_n_steps_and_at_the_time_limit_on_request() {
         // Standing still 1 away from the goal: dense reward -1 per step.
-        let mut env = DelayedReward::new(Box::new(TimeLimit::new(point([1.0, 0.0]), 7)), 3);
+        let rewards = |pays_at_time_limit| -> Vec<f64> {
+            let mut env = DelayedReward::new(Box::new(TimeLimit::new(point([1.0, 0.0]), 7)), 3, pays_at_time_limit);
+            env.reset().unwrap();
+            (0..7).map(|_| env.step(&[0.0, 0.0]).unwrap().reward).collect()
+        };
+        assert_eq!(rewards(false), [0.0, 0.0, -3.0, 0.0, 0.0, -3.0, 0.0], "delay_reward_env.py: the remainder is never paid");
+        assert_eq!(rewards(true), [0.0, 0.0, -3.0, 0.0, 0.0, -3.0, -1.0]);
+        let mut env = DelayedReward::new(Box::new(TimeLimit::new(point([1.0, 0.0]), 7)), 3, true);
         env.reset().unwrap();
-        let rewards: Vec<f64> = (0..7).map(|_| env.step(&[0.0, 0.0]).unwrap().reward).collect();
-        assert_eq!(rewards, [0.0, 0.0, -3.0, 0.0, 0.0, -3.0, -1.0]);
+        env.step(&[0.0, 0.0]).unwrap();
         env.reset().unwrap();
         assert_eq!(env.step(&[0.0, 0.0]).unwrap().reward, 0.0, "reset drops what was pending");
     }

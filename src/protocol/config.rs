@@ -262,6 +262,9 @@ pub struct McatConfig {
     /// Rewards summed and paid every n steps (papers/004 §5.2: 200, 350, 500); `None` is dense.
     /// `--reward-delay` overrides it.
     pub reward_delay: Option<usize>,
+    /// Pay the delayed reward still pending when the episode's time limit ends it (the paper's
+    /// text); `false` is `delay_reward_env.py`, which drops it.
+    pub delay_pays_at_time_limit: bool,
     /// Episode length; `None` is the env's horizon (1000 for the dynamics families).
     pub max_path_length: Option<usize>,
     pub num_iterations: usize,
@@ -321,6 +324,7 @@ impl Default for McatConfig {
             n_eval_tasks: None,
             task_seed: crate::envs::registry::DEFAULT_TASK_SEED,
             reward_delay: None,
+            delay_pays_at_time_limit: false,
             max_path_length: None,
             num_iterations: 400,
             num_initial_iterations: 5,

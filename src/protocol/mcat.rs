@@ -266,7 +266,12 @@ pub struct McatTrainer {
 
 /// The env options of a run: its horizon and reward delay.
 fn env_options(config: &McatConfig) -> EnvOptions {
-    EnvOptions { horizon: config.max_path_length, reward_delay: config.reward_delay, ..EnvOptions::default() }
+    EnvOptions {
+        horizon: config.max_path_length,
+        reward_delay: config.reward_delay,
+        delay_pays_at_time_limit: config.delay_pays_at_time_limit,
+        ..EnvOptions::default()
+    }
 }
 
 fn check(config: &McatConfig) -> Result<()> {
