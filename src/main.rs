@@ -187,6 +187,10 @@ struct TrainArgs {
     /// ($METARL_CONFIGS: a folder laid out like configs/ read instead).
     #[arg(long)]
     config: Option<PathBuf>,
+    /// Override one config field on top of the config, typed as in a config file (repeat for
+    /// more): --set num_iterations=100 --set hidden_sizes=[64,64]. Recorded in config.json.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    set: Vec<String>,
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Stop after the iteration that reaches this many env steps.
@@ -673,7 +677,7 @@ fn train_offline(algorithm: Algorithm, args: &TrainArgs, suite: &str, dir: &Path
             anyhow::bail!("{} trains offline: pass --dataset DIR (a folder of `metarl offline collect --env {}`)", algorithm.name(), args.env);
         };
         anyhow::ensure!(args.steps.is_none(), "--steps: {} takes no env steps while training; set num_iterations in its config", algorithm.name());
-        let (config, sources) = config::load::<FocalConfig>(args.config.as_deref(), "focal", &args.env, suite)?;
+        let (config, sources) = config::with_overrides(config::load::<FocalConfig>(args.config.as_deref(), "focal", &args.env, suite)?, &args.set)?;
         config::checks::focal(&config)?;
         let total = config.num_iterations as u64;
         let spec = OfflineSpec { algorithm, env: args.env.clone(), seed: args.seed, dataset, device: args.device.name().into(), config };
@@ -712,7 +716,7 @@ fn success_note(success: Option<f64>) -> String {
 
 fn train_pearl(algorithm: Algorithm, args: &TrainArgs, suite: &str, dir: &Path) -> Result<ExitCode> {
     let (mut trainer, total) = starting((|| {
-        let (config, sources) = Config::load(args.config.as_deref(), algorithm.name(), &args.env, suite)?;
+        let (config, sources) = config::with_overrides(Config::load(args.config.as_deref(), algorithm.name(), &args.env, suite)?, &args.set)?;
         config::checks::pearl(algorithm, &config)?;
         let tasks = registry::lookup(&args.env)?.tasks(&EnvOptions::default(), config.task_seed)?;
         let total = metarl::campaign::run_cost(&config, tasks.train.len(), tasks.test.len(), args.steps).iterations;
@@ -743,7 +747,7 @@ fn train_pearl(algorithm: Algorithm, args: &TrainArgs, suite: &str, dir: &Path) 
 
 fn train_on_policy<A: OnPolicyAlgorithm>(algorithm: Algorithm, args: &TrainArgs, suite: &str, dir: &Path) -> Result<ExitCode> {
     let (mut trainer, total) = starting((|| {
-        let (config, sources) = config::load::<A::Config>(args.config.as_deref(), algorithm.name(), &args.env, suite)?;
+        let (config, sources) = config::with_overrides(config::load::<A::Config>(args.config.as_deref(), algorithm.name(), &args.env, suite)?, &args.set)?;
         let run = A::run_config(&config);
         config::checks::on_policy(run, algorithm == Algorithm::MamlTrpo)?;
         let tasks = registry::lookup(&args.env)?.tasks(&EnvOptions::default(), run.task_seed)?;
@@ -768,7 +772,7 @@ fn train_on_policy<A: OnPolicyAlgorithm>(algorithm: Algorithm, args: &TrainArgs,
 
 fn train_mcat(args: &TrainArgs, suite: &str, dir: &Path) -> Result<ExitCode> {
     let (mut trainer, total) = starting((|| {
-        let (mut config, mut sources) = config::load::<config::McatConfig>(args.config.as_deref(), "mcat", &args.env, suite)?;
+        let (mut config, mut sources) = config::with_overrides(config::load::<config::McatConfig>(args.config.as_deref(), "mcat", &args.env, suite)?, &args.set)?;
         if args.reward_delay.is_some() {
             config.reward_delay = args.reward_delay;
             sources.fields.insert("reward_delay".into(), "--reward-delay".into());

@@ -135,7 +135,33 @@ fn train_names_unknown_algorithms_envs_and_config_fields() {
     std::fs::write(&config, r#"{"meta_batch": -4}"#).unwrap();
     assert_clear_failure(&train(&["pearl", "--env", "point-robot", "--config", config.to_str().unwrap(), "--out", out]), &["config field \"meta_batch\" has a bad value -4"]);
     assert_clear_failure(&train(&["pearl", "--env", "point-robot", "--resume", "--out", out]), &["--resume: no checkpoint in"]);
+    assert_clear_failure(&train(&["pearl", "--env", "point-robot", "--set", "kl_lamda=0.1", "--out", out]),
+        &["--set kl_lamda=0.1: unknown config field \"kl_lamda\"", "did you mean \"kl_lambda\""]);
+    assert_clear_failure(&train(&["mcat", "--env", "point-robot-wind", "--set", "policy_transfer=maybe", "--out", out]),
+        &["--set policy_transfer=maybe: config field \"policy_transfer\" has a bad value \"maybe\""]);
+    assert_clear_failure(&train(&["focal", "--env", "point-robot", "--dataset", out, "--set", "n_trj", "--out", out]), &["expected KEY=VALUE"]);
     assert!(!Path::new(out).join("progress.csv").exists(), "a refused run writes nothing");
+}
+
+#[test]
+fn set_overrides_reach_the_run_and_are_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let demo = Path::new(REPO).join("configs/demo/point-robot.json");
+    let args = ["pearl", "--env", "point-robot", "--config", demo.to_str().unwrap(), "--set", "num_iterations=1", "--set", "net_size=32", "--set", "num_iterations=2"];
+    let run = train(&[&args[..], &["--out", out.to_str().unwrap()]].concat());
+    assert!(run.status.success(), "{}", text(&run));
+    let config: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("config.json")).unwrap()).unwrap();
+    assert_eq!((&config["config"]["num_iterations"], &config["config"]["net_size"]), (&serde_json::json!(2), &serde_json::json!(32)), "the later --set wins");
+    let progress = std::fs::read_to_string(out.join("progress.csv")).unwrap();
+    assert_eq!(progress.lines().count(), 3, "two iterations ran:\n{progress}");
+    let sources: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("config_sources.json")).unwrap()).unwrap();
+    assert_eq!(sources["fields"]["net_size"], "--set net_size=32");
+    assert_eq!(sources["fields"]["num_iterations"], "--set num_iterations=2");
+    assert_eq!(sources["fields"]["batch_size"], demo.to_str().unwrap());
+    // Resuming needs the same overrides: they are part of the run's config.
+    let other = train(&[&args[..5], &["--set", "net_size=64", "--resume", "--out", out.to_str().unwrap()]].concat());
+    assert_clear_failure(&other, &["with another config"]);
 }
 
 /// A copy of mujoco-sys in a scratch workspace whose `.deps` points at `cache` (or nowhere);

@@ -515,6 +515,38 @@ pub fn load<T: Serialize + DeserializeOwned + Default>(file: Option<&Path>, fold
     }
 }
 
+/// A loaded config with `--set key=value` overrides on top, in order (a later one over an earlier
+/// one), each typed and checked as a config file's field is: the value is JSON (`100`, `3e-4`,
+/// `[64, 64]`, `false`, `null`) or else a string (`--set dataset_level=expert`). An unknown key is
+/// an error naming the closest field; the sources record each overridden field as `--set`.
+pub fn with_overrides<T: Serialize + DeserializeOwned + Default>(loaded: (T, ConfigSources), sets: &[String]) -> Result<(T, ConfigSources)> {
+    let (config, mut sources) = loaded;
+    if sets.is_empty() {
+        return Ok((config, sources));
+    }
+    let serde_json::Value::Object(mut fields) = serde_json::to_value(&config)? else {
+        bail!("a config is a JSON object of fields");
+    };
+    for set in sets {
+        let Some((key, text)) = set.split_once('=') else {
+            bail!("--set {set:?}: expected KEY=VALUE, e.g. --set num_iterations=100");
+        };
+        let key = key.trim();
+        if !fields.contains_key(key) {
+            let hint = closest_match(key, fields.keys().map(String::as_str));
+            bail!("--set {set}: unknown config field {key:?}{}", hint.map(|h| format!(" (did you mean {h:?}?)")).unwrap_or_default());
+        }
+        let value = serde_json::from_str(text.trim()).unwrap_or_else(|_| serde_json::Value::String(text.to_string()));
+        // Checked alone first, so a bad value names its own --set.
+        parse_json::<T>(&serde_json::json!({ key: value.clone() }).to_string(), &format!("--set {set}"))?;
+        fields.insert(key.to_string(), value);
+        sources.fields.insert(key.to_string(), format!("--set {set}"));
+    }
+    sources.files.push("--set on the command line".to_string());
+    let config = parse_json(&serde_json::Value::Object(fields).to_string(), "the config with --set")?;
+    Ok((config, sources))
+}
+
 impl Config {
     pub fn from_json(text: &str, source: &str) -> Result<Config> {
         parse_json(text, source)
