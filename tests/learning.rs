@@ -196,3 +196,117 @@ fn nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint() {
     let resumed = train("oracle-sac", dir.path(), &["--resume", "--steps", "8000"], &[]);
     assert!(resumed.status.success(), "the kept checkpoint resumes: {}", String::from_utf8_lossy(&resumed.stderr));
 }
+
+/// The checkpoint Python reads: docs/act_from_checkpoint.py (the README's snippet) loads the
+/// policy from `checkpoint/state.safetensors` in the reference venv's torch and acts as ours does.
+#[test]
+fn python_reads_the_checkpoint_and_acts_as_our_policy() {
+    use metarl::protocol::config::Algorithm;
+    use metarl::protocol::meta_train::{build_learner, RunSpec};
+    use metarl::protocol::run_dir::RunDir;
+    use rand::SeedableRng;
+    use tch::{Device, Tensor};
+
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("run");
+    let out = train("pearl", &dir, &["--set", "num_iterations=2"], &[]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let spec = RunSpec::read(&dir).unwrap();
+    let (mut learner, _) = build_learner(Algorithm::Pearl, &spec.config, (2, 2, 2), spec.config.n_train_tasks.unwrap(), Device::Cpu);
+    let (_, tensors) = RunDir { path: dir.clone() }.load_checkpoint::<serde_json::Value>().unwrap();
+    learner.load_state(&tensors).unwrap();
+    let obs = [[0.1f32, -0.2], [0.5, 0.3], [-0.7, 0.9]];
+    let z = [[0.3f32, -0.1], [0.0, 0.0], [-1.2, 0.8]];
+    let tensor = |rows: &[[f32; 2]; 3]| Tensor::from_slice(rows.as_flattened()).reshape([3, 2]);
+    let ours = learner.act(&tensor(&obs), &tensor(&z), true, &mut rand_chacha::ChaCha8Rng::seed_from_u64(0));
+
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/act_from_checkpoint.py");
+    let python = std::process::Command::new(metarl::paths::reference_python())
+        .arg(&script)
+        .arg(&dir)
+        .arg(serde_json::to_string(&obs).unwrap())
+        .arg(serde_json::to_string(&z).unwrap())
+        .output()
+        .unwrap();
+    assert!(python.status.success(), "{}", String::from_utf8_lossy(&python.stderr));
+    let theirs: Vec<Vec<f64>> = serde_json::from_slice(&python.stdout).unwrap();
+    let theirs: Vec<f64> = theirs.concat();
+    assert_eq!(ours.len(), theirs.len());
+    let worst = ours.iter().zip(&theirs).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+    assert!(worst < 1e-6, "ours {ours:?}, python {theirs:?}");
+    assert!(ours.iter().any(|a| a.abs() > 1e-3), "a trained policy acts: {ours:?}");
+
+    // The README shows the snippet that was tested.
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let snippet = std::fs::read_to_string(&script).unwrap();
+    let body = &snippet[snippet.find("import json").unwrap()..];
+    assert!(readme.contains(body.trim_end()), "README's snippet differs from docs/act_from_checkpoint.py");
+}
+
+/// A damaged checkpoint stops `--resume` and `eval` with one line naming the file, what is wrong
+/// and what to do, for a truncated file and for one flipped byte.
+#[test]
+fn a_damaged_checkpoint_is_named_in_one_line() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("run");
+    let out = train("pearl", &dir, &["--set", "num_iterations=1"], &[]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let state = dir.join("checkpoint/state.safetensors");
+    let pristine = std::fs::read(&state).unwrap();
+    let mut flipped = pristine.clone();
+    flipped[pristine.len() / 2] ^= 0x10;
+    for (damage, bytes) in [("truncated", &pristine[..pristine.len() / 3]), ("one flipped byte", &flipped[..])] {
+        std::fs::write(&state, bytes).unwrap();
+        for (what, output) in [
+            ("--resume", train("pearl", &dir, &["--set", "num_iterations=1", "--resume"], &[])),
+            ("eval", metarl().arg("eval").arg(&dir).output().unwrap()),
+        ] {
+            let stderr = String::from_utf8_lossy(&output.stderr).to_string();
+            assert!(!output.status.success(), "{damage}, {what}: should fail");
+            let error: Vec<&str> = stderr.lines().filter(|l| l.contains("error")).collect();
+            assert_eq!(error.len(), 1, "{damage}, {what}: one error line:\n{stderr}");
+            for needle in ["state.safetensors is damaged", "sha256", "restore the checkpoint folder"] {
+                assert!(error[0].contains(needle), "{damage}, {what}: {needle:?} missing from:\n{stderr}");
+            }
+            assert!(!stderr.contains("frame #") && !stderr.contains("panicked"), "{damage}, {what}:\n{stderr}");
+        }
+    }
+}
+
+/// TensorBoard's own reader (the reference venv's `EventAccumulator`) finds every numeric
+/// progress column as a scalar per iteration, equal to progress.csv, also after a killed run
+/// resumed (its event file is rewritten from the rows the checkpoint kept, so no step repeats).
+#[test]
+fn tensorboard_reads_every_progress_column_of_a_resumed_run() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("run");
+    let args = ["--set", "num_iterations=3"];
+    let killed = train("pearl", &dir, &args, &[("METARL_FAULT_KILL_ITERATION", "2")]);
+    assert!(!killed.status.success());
+    let resumed = train("pearl", &dir, &[&args[..], &["--resume"]].concat(), &[]);
+    assert!(resumed.status.success(), "{}", String::from_utf8_lossy(&resumed.stderr));
+
+    let read = "import json, sys\n\
+        from tensorboard.backend.event_processing.event_accumulator import EventAccumulator\n\
+        events = EventAccumulator(sys.argv[1], size_guidance={'scalars': 0})\n\
+        events.Reload()\n\
+        print(json.dumps({tag: [[e.step, e.value] for e in events.Scalars(tag)] for tag in events.Tags()['scalars']}))";
+    let python = std::process::Command::new(metarl::paths::reference_python()).args(["-c", read]).arg(dir.join("tb")).output().unwrap();
+    assert!(python.status.success(), "{}", String::from_utf8_lossy(&python.stderr));
+    let scalars: std::collections::BTreeMap<String, Vec<(i64, f64)>> = serde_json::from_slice(&python.stdout).unwrap();
+
+    let text = std::fs::read_to_string(dir.join("progress.csv")).unwrap();
+    let columns: Vec<&str> = text.lines().next().unwrap().split(',').collect();
+    let rows = progress(&dir);
+    assert_eq!(rows.len(), 3);
+    for (c, column) in columns.iter().enumerate().skip(1) {
+        let expected: Vec<(i64, f64)> =
+            rows.iter().filter_map(|row| row[c].parse::<f64>().ok().map(|v| (row[0].parse().unwrap(), f64::from(v as f32)))).collect();
+        if expected.is_empty() {
+            assert!(!scalars.contains_key(*column), "{column} has no values in progress.csv");
+            continue;
+        }
+        assert_eq!(scalars.get(*column), Some(&expected), "{column}");
+    }
+}

@@ -85,7 +85,7 @@ fn mcat_learns_and_its_runs_are_reproducible_and_resumable() {
     println!("{}", String::from_utf8_lossy(&output));
     succeeded(&train(Path::new(DEMO), 3, &second, &[], &[]));
     assert_eq!(without_clock(&progress(&first)), without_clock(&progress(&second)), "same seed, same progress.csv");
-    for file in ["config.json", "eval.csv", "summary.csv", "checkpoint/state.ot"] {
+    for file in ["config.json", "eval.csv", "summary.csv", "checkpoint/state.safetensors", "checkpoint/manifest.json"] {
         assert!(first.join(file).is_file(), "{file}");
     }
 

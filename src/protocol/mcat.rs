@@ -488,7 +488,7 @@ impl McatTrainer {
             for (task, episode, ret, success) in rows {
                 logs.eval.append(&[iteration.to_string(), task.to_string(), episode.to_string(), field(Some(ret)), success_field(success)])?;
             }
-            logs.progress.append(&row)?;
+            logs.append_progress(&row)?;
             self.progress.iteration = iteration;
             self.progress.elapsed_s = wall_clock_s;
             self.progress.rng = self.rng.clone();

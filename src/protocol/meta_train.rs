@@ -681,7 +681,7 @@ impl Trainer {
             for (task, run, score, success) in eval_rows {
                 logs.eval.append(&[iteration.to_string(), task.to_string(), run.to_string(), field(Some(score)), success_field(success)])?;
             }
-            logs.progress.append(&report.fields())?;
+            logs.append_progress(&report.fields())?;
             self.progress.iteration = iteration;
             self.progress.elapsed_s = report.wall_clock_s;
             self.save_checkpoint()?;

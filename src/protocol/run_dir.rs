@@ -1,8 +1,12 @@
 //! The run folder every trainer writes (DESIGN.md, Results): `config.json` (the resolved run),
 //! `machine.json` (the CPU and numerics mode its numbers came from), `progress.csv` and
-//! `eval.csv` (one row per iteration / per test task), `summary.csv` (the last progress row) and
-//! `checkpoint/` (tensors + counters, replaced whole after every iteration), with `--resume`
-//! continuing exactly where the checkpoint stopped.
+//! `eval.csv` (one row per iteration / per test task) with `tb/` (the progress rows as TensorBoard
+//! scalars), `summary.csv` (the last progress row) and
+//! `checkpoint/` (replaced whole after every iteration), with `--resume` continuing exactly where
+//! the checkpoint stopped. The checkpoint is `state.safetensors` (every network weight, optimiser
+//! moment and buffer, by name), `progress.json` (the counters) and `manifest.json` (each tensor's
+//! name, dtype and shape, the run's `config.json`, and the sha256 of the two files, checked
+//! before anything is read back).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -13,8 +17,14 @@ use serde::Serialize;
 use tch::{Device, Tensor};
 
 use crate::algos::sac::Losses;
+use crate::assets::sha256_hex;
 use crate::numerics::{self, Machine};
+use crate::results::tensorboard::EventWriter;
 use crate::results::{replace_dir_atomic, write_atomic, CsvLog};
+
+/// The checkpoint's tensors, which Python reads too (README, "Reading a checkpoint from Python").
+pub const STATE_FILE: &str = "state.safetensors";
+const MANIFEST_FILE: &str = "manifest.json";
 
 /// What identifies a run for `--resume`: the saved `config.json` must describe the same run.
 pub trait RunIdentity: Serialize + DeserializeOwned {
@@ -30,8 +40,29 @@ pub struct RunDir {
 
 /// The progress and eval logs of a run, opened for appending.
 pub struct RunLogs {
-    pub progress: CsvLog,
+    progress: CsvLog,
     pub eval: CsvLog,
+    columns: Vec<String>,
+    tensorboard: EventWriter,
+}
+
+impl RunLogs {
+    /// One iteration's row: appended to progress.csv, and each numeric column (the first, the
+    /// iteration, is the step) written to the TensorBoard event file.
+    pub fn append_progress(&mut self, fields: &[String]) -> Result<()> {
+        self.progress.append(fields)?;
+        self.tensorboard_row(fields)
+    }
+
+    fn tensorboard_row(&mut self, fields: &[String]) -> Result<()> {
+        let step = fields.first().and_then(|f| f.parse::<i64>().ok()).unwrap_or_default();
+        let values: Vec<(&str, f32)> = self.columns[1..]
+            .iter()
+            .zip(&fields[1..])
+            .filter_map(|(column, field)| field.parse::<f64>().ok().map(|v| (column.as_str(), v as f32)))
+            .collect();
+        self.tensorboard.scalars(step, &values)
+    }
 }
 
 impl RunDir {
@@ -67,27 +98,74 @@ impl RunDir {
     /// Replace the checkpoint by `named` tensors and the `progress` counters.
     pub fn save_checkpoint(&self, named: &[(String, Tensor)], progress: &impl Serialize) -> Result<()> {
         let progress = serde_json::to_vec(progress)?;
+        let named: Vec<(&str, Tensor)> = named.iter().map(|(name, t)| (name.as_str(), t.to_device(Device::Cpu).contiguous())).collect();
+        let mut by_name: Vec<&(&str, Tensor)> = named.iter().collect();
+        by_name.sort_by_key(|(name, _)| *name);
+        let tensors: Vec<serde_json::Value> = by_name
+            .iter()
+            .map(|(name, t)| serde_json::json!({ "name": name, "dtype": format!("{:?}", t.kind()), "shape": t.size() }))
+            .collect();
+        let run: serde_json::Value = serde_json::from_slice(&std::fs::read(self.path.join("config.json"))?)?;
         replace_dir_atomic(&self.checkpoint_dir(), |dir| {
-            Tensor::save_multi(named, dir.join("state.ot"))?;
-            write_atomic(&dir.join("progress.json"), &progress)
+            Tensor::write_safetensors(&named, dir.join(STATE_FILE))?;
+            write_atomic(&dir.join("progress.json"), &progress)?;
+            let sha256: serde_json::Map<String, serde_json::Value> = [STATE_FILE, "progress.json"]
+                .iter()
+                .map(|file| Ok((file.to_string(), sha256_hex(&std::fs::read(dir.join(file))?).into())))
+                .collect::<Result<_>>()?;
+            let manifest = serde_json::json!({ "sha256": sha256, "tensors": tensors, "run": run });
+            write_atomic(&dir.join(MANIFEST_FILE), serde_json::to_string_pretty(&manifest)?.as_bytes())
         })
     }
 
-    /// The checkpoint's counters and tensors by name.
+    /// The checkpoint's counters and tensors by name, after its files were checked against the
+    /// sha256 its manifest recorded (a checkpoint from before manifests, `state.ot`, is read as
+    /// it is).
     pub fn load_checkpoint<P: DeserializeOwned>(&self) -> Result<(P, HashMap<String, Tensor>)> {
         let dir = self.checkpoint_dir();
+        let advice = format!("restore the checkpoint folder from a copy, or start the run again in a new --out folder ({} keeps its CSV files)", self.path.display());
+        if !dir.join(MANIFEST_FILE).is_file() && dir.join("state.ot").is_file() {
+            let progress = serde_json::from_slice(&std::fs::read(dir.join("progress.json"))?)?;
+            return Ok((progress, Tensor::load_multi(dir.join("state.ot"))?.into_iter().collect()));
+        }
+        let manifest: serde_json::Value = std::fs::read(dir.join(MANIFEST_FILE))
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .with_context(|| format!("{} is missing or unreadable: the checkpoint cannot be checked; {advice}", dir.join(MANIFEST_FILE).display()))?;
+        for file in [STATE_FILE, "progress.json"] {
+            let path = dir.join(file);
+            let bytes = std::fs::read(&path).with_context(|| format!("{} is missing; {advice}", path.display()))?;
+            let recorded = manifest["sha256"][file].as_str().unwrap_or_default();
+            let found = sha256_hex(&bytes);
+            if found != recorded {
+                bail!("{} is damaged: its sha256 is {found}, the checkpoint recorded {recorded} ({} bytes now); {advice}", path.display(), bytes.len());
+            }
+        }
         let progress = serde_json::from_slice(&std::fs::read(dir.join("progress.json"))?)?;
-        let tensors = Tensor::load_multi(dir.join("state.ot"))?.into_iter().collect();
+        let tensors = Tensor::read_safetensors(dir.join(STATE_FILE))?.into_iter().collect();
         Ok((progress, tensors))
     }
 
     /// progress.csv and eval.csv; on resume (`last_iteration` of the checkpoint) the rows after it
-    /// are dropped first.
+    /// are dropped first. `tb/` is written anew from the rows kept, so it always shows what
+    /// progress.csv holds.
     pub fn open_logs(&self, progress_columns: &[&str], eval_columns: &[&str], last_iteration: Option<usize>) -> Result<RunLogs> {
-        Ok(RunLogs {
-            progress: CsvLog::open(&self.path.join("progress.csv"), progress_columns, last_iteration)?,
+        let progress_path = self.path.join("progress.csv");
+        let progress = CsvLog::open(&progress_path, progress_columns, last_iteration)?;
+        let tb = self.path.join("tb");
+        if tb.exists() {
+            std::fs::remove_dir_all(&tb).with_context(|| format!("cannot replace {}", tb.display()))?;
+        }
+        let mut logs = RunLogs {
+            progress,
             eval: CsvLog::open(&self.path.join("eval.csv"), eval_columns, last_iteration)?,
-        })
+            columns: progress_columns.iter().map(|c| c.to_string()).collect(),
+            tensorboard: EventWriter::create(&tb)?,
+        };
+        for line in std::fs::read_to_string(&progress_path)?.lines().skip(1) {
+            logs.tensorboard_row(&line.split(',').map(str::to_owned).collect::<Vec<_>>())?;
+        }
+        Ok(logs)
     }
 
     /// summary.csv: the header and the last progress row.

@@ -4,6 +4,7 @@
 
 
 pub mod chart;
+pub mod tensorboard;
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};

@@ -117,9 +117,9 @@ fn collect_task(env_name: &str, config: &FocalConfig, dataset: &Dataset, task: &
     let mut data = TaskData::default();
     let mut checkpoints = Vec::new();
     let mut checkpoint = |sac: &SacV2, steps: usize, data: &mut TaskData, rng: &mut ChaCha8Rng| -> Result<()> {
-        let file = policy_dir.join(format!("step_{steps}.ot"));
+        let file = policy_dir.join(format!("step_{steps}.safetensors"));
         let policy: Vec<(String, Tensor)> = sac.state().into_iter().filter(|(n, _)| n.starts_with("net.policy.")).collect();
-        Tensor::save_multi(&policy, &file)?;
+        Tensor::write_safetensors(&policy, &file)?;
         let mean_return = rollouts(sac, rollout_env.as_mut(), config.n_trj, steps, data, rng)?;
         let policy = file.strip_prefix(&dataset.dir).unwrap_or(&file).display().to_string();
         checkpoints.push(CheckpointRecord { env_steps: steps as u64, policy, mean_return, trajectories: config.n_trj });

@@ -386,7 +386,7 @@ impl OfflineTrainer {
                 let context = rollouts * self.config.max_path_length;
                 logs.eval.append(&[iteration.to_string(), task.to_string(), run.to_string(), field(Some(score)), success_field(success), rollouts.to_string(), context.to_string()])?;
             }
-            logs.progress.append(&report.fields())?;
+            logs.append_progress(&report.fields())?;
             (self.progress.iteration, self.progress.started, self.progress.elapsed_s) = (iteration, true, report.wall_clock_s);
             self.save_checkpoint()?;
             on_iteration(&report);

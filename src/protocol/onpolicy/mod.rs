@@ -248,7 +248,7 @@ impl<A: OnPolicyAlgorithm> OnPolicyTrainer<A> {
             for (task, episode, adapted, ret, success) in rows {
                 logs.eval.append(&[iteration.to_string(), task.to_string(), episode.to_string(), (adapted as u8).to_string(), field(Some(ret)), success_field(success)])?;
             }
-            logs.progress.append(&row)?;
+            logs.append_progress(&row)?;
             self.progress.iteration = iteration;
             self.progress.elapsed_s = wall_clock_s;
             self.progress.rng = self.setup.sampler.rng.clone();
