@@ -15,6 +15,7 @@ use metarl::envs::registry::{self, DEFAULT_TASK_SEED};
 use metarl::envs::rollout::{self, Policy};
 use metarl::envs::{npy, parity, EnvError, EnvOptions, Suite, REGISTRY};
 use metarl::protocol::config::{self, Algorithm, Config};
+use metarl::protocol::driver::{self, drive, TrainingRun};
 use metarl::protocol::embeddings;
 use metarl::protocol::mcat::{transfer_eval, McatTrainer, TransferEvalSpec};
 use metarl::protocol::meta_train::{RunSpec, Trainer};
@@ -647,10 +648,6 @@ fn write_sources(dir: &Path, sources: &config::ConfigSources, resume: bool) -> R
     metarl::results::write_atomic(&path, format!("{}\n", serde_json::to_string_pretty(sources)?).as_bytes())
 }
 
-/// "pearl on cheetah-vel (seed 0)", the progress lines' label.
-fn run_label(algorithm: Algorithm, args: &TrainArgs) -> String {
-    format!("{} on {} (seed {})", algorithm.name(), args.env, args.seed)
-}
 
 fn train(args: TrainArgs) -> Result<ExitCode> {
     let algorithm = starting(Algorithm::parse(&args.algo))?;
@@ -662,36 +659,110 @@ fn train(args: TrainArgs) -> Result<ExitCode> {
     if args.device == DeviceArg::Cuda {
         starting(metarl::protocol::run_dir::parse_device("cuda").map(drop))?;
     }
-    match algorithm {
-        Algorithm::MamlTrpo => train_on_policy::<MamlRunner>(algorithm, &args, entry.suite.label(), &dir),
-        Algorithm::Rl2Ppo => train_on_policy::<Rl2Runner>(algorithm, &args, entry.suite.label(), &dir),
-        Algorithm::Mcat => train_mcat(&args, entry.suite.label(), &dir),
-        Algorithm::Pearl | Algorithm::OracleSac | Algorithm::Tcl | Algorithm::Cocoa => train_pearl(algorithm, &args, entry.suite.label(), &dir),
-        Algorithm::Focal => train_offline(algorithm, &args, entry.suite.label(), &dir),
-    }
-}
-
-fn train_offline(algorithm: Algorithm, args: &TrainArgs, suite: &str, dir: &Path) -> Result<ExitCode> {
-    let (mut trainer, total) = starting((|| {
-        let Some(dataset) = args.dataset.clone() else {
-            anyhow::bail!("{} trains offline: pass --dataset DIR (a folder of `metarl offline collect --env {}`)", algorithm.name(), args.env);
-        };
-        anyhow::ensure!(args.steps.is_none(), "--steps: {} takes no env steps while training; set num_iterations in its config", algorithm.name());
-        let (config, sources) = config::with_overrides(config::load::<FocalConfig>(args.config.as_deref(), "focal", &args.env, suite)?, &args.set)?;
-        config::checks::focal(&config)?;
-        let total = config.num_iterations as u64;
-        let spec = OfflineSpec { algorithm, env: args.env.clone(), seed: args.seed, dataset, device: args.device.name().into(), config };
-        let trainer = OfflineTrainer::open(spec, dir, args.resume)?;
-        write_sources(dir, &sources, args.resume)?;
-        Ok((trainer, total))
-    })())?;
-    let mut progress = Progress::start(run_label(algorithm, args), Some(total));
-    let report = trainer.run(|r| progress.iteration(&Line { iteration: r.iteration, train_steps: Some(r.train_steps as u64), test_return: r.test_return, ..Line::default() }))?;
+    let mut learner = starting(open_learner(algorithm, &args, entry.suite.label(), &dir))?;
+    let mut progress = Progress::start(learner.label(), Some(learner.planned_iterations() as u64));
+    let row = drive(learner.as_mut(), |columns, row| progress.iteration(&Line::of_row(columns, row)))?;
     progress.finish();
-    println!("iteration {}: {} gradient steps, test return {:.3}, effective separation rate {:.3}, RMS embedding distance {:.3}", report.iteration,
-        report.train_steps, report.test_return, report.effective_separation_rate, report.rms_embedding_distance);
+    println!("{}", final_line(&learner.progress_columns(), &row));
+    drop(learner);
+    if matches!(algorithm, Algorithm::Tcl | Algorithm::Cocoa) {
+        // The trained encoder's task clusters (papers/001 Table 2), as `metarl analyze embeddings`.
+        let spec = RunSpec::read(&dir)?;
+        let family = entry.tasks(&EnvOptions::default(), spec.config.task_seed)?;
+        let tasks = spec.config.n_eval_tasks.map_or(family.test.len(), |n| n.min(family.test.len())).min(5);
+        if tasks >= 2 {
+            let analysis = embeddings::analyze(&dir, tasks, 10, None, &dir.join("analysis"))?;
+            println!("embeddings: {}", analysis.png.display());
+        }
+    }
     println!("wrote {}", dir.display());
     Ok(ExitCode::SUCCESS)
+}
+
+/// The run's learner, new or resumed (`--resume`): its config (the shipped or `--config` file,
+/// then `--set`), checked as `campaign plan` checks it; `config_sources.json` written.
+fn open_learner(algorithm: Algorithm, args: &TrainArgs, suite: &str, dir: &Path) -> Result<Box<dyn TrainingRun>> {
+    let learner: Box<dyn TrainingRun> = match algorithm {
+        Algorithm::Pearl | Algorithm::OracleSac | Algorithm::Tcl | Algorithm::Cocoa => {
+            let (config, sources) = config::with_overrides(Config::load(args.config.as_deref(), algorithm.name(), &args.env, suite)?, &args.set)?;
+            config::checks::pearl(algorithm, &config)?;
+            let trainer = Trainer::open(spec(algorithm, args, config), dir, args.resume)?;
+            write_sources(dir, &sources, args.resume)?;
+            Box::new(trainer)
+        }
+        Algorithm::MamlTrpo => open_on_policy::<MamlRunner>(algorithm, args, suite, dir)?,
+        Algorithm::Rl2Ppo => open_on_policy::<Rl2Runner>(algorithm, args, suite, dir)?,
+        Algorithm::Mcat => {
+            let (mut config, mut sources) = config::with_overrides(config::load::<config::McatConfig>(args.config.as_deref(), "mcat", &args.env, suite)?, &args.set)?;
+            if args.reward_delay.is_some() {
+                config.reward_delay = args.reward_delay;
+                sources.fields.insert("reward_delay".into(), "--reward-delay".into());
+            }
+            config::checks::mcat(&config)?;
+            let trainer = McatTrainer::open(spec(Algorithm::Mcat, args, config), dir, args.resume)?;
+            write_sources(dir, &sources, args.resume)?;
+            Box::new(trainer)
+        }
+        Algorithm::Focal => {
+            let Some(dataset) = args.dataset.clone() else {
+                anyhow::bail!("{} trains offline: pass --dataset DIR (a folder of `metarl offline collect --env {}`)", algorithm.name(), args.env);
+            };
+            anyhow::ensure!(args.steps.is_none(), "--steps: {} takes no env steps while training; set num_iterations in its config", algorithm.name());
+            let (config, sources) = config::with_overrides(config::load::<FocalConfig>(args.config.as_deref(), "focal", &args.env, suite)?, &args.set)?;
+            config::checks::focal(&config)?;
+            let spec = OfflineSpec { algorithm, env: args.env.clone(), seed: args.seed, dataset, device: args.device.name().into(), config };
+            let trainer = OfflineTrainer::open(spec, dir, args.resume)?;
+            write_sources(dir, &sources, args.resume)?;
+            Box::new(trainer)
+        }
+    };
+    Ok(learner)
+}
+
+fn open_on_policy<A: OnPolicyAlgorithm + 'static>(algorithm: Algorithm, args: &TrainArgs, suite: &str, dir: &Path) -> Result<Box<dyn TrainingRun>> {
+    let (config, sources) = config::with_overrides(config::load::<A::Config>(args.config.as_deref(), algorithm.name(), &args.env, suite)?, &args.set)?;
+    config::checks::on_policy(A::run_config(&config), algorithm == Algorithm::MamlTrpo)?;
+    let trainer = OnPolicyTrainer::<A>::open(spec(algorithm, args, config), dir, args.resume)?;
+    write_sources(dir, &sources, args.resume)?;
+    Ok(Box::new(trainer))
+}
+
+/// A run folder's learner, resumed from its checkpoint (`eval`).
+fn resume_learner(run_dir: &Path) -> Result<Box<dyn TrainingRun>> {
+    let (algorithm, spec) = run_config(run_dir)?;
+    Ok(match algorithm {
+        Algorithm::MamlTrpo => Box::new(OnPolicyTrainer::<MamlRunner>::open(serde_json::from_value(spec)?, run_dir, true)?),
+        Algorithm::Rl2Ppo => Box::new(OnPolicyTrainer::<Rl2Runner>::open(serde_json::from_value(spec)?, run_dir, true)?),
+        Algorithm::Mcat => Box::new(McatTrainer::open(serde_json::from_value(spec)?, run_dir, true)?),
+        Algorithm::Pearl | Algorithm::OracleSac | Algorithm::Tcl | Algorithm::Cocoa => Box::new(Trainer::open(serde_json::from_value(spec)?, run_dir, true)?),
+        Algorithm::Focal => Box::new(OfflineTrainer::open(serde_json::from_value(spec)?, run_dir, true)?),
+    })
+}
+
+/// The closing line of `metarl train`: the last iteration's budget counters, test return and
+/// success, and the family's own headline columns.
+fn final_line(columns: &[&str], row: &[String]) -> String {
+    let value = |column| driver::value(columns, row, column);
+    let mut parts = vec![];
+    for (column, label) in [("env_steps", "env steps"), ("train_steps", "gradient steps")] {
+        if let Some(v) = value(column) {
+            parts.push(format!("{v} {label}"));
+        }
+    }
+    let test_return = value("test_return").and_then(|v| v.parse::<f64>().ok()).unwrap_or(f64::NAN);
+    parts.push(format!("test return {test_return:.3}{}", success_note(value("test_success").and_then(|v| v.parse().ok()))));
+    let extras: Vec<String> = [
+        ("test_explore_return", "exploration episodes"),
+        ("train_return", "train return"),
+        ("transfer_episodes", "transferred episodes"),
+        ("effective_separation_rate", "effective separation rate"),
+        ("rms_embedding_distance", "RMS embedding distance"),
+    ]
+    .iter()
+    .filter_map(|(column, label)| value(column).map(|v| format!("{label} {v}")))
+    .collect();
+    let extras = if extras.is_empty() { String::new() } else { format!(" ({})", extras.join(", ")) };
+    format!("iteration {}: {}{extras}", value("iteration").unwrap_or("?"), parts.join(", "))
 }
 
 fn offline_collect(env: &str, config: Option<&Path>, out: Option<PathBuf>, seed: u64) -> Result<ExitCode> {
@@ -712,90 +783,6 @@ fn spec<C>(algorithm: Algorithm, args: &TrainArgs, config: C) -> RunSpec<C> {
 
 fn success_note(success: Option<f64>) -> String {
     success.map(|s| format!(", success {:.0}%", 100.0 * s)).unwrap_or_default()
-}
-
-fn train_pearl(algorithm: Algorithm, args: &TrainArgs, suite: &str, dir: &Path) -> Result<ExitCode> {
-    let (mut trainer, total) = starting((|| {
-        let (config, sources) = config::with_overrides(Config::load(args.config.as_deref(), algorithm.name(), &args.env, suite)?, &args.set)?;
-        config::checks::pearl(algorithm, &config)?;
-        let tasks = registry::lookup(&args.env)?.tasks(&EnvOptions::default(), config.task_seed)?;
-        let total = metarl::campaign::run_cost(&config, tasks.train.len(), tasks.test.len(), args.steps).iterations;
-        let trainer = Trainer::open(spec(algorithm, args, config), dir, args.resume)?;
-        write_sources(dir, &sources, args.resume)?;
-        Ok((trainer, total))
-    })())?;
-    let mut progress = Progress::start(run_label(algorithm, args), Some(total));
-    let report = trainer.run(|r| {
-        progress.iteration(&Line { iteration: r.iteration, env_steps: Some(r.env_steps as u64), train_steps: Some(r.train_steps as u64), test_return: r.test_return,
-            test_success: r.test_success })
-    })?;
-    progress.finish();
-    println!("iteration {}: {} env steps, {} gradient steps, test return {:.3}{}", report.iteration, report.env_steps, report.train_steps, report.test_return,
-        success_note(report.test_success));
-    if matches!(algorithm, Algorithm::Tcl | Algorithm::Cocoa) {
-        // The trained encoder's task clusters (papers/001 Table 2), as `metarl analyze embeddings`.
-        let tasks = trainer.test_task_count().min(5);
-        drop(trainer);
-        if tasks >= 2 {
-            let analysis = embeddings::analyze(dir, tasks, 10, None, &dir.join("analysis"))?;
-            println!("embeddings: {}", analysis.png.display());
-        }
-    }
-    println!("wrote {}", dir.display());
-    Ok(ExitCode::SUCCESS)
-}
-
-fn train_on_policy<A: OnPolicyAlgorithm>(algorithm: Algorithm, args: &TrainArgs, suite: &str, dir: &Path) -> Result<ExitCode> {
-    let (mut trainer, total) = starting((|| {
-        let (config, sources) = config::with_overrides(config::load::<A::Config>(args.config.as_deref(), algorithm.name(), &args.env, suite)?, &args.set)?;
-        let run = A::run_config(&config);
-        config::checks::on_policy(run, algorithm == Algorithm::MamlTrpo)?;
-        let tasks = registry::lookup(&args.env)?.tasks(&EnvOptions::default(), run.task_seed)?;
-        let factor = if algorithm == Algorithm::MamlTrpo { 2 } else { 1 };
-        let total = metarl::campaign::on_policy_cost(run, factor, tasks.test.len(), args.steps).iterations;
-        let trainer = OnPolicyTrainer::<A>::open(spec(algorithm, args, config), dir, args.resume)?;
-        write_sources(dir, &sources, args.resume)?;
-        Ok((trainer, total))
-    })())?;
-    let mut progress = Progress::start(run_label(algorithm, args), Some(total));
-    let row = trainer.run(|iteration, env_steps, test_return| {
-        progress.iteration(&Line { iteration, env_steps: Some(env_steps as u64), test_return, ..Line::default() })
-    })?;
-    progress.finish();
-    let value = |name: &str| trainer.columns().iter().position(|c| *c == name).map(|i| row[i].clone()).unwrap_or_default();
-    let success = value("test_success").parse::<f64>().ok();
-    println!("iteration {}: {} env steps, test return {} (exploration episodes {}){}", value("iteration"), value("env_steps"), value("test_return"),
-        value("test_explore_return"), success_note(success));
-    println!("wrote {}", dir.display());
-    Ok(ExitCode::SUCCESS)
-}
-
-fn train_mcat(args: &TrainArgs, suite: &str, dir: &Path) -> Result<ExitCode> {
-    let (mut trainer, total) = starting((|| {
-        let (mut config, mut sources) = config::with_overrides(config::load::<config::McatConfig>(args.config.as_deref(), "mcat", &args.env, suite)?, &args.set)?;
-        if args.reward_delay.is_some() {
-            config.reward_delay = args.reward_delay;
-            sources.fields.insert("reward_delay".into(), "--reward-delay".into());
-        }
-        config::checks::mcat(&config)?;
-        let entry = registry::lookup(&args.env)?;
-        let tasks = entry.tasks(&EnvOptions::default(), config.task_seed)?;
-        let horizon = config.max_path_length.unwrap_or(entry.horizon);
-        let total = metarl::campaign::mcat_cost(&config, horizon, tasks.train.len(), tasks.test.len(), args.steps).iterations;
-        let trainer = McatTrainer::open(spec(Algorithm::Mcat, args, config), dir, args.resume)?;
-        write_sources(dir, &sources, args.resume)?;
-        Ok((trainer, total))
-    })())?;
-    let mut progress = Progress::start(run_label(Algorithm::Mcat, args), Some(total));
-    let row = trainer.run(|iteration, env_steps, test_return| {
-        progress.iteration(&Line { iteration, env_steps: Some(env_steps as u64), test_return, ..Line::default() })
-    })?;
-    progress.finish();
-    let value = |name: &str| trainer.columns().iter().position(|c| *c == name).map(|i| row[i].clone()).unwrap_or_default();
-    println!("iteration {}: {} env steps, test return {} (train return {}, {} transferred episodes)", value("iteration"), value("env_steps"), value("test_return"),
-        value("train_return"), value("transfer_episodes"));
-    println!("wrote {}", dir.display());
-    Ok(ExitCode::SUCCESS)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -836,14 +823,7 @@ fn run_config(run_dir: &Path) -> Result<(Algorithm, serde_json::Value)> {
 }
 
 fn eval(run_dir: &Path) -> Result<ExitCode> {
-    let (algorithm, spec) = run_config(run_dir)?;
-    let summary = match algorithm {
-        Algorithm::MamlTrpo => OnPolicyTrainer::<MamlRunner>::open(serde_json::from_value(spec)?, run_dir, true)?.evaluate_checkpoint()?,
-        Algorithm::Rl2Ppo => OnPolicyTrainer::<Rl2Runner>::open(serde_json::from_value(spec)?, run_dir, true)?.evaluate_checkpoint()?,
-        Algorithm::Mcat => McatTrainer::open(serde_json::from_value(spec)?, run_dir, true)?.evaluate_checkpoint()?,
-        Algorithm::Pearl | Algorithm::OracleSac | Algorithm::Tcl | Algorithm::Cocoa => Trainer::open(serde_json::from_value(spec)?, run_dir, true)?.evaluate_checkpoint()?,
-        Algorithm::Focal => OfflineTrainer::open(serde_json::from_value(spec)?, run_dir, true)?.evaluate_checkpoint()?,
-    };
+    let summary = resume_learner(run_dir)?.evaluate_checkpoint()?;
     let mut csv = String::from("task,run,final_return,final_success\n");
     for (task, run, score, success) in &summary.rows {
         csv.push_str(&format!("{task},{run},{score},{}\n", metarl::results::success_field(*success)));
@@ -1288,12 +1268,9 @@ fn envs_render(args: RenderArgs) -> Result<ExitCode> {
 }
 
 fn render_run(args: RunRenderArgs) -> Result<ExitCode> {
-    let (algorithm, spec) = run_config(&args.run_dir)?;
-    if algorithm.is_on_policy() || algorithm.is_offline() || algorithm == Algorithm::Mcat {
-        anyhow::bail!("{}: `metarl render` films the PEARL family's runs (pearl, oracle-sac, tcl, cocoa); {} runs are not filmed yet", args.run_dir.display(), algorithm.name());
-    }
-    let mut trainer = Trainer::open(serde_json::from_value(spec)?, &args.run_dir, true)?;
-    let suite = registry::lookup(trainer.env_name())?.suite;
+    let (_, spec) = run_config(&args.run_dir)?;
+    let suite = registry::lookup(spec["env"].as_str().unwrap_or_default())?.suite;
+    let mut trainer = resume_learner(&args.run_dir)?;
     let (mut recorder, mut last_trajectory) = (None, None);
     let every = args.film.every.max(1);
     let (score, success) = trainer.film(args.task, &mut |env, at| {

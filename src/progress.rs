@@ -18,6 +18,21 @@ pub struct Line {
     pub test_success: Option<f64>,
 }
 
+impl Line {
+    /// The line of a progress.csv row, read by column name (a family without env steps or
+    /// gradient steps leaves them out).
+    pub fn of_row(columns: &[&str], row: &[String]) -> Line {
+        let value = |column: &str| crate::protocol::driver::value(columns, row, column);
+        Line {
+            iteration: value("iteration").and_then(|v| v.parse().ok()).unwrap_or_default(),
+            env_steps: value("env_steps").and_then(|v| v.parse().ok()),
+            train_steps: value("train_steps").and_then(|v| v.parse().ok()),
+            test_return: value("test_return").and_then(|v| v.parse().ok()).unwrap_or(f64::NAN),
+            test_success: value("test_success").and_then(|v| v.parse().ok()),
+        }
+    }
+}
+
 /// The progress of one run: a spinner on a terminal, log lines elsewhere.
 pub struct Progress {
     label: String,

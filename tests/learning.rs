@@ -197,6 +197,14 @@ fn nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint() {
     assert!(resumed.status.success(), "the kept checkpoint resumes: {}", String::from_utf8_lossy(&resumed.stderr));
 }
 
+/// A PEARL demo run of `iterations` iterations in `root`/run.
+fn finished_run(root: &Path, iterations: usize) -> PathBuf {
+    let dir = root.join("run");
+    let out = train("pearl", &dir, &["--set", &format!("num_iterations={iterations}")], &[]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    dir
+}
+
 /// The checkpoint Python reads: docs/act_from_checkpoint.py (the README's snippet) loads the
 /// policy from `checkpoint/state.safetensors` in the reference venv's torch and acts as ours does.
 #[test]
@@ -208,9 +216,7 @@ fn python_reads_the_checkpoint_and_acts_as_our_policy() {
     use tch::{Device, Tensor};
 
     let root = tempfile::tempdir().unwrap();
-    let dir = root.path().join("run");
-    let out = train("pearl", &dir, &["--set", "num_iterations=2"], &[]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let dir = finished_run(root.path(), 2);
 
     let spec = RunSpec::read(&dir).unwrap();
     let (mut learner, _) = build_learner(Algorithm::Pearl, &spec.config, (2, 2, 2), spec.config.n_train_tasks.unwrap(), Device::Cpu);
@@ -249,9 +255,7 @@ fn python_reads_the_checkpoint_and_acts_as_our_policy() {
 #[test]
 fn a_damaged_checkpoint_is_named_in_one_line() {
     let root = tempfile::tempdir().unwrap();
-    let dir = root.path().join("run");
-    let out = train("pearl", &dir, &["--set", "num_iterations=1"], &[]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let dir = finished_run(root.path(), 1);
     let state = dir.join("checkpoint/state.safetensors");
     let pristine = std::fs::read(&state).unwrap();
     let mut flipped = pristine.clone();

@@ -6,6 +6,7 @@ run's last three iterations; mean ± std over seeds).
 
     python3 tools/focal_orderings.py                                   # the demo: point-robot, seeds 1-3
     python3 tools/focal_orderings.py --env sparse-point-robot --set sparse_rewards=true --seeds 1 2 3 4 5
+    python3 tools/focal_orderings.py --set num_iterations=48 --variants FOCAL "Batch PEARL without BRAC"
 
 It runs target/release/metarl (`cargo build --release` first), `--jobs` runs at a time (one core
 each), in reproducible numerics, so every number it prints reruns bit for bit on any machine.
@@ -57,6 +58,7 @@ def main():
     parser.add_argument("--config", default=str(REPO / "configs" / "demo" / "focal-point-robot.json"))
     parser.add_argument("--set", action="append", default=[], metavar="KEY=JSON", help="a config field for collection and training")
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    parser.add_argument("--variants", nargs="+", choices=[name for name, _ in VARIANTS], help="default: all")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--out", help="folder for the dataset and runs (default: a temporary one)")
     args = parser.parse_args()
@@ -75,8 +77,9 @@ def main():
     subprocess.run([str(METARL), "offline", "collect", "--env", args.env, "--config", str(config), "--out", str(dataset), "--numerics", "reproducible"],
                    check=True, stdout=subprocess.DEVNULL)
 
+    variants = [(name, overrides) for name, overrides in VARIANTS if not args.variants or name in args.variants]
     runs = []
-    for name, overrides in VARIANTS:
+    for name, overrides in variants:
         for level in LEVELS:
             for seed in args.seeds:
                 slug = f"{name.split(' (')[0].replace(' ', '-').lower()}-{level}-seed{seed}"
@@ -101,7 +104,7 @@ def main():
     print()
     print("| variant | " + " | ".join(f"return, {level} level" for level in LEVELS) + " | " + " | ".join(f"ESR, {level}" for level in LEVELS) + " |")
     print("|---|" + "---|" * (2 * len(LEVELS)))
-    for name, _ in VARIANTS:
+    for name, _ in variants:
         returns, rates = [], []
         for level in LEVELS:
             folders = [folder for (key, folder, _) in runs if key == (name, level)]

@@ -74,6 +74,18 @@ class MujocoEnv:
         mujoco.mj_forward(self.model, self.data)
         return self.reset_model()
 
+    def reset_noise(self, scale, normal_qvel):
+        """`set_state(init_qpos + U(-s, s), init_qvel + s·N(0, 1))` (gym HalfCheetah, rlkit Ant, MCAT's
+        cheetah and ant) or `init_qvel + U(-s, s)` (gym Hopper, Walker2d, Humanoid); the qpos noise is
+        drawn first."""
+        qpos = self.init_qpos + self.np_random.uniform(low=-scale, high=scale, size=self.model.nq)
+        if normal_qvel:
+            qvel = self.init_qvel + self.np_random.randn(self.model.nv) * scale
+        else:
+            qvel = self.init_qvel + self.np_random.uniform(low=-scale, high=scale, size=self.model.nv)
+        self.set_state(qpos, qvel)
+        return self._get_obs()
+
     def get_body_com(self, name):
         return self.data.body(name).xpos.copy()
 
@@ -114,10 +126,7 @@ class HalfCheetah(MujocoEnv):
                                self.get_body_com("torso").flat]).astype(np.float32).flatten()
 
     def reset_model(self):
-        qpos = self.init_qpos + self.np_random.uniform(low=-.1, high=.1, size=self.model.nq)
-        qvel = self.init_qvel + self.np_random.randn(self.model.nv) * .1
-        self.set_state(qpos, qvel)
-        return self._get_obs()
+        return self.reset_noise(.1, normal_qvel=True)
 
     def step(self, action):
         xposbefore = self.data.qpos[0]
@@ -152,10 +161,7 @@ class Ant(MujocoEnv):
         return np.concatenate([self.data.qpos.flat[2:], self.data.qvel.flat])
 
     def reset_model(self):
-        qpos = self.init_qpos + self.np_random.uniform(size=self.model.nq, low=-.1, high=.1)
-        qvel = self.init_qvel + self.np_random.randn(self.model.nv) * .1
-        self.set_state(qpos, qvel)
-        return self._get_obs()
+        return self.reset_noise(.1, normal_qvel=True)
 
     def step(self, action):
         contact = lambda: 0.5 * 1e-3 * np.sum(np.square(np.clip(self.data.cfrc_ext, -1, 1)))
@@ -197,10 +203,7 @@ class HumanoidDir(MujocoEnv):
                                d.qfrc_actuator.flat, d.cfrc_ext.flat])
 
     def reset_model(self):
-        c = 0.01
-        self.set_state(self.init_qpos + self.np_random.uniform(low=-c, high=c, size=self.model.nq),
-                       self.init_qvel + self.np_random.uniform(low=-c, high=c, size=self.model.nv))
-        return self._get_obs()
+        return self.reset_noise(0.01, normal_qvel=False)
 
     def step(self, action):
         pos_before = np.copy(self.mass_center()[:2])
@@ -231,10 +234,7 @@ class PlanarWalker(MujocoEnv):
         return np.concatenate([self.data.qpos.flat[1:], np.clip(self.data.qvel.flat, -10, 10)])
 
     def reset_model(self):
-        qpos = self.init_qpos + self.np_random.uniform(low=-.005, high=.005, size=self.model.nq)
-        qvel = self.init_qvel + self.np_random.uniform(low=-.005, high=.005, size=self.model.nv)
-        self.set_state(qpos, qvel)
-        return self._get_obs()
+        return self.reset_noise(.005, normal_qvel=False)
 
     def step(self, a):
         posbefore = self.data.qpos[0]
@@ -309,10 +309,7 @@ class McatHopper(MujocoEnv):  # hopper_env.py
         return np.concatenate([self.data.qpos.flat[1:], np.clip(self.data.qvel.flat, -10, 10)])
 
     def reset_model(self):
-        qpos = self.init_qpos + self.np_random.uniform(low=-0.005, high=0.005, size=self.model.nq)
-        qvel = self.init_qvel + self.np_random.uniform(low=-0.005, high=0.005, size=self.model.nv)
-        self.set_state(qpos, qvel)
-        return self._get_obs()
+        return self.reset_noise(.005, normal_qvel=False)
 
 
 class McatHalfCheetah(MujocoEnv):  # halfcheetah_env.py
@@ -338,10 +335,7 @@ class McatHalfCheetah(MujocoEnv):  # halfcheetah_env.py
         return np.concatenate([self.data.qpos.flat[1:], self.data.qvel.flat])
 
     def reset_model(self):
-        qpos = self.init_qpos + self.np_random.uniform(low=-.1, high=.1, size=self.model.nq)
-        qvel = self.init_qvel + self.np_random.randn(self.model.nv) * .1
-        self.set_state(qpos, qvel)
-        return self._get_obs()
+        return self.reset_noise(.1, normal_qvel=True)
 
 
 class McatAnt(MujocoEnv):  # ant_env.py (damping) and ant_cripple_env.py
@@ -381,10 +375,7 @@ class McatAnt(MujocoEnv):  # ant_env.py (damping) and ant_cripple_env.py
         return np.concatenate([self.data.qpos.flat[2:], self.data.qvel.flat])
 
     def reset_model(self):
-        qpos = self.init_qpos + self.np_random.uniform(size=self.model.nq, low=-.1, high=.1)
-        qvel = self.init_qvel + self.np_random.randn(self.model.nv) * .1
-        self.set_state(qpos, qvel)
-        return self._get_obs()
+        return self.reset_noise(.1, normal_qvel=True)
 
 
 # oyster PointEnv / SparsePointEnv and FOCAL-ICLR PointWindEnv; the dense robot's random start

@@ -14,7 +14,6 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::time::Instant;
 
 use anyhow::{bail, ensure, Context, Result};
 use rand::{Rng, SeedableRng};
@@ -24,8 +23,9 @@ use tch::{Device, Kind, Tensor};
 
 use super::buffer::{MultiTaskBuffer, TaskBuffer, Trajectory};
 use super::config::McatConfig;
+use super::driver::{Counters, IterationRows, TrainingRun};
 use super::meta_train::{EvalRow, EvalSummary, RunSpec};
-use super::run_dir::{fault_iteration, iteration_seed, maybe_killed, parse_device, RunDir};
+use super::run_dir::{fault_iteration, iteration_seed, maybe_killed, parse_device, RunDir, RunIdentity};
 use super::sampler::VecEnvs;
 use crate::algos::mcat::{translation_targets, Behaviour, ContextModels, McatSettings, TransferTracker};
 use crate::algos::sac::standard_normal;
@@ -441,71 +441,89 @@ impl McatTrainer {
         Ok(EvalSummary { iteration: self.progress.iteration, test_return, test_success, rows })
     }
 
-    /// Train until `num_iterations` or the env-step budget; `on_iteration` sees (iteration, env
-    /// steps, test return). Returns the last progress row.
-    pub fn run(&mut self, mut on_iteration: impl FnMut(usize, u64, f64)) -> Result<Vec<String>> {
-        let resumed = self.progress.env_steps > 0;
-        let mut logs = self.dir.open_logs(PROGRESS_COLUMNS, EVAL_COLUMNS, resumed.then_some(self.progress.iteration))?;
-        let start = Instant::now() - std::time::Duration::from_secs_f64(self.progress.elapsed_s);
-        let first = if resumed { self.progress.iteration + 1 } else { 0 };
-        let mut last_row = None;
-        for iteration in first..self.config().num_iterations {
-            if self.spec.max_env_steps.is_some_and(|max| self.progress.env_steps >= max) {
-                break;
-            }
-            let tasks = self.train_tasks.len();
-            let behaviours: Option<Vec<Behaviour>> = (iteration >= self.config().num_initial_iterations).then(|| {
-                let transfer = self.config().policy_transfer && self.features.is_some();
-                (0..tasks).map(|i| if transfer { self.progress.tracker.choose(i) } else { Behaviour::Own }).collect()
-            });
-            let returns = self.collect(iteration, behaviours.as_deref())?;
-            if let Some(behaviours) = &behaviours {
-                for (task, (&behaviour, &ret)) in behaviours.iter().zip(&returns).enumerate() {
-                    self.progress.tracker.record(task, behaviour, ret);
-                }
-            }
-            let transfers = behaviours.iter().flatten().filter(|b| **b != Behaviour::Own).count();
-            let mut losses = self.update();
-            if fault_iteration("METARL_FAULT_NAN_ITERATION") == Some(iteration) {
-                losses.critic_loss = f64::NAN;
-            }
-            if let Some((name, value)) = losses.named().into_iter().find(|(_, v)| !v.is_finite()) {
-                return Err(self.dir.non_finite(name, value, iteration, "", self.progress.iteration));
-            }
-            maybe_killed(iteration);
-            let (test_return, test_success, rows) = self.evaluate(iteration_seed(self.spec.seed, iteration) ^ 0x5EED)?;
-            let wall_clock_s = start.elapsed().as_secs_f64();
-            let mut row = vec![
-                iteration.to_string(),
-                self.progress.env_steps.to_string(),
-                field(Some(mean(returns.iter().copied()))),
-                field(Some(test_return)),
-                field(test_success),
-                transfers.to_string(),
-            ];
-            row.extend(losses.named().iter().map(|(_, v)| field(Some(*v))));
-            row.push(format!("{wall_clock_s:.3}"));
-            for (task, episode, ret, success) in rows {
-                logs.eval.append(&[iteration.to_string(), task.to_string(), episode.to_string(), field(Some(ret)), success_field(success)])?;
-            }
-            logs.append_progress(&row)?;
-            self.progress.iteration = iteration;
-            self.progress.elapsed_s = wall_clock_s;
-            self.progress.rng = self.rng.clone();
-            let mut state = self.learner.state();
-            state.extend(self.buffers.save("buffer"));
-            state.extend(self.features.as_ref().map(|f| ("mcat.features".to_owned(), f.shallow_clone())));
-            self.dir.save_checkpoint(&state, &self.progress)?;
-            on_iteration(iteration, self.progress.env_steps, test_return);
-            last_row = Some(row);
-        }
-        let row = last_row.context("no iteration ran: the run had already reached its budget")?;
-        self.dir.write_summary(PROGRESS_COLUMNS, &row)?;
-        Ok(row)
+}
+
+impl TrainingRun for McatTrainer {
+    fn label(&self) -> String {
+        self.spec.describe()
     }
 
-    pub fn columns(&self) -> &'static [&'static str] {
-        PROGRESS_COLUMNS
+    fn run_dir(&self) -> &RunDir {
+        &self.dir
+    }
+
+    fn progress_columns(&self) -> Vec<&'static str> {
+        PROGRESS_COLUMNS.to_vec()
+    }
+
+    fn eval_columns(&self) -> &'static [&'static str] {
+        EVAL_COLUMNS
+    }
+
+    fn num_iterations(&self) -> usize {
+        self.config().num_iterations
+    }
+
+    fn planned_iterations(&self) -> usize {
+        let horizon = self.config().max_path_length.unwrap_or_else(|| registry::lookup(&self.spec.env).map_or(1, |e| e.horizon));
+        crate::campaign::mcat_cost(self.config(), horizon, self.train_tasks.len(), self.test_tasks.len(), self.spec.max_env_steps).iterations as usize
+    }
+
+    fn counters(&self) -> Counters {
+        let p = &self.progress;
+        Counters { finished: (p.env_steps > 0).then_some(p.iteration), env_steps: p.env_steps, max_env_steps: self.spec.max_env_steps, elapsed_s: p.elapsed_s }
+    }
+
+    fn iterate(&mut self, iteration: usize) -> Result<IterationRows> {
+        let tasks = self.train_tasks.len();
+        let behaviours: Option<Vec<Behaviour>> = (iteration >= self.config().num_initial_iterations).then(|| {
+            let transfer = self.config().policy_transfer && self.features.is_some();
+            (0..tasks).map(|i| if transfer { self.progress.tracker.choose(i) } else { Behaviour::Own }).collect()
+        });
+        let returns = self.collect(iteration, behaviours.as_deref())?;
+        if let Some(behaviours) = &behaviours {
+            for (task, (&behaviour, &ret)) in behaviours.iter().zip(&returns).enumerate() {
+                self.progress.tracker.record(task, behaviour, ret);
+            }
+        }
+        let transfers = behaviours.iter().flatten().filter(|b| **b != Behaviour::Own).count();
+        let mut losses = self.update();
+        if fault_iteration("METARL_FAULT_NAN_ITERATION") == Some(iteration) {
+            losses.critic_loss = f64::NAN;
+        }
+        if let Some((name, value)) = losses.named().into_iter().find(|(_, v)| !v.is_finite()) {
+            return Err(self.dir.non_finite(name, value, iteration, "", self.progress.iteration));
+        }
+        maybe_killed(iteration);
+        let (test_return, test_success, rows) = self.evaluate(iteration_seed(self.spec.seed, iteration) ^ 0x5EED)?;
+        let mut progress = vec![
+            iteration.to_string(),
+            self.progress.env_steps.to_string(),
+            field(Some(mean(returns.iter().copied()))),
+            field(Some(test_return)),
+            field(test_success),
+            transfers.to_string(),
+        ];
+        progress.extend(losses.named().iter().map(|(_, v)| field(Some(*v))));
+        let eval = rows
+            .into_iter()
+            .map(|(task, episode, ret, success)| vec![iteration.to_string(), task.to_string(), episode.to_string(), field(Some(ret)), success_field(success)])
+            .collect();
+        Ok(IterationRows { progress, eval })
+    }
+
+    fn checkpoint(&mut self, iteration: usize, wall_clock_s: f64) -> Result<()> {
+        self.progress.iteration = iteration;
+        self.progress.elapsed_s = wall_clock_s;
+        self.progress.rng = self.rng.clone();
+        let mut state = self.learner.state();
+        state.extend(self.buffers.save("buffer"));
+        state.extend(self.features.as_ref().map(|f| ("mcat.features".to_owned(), f.shallow_clone())));
+        self.dir.save_checkpoint(&state, &self.progress)
+    }
+
+    fn evaluate_checkpoint(&mut self) -> Result<EvalSummary> {
+        McatTrainer::evaluate_checkpoint(self)
     }
 }
 

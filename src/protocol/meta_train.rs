@@ -20,7 +20,6 @@
 //! tasks.
 
 use std::path::Path;
-use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use rand::{Rng, SeedableRng};
@@ -31,6 +30,7 @@ use tch::{Device, Kind, Tensor};
 use super::buffer::{Batch, MultiTaskBuffer, Trajectory};
 pub use super::config::Algorithm;
 use super::config::Config;
+use super::driver::{Counters, IterationRows, TrainingRun};
 use super::run_dir::{checked_steps, iteration_seed, maybe_killed, parse_device, RunDir, RunIdentity};
 use super::sampler::VecEnvs;
 use crate::algos::contrastive::{Contrastive, ContrastiveSettings, PearlContext, Similarity};
@@ -630,68 +630,93 @@ impl Trainer {
         }
     }
 
-    /// Train until `num_iterations` or the env-step budget; `on_iteration` sees each row.
-    pub fn run(&mut self, mut on_iteration: impl FnMut(&IterationReport)) -> Result<IterationReport> {
-        let resumed_from = self.progress.iteration;
-        let keep = (self.progress.env_steps > 0).then_some(resumed_from);
-        let mut logs = self.dir.open_logs(PROGRESS_COLUMNS, EVAL_COLUMNS, keep)?;
-        let start = Instant::now() - std::time::Duration::from_secs_f64(self.progress.elapsed_s);
-        let first = if self.progress.env_steps > 0 { resumed_from + 1 } else { 0 };
-        let mut last_report = None;
-        for iteration in first..self.config.num_iterations {
-            if self.spec.max_env_steps.is_some_and(|max| self.progress.env_steps >= max) {
-                break;
-            }
-            self.seed_envs(iteration_seed(self.spec.seed, iteration));
-            if iteration == 0 {
-                // A budget below the initial pool (a smoke run) shrinks the pool to fit it.
-                let n = self.train_tasks.len();
-                let initial = self.spec.max_env_steps.map_or(self.config.num_initial_steps, |max| self.config.num_initial_steps.min(max as usize / n).max(1));
-                let all: Vec<usize> = (0..n).collect();
-                self.collect(&all, &[Phase { samples: initial, update_posterior_every: None, encoder_too: true }])?;
-            }
-            let sampled: Vec<usize> = (0..self.config.num_tasks_sample).map(|_| self.progress.rng.gen_range(0..self.train_tasks.len())).collect();
-            let post = Some(self.config.update_post_train);
-            self.collect(&sampled, &[
-                Phase { samples: self.config.num_steps_prior, update_posterior_every: None, encoder_too: true },
-                Phase { samples: self.config.num_steps_posterior, update_posterior_every: post, encoder_too: true },
-                Phase { samples: self.config.num_extra_rl_steps_posterior, update_posterior_every: post, encoder_too: false },
-            ])?;
-            let losses = checked_steps(self.config.num_train_steps_per_itr, iteration, || self.gradient_step())
-                .map_err(|(name, value, step)| self.dir.non_finite(name, value, iteration, &format!(", gradient step {step}"), self.progress.iteration))?;
-            self.progress.train_steps += losses.len() as u64;
-            maybe_killed(iteration);
-            self.seed_envs(iteration_seed(self.spec.seed, iteration) ^ 0x5EED);
-            let (test_return, test_success, eval_rows) = self.evaluate()?;
-            let mean = |f: fn(&Losses) -> f64| (!losses.is_empty()).then(|| losses.iter().map(f).sum::<f64>() / losses.len() as f64);
-            let report = IterationReport {
-                iteration,
-                env_steps: self.progress.env_steps,
-                train_steps: self.progress.train_steps,
-                test_return,
-                test_success,
-                qf_loss: mean(|l| l.qf_loss),
-                vf_loss: mean(|l| l.vf_loss),
-                policy_loss: mean(|l| l.policy_loss),
-                kl_divergence: mean(|l| l.kl_divergence),
-                contrastive_loss: mean_of_some(&losses, |l| l.contrastive_loss),
-                query_kl: mean_of_some(&losses, |l| l.query_kl),
-                wall_clock_s: start.elapsed().as_secs_f64(),
-            };
-            for (task, run, score, success) in eval_rows {
-                logs.eval.append(&[iteration.to_string(), task.to_string(), run.to_string(), field(Some(score)), success_field(success)])?;
-            }
-            logs.append_progress(&report.fields())?;
-            self.progress.iteration = iteration;
-            self.progress.elapsed_s = report.wall_clock_s;
-            self.save_checkpoint()?;
-            on_iteration(&report);
-            last_report = Some(report);
+}
+
+impl TrainingRun for Trainer {
+    fn label(&self) -> String {
+        self.spec.describe()
+    }
+
+    fn run_dir(&self) -> &RunDir {
+        &self.dir
+    }
+
+    fn progress_columns(&self) -> Vec<&'static str> {
+        PROGRESS_COLUMNS.to_vec()
+    }
+
+    fn eval_columns(&self) -> &'static [&'static str] {
+        EVAL_COLUMNS
+    }
+
+    fn num_iterations(&self) -> usize {
+        self.config.num_iterations
+    }
+
+    fn planned_iterations(&self) -> usize {
+        crate::campaign::run_cost(&self.config, self.train_tasks.len(), self.test_tasks.len(), self.spec.max_env_steps).iterations as usize
+    }
+
+    fn counters(&self) -> Counters {
+        let p = &self.progress;
+        Counters { finished: (p.env_steps > 0).then_some(p.iteration), env_steps: p.env_steps, max_env_steps: self.spec.max_env_steps, elapsed_s: p.elapsed_s }
+    }
+
+    fn iterate(&mut self, iteration: usize) -> Result<IterationRows> {
+        self.seed_envs(iteration_seed(self.spec.seed, iteration));
+        if iteration == 0 {
+            // A budget below the initial pool (a smoke run) shrinks the pool to fit it.
+            let n = self.train_tasks.len();
+            let initial = self.spec.max_env_steps.map_or(self.config.num_initial_steps, |max| self.config.num_initial_steps.min(max as usize / n).max(1));
+            let all: Vec<usize> = (0..n).collect();
+            self.collect(&all, &[Phase { samples: initial, update_posterior_every: None, encoder_too: true }])?;
         }
-        let report = last_report.context("no iteration ran: the run had already reached its budget")?;
-        self.dir.write_summary(PROGRESS_COLUMNS, &report.fields())?;
-        crate::results::write_run_curves(&self.dir.path, &format!("{} on {} (seed {})", self.spec.algorithm.name(), self.spec.env, self.spec.seed))?;
-        Ok(report)
+        let sampled: Vec<usize> = (0..self.config.num_tasks_sample).map(|_| self.progress.rng.gen_range(0..self.train_tasks.len())).collect();
+        let post = Some(self.config.update_post_train);
+        self.collect(&sampled, &[
+            Phase { samples: self.config.num_steps_prior, update_posterior_every: None, encoder_too: true },
+            Phase { samples: self.config.num_steps_posterior, update_posterior_every: post, encoder_too: true },
+            Phase { samples: self.config.num_extra_rl_steps_posterior, update_posterior_every: post, encoder_too: false },
+        ])?;
+        let losses = checked_steps(self.config.num_train_steps_per_itr, iteration, || self.gradient_step())
+            .map_err(|(name, value, step)| self.dir.non_finite(name, value, iteration, &format!(", gradient step {step}"), self.progress.iteration))?;
+        self.progress.train_steps += losses.len() as u64;
+        maybe_killed(iteration);
+        self.seed_envs(iteration_seed(self.spec.seed, iteration) ^ 0x5EED);
+        let (test_return, test_success, eval_rows) = self.evaluate()?;
+        let mean = |f: fn(&Losses) -> f64| (!losses.is_empty()).then(|| losses.iter().map(f).sum::<f64>() / losses.len() as f64);
+        let report = IterationReport {
+            iteration,
+            env_steps: self.progress.env_steps,
+            train_steps: self.progress.train_steps,
+            test_return,
+            test_success,
+            qf_loss: mean(|l| l.qf_loss),
+            vf_loss: mean(|l| l.vf_loss),
+            policy_loss: mean(|l| l.policy_loss),
+            kl_divergence: mean(|l| l.kl_divergence),
+            contrastive_loss: mean_of_some(&losses, |l| l.contrastive_loss),
+            query_kl: mean_of_some(&losses, |l| l.query_kl),
+        };
+        let eval = eval_rows
+            .into_iter()
+            .map(|(task, run, score, success)| vec![iteration.to_string(), task.to_string(), run.to_string(), field(Some(score)), success_field(success)])
+            .collect();
+        Ok(IterationRows { progress: report.fields(), eval })
+    }
+
+    fn checkpoint(&mut self, iteration: usize, wall_clock_s: f64) -> Result<()> {
+        self.progress.iteration = iteration;
+        self.progress.elapsed_s = wall_clock_s;
+        self.save_checkpoint()
+    }
+
+    fn evaluate_checkpoint(&mut self) -> Result<EvalSummary> {
+        Trainer::evaluate_checkpoint(self)
+    }
+
+    fn film(&mut self, task: usize, on_step: &mut dyn FnMut(&dyn Env, &FilmStep) -> Result<()>) -> Result<(f64, Option<bool>)> {
+        Trainer::film(self, task, on_step)
     }
 }
 
@@ -828,7 +853,7 @@ pub struct EvalSummary {
     pub rows: Vec<EvalRow>,
 }
 
-/// One row of progress.csv.
+/// One row of progress.csv (the driver adds `wall_clock_s`).
 #[derive(Debug, Clone, Serialize)]
 pub struct IterationReport {
     pub iteration: usize,
@@ -845,7 +870,6 @@ pub struct IterationReport {
     /// TCL/CoCOA: mean InfoNCE loss; CoCOA: mean KL of the queries to the prior.
     pub contrastive_loss: Option<f64>,
     pub query_kl: Option<f64>,
-    pub wall_clock_s: f64,
 }
 
 impl IterationReport {
@@ -862,7 +886,6 @@ impl IterationReport {
             field(self.kl_divergence),
             field(self.contrastive_loss),
             field(self.query_kl),
-            format!("{:.3}", self.wall_clock_s),
         ]
     }
 }

@@ -2,6 +2,7 @@
 
 pub mod buffer;
 pub mod config;
+pub mod driver;
 pub mod embeddings;
 pub mod mcat;
 pub mod meta_train;

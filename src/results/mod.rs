@@ -160,13 +160,16 @@ pub fn read_curve(dir: &Path) -> Result<Curve> {
         .collect()
 }
 
-/// `curves.png` in a run folder: its test return and (where defined) success against env steps.
+/// `curves.png` in a run folder: its test return and (where defined) success against env steps
+/// (gradient steps for an offline run).
 pub fn write_run_curves(dir: &Path, title: &str) -> Result<()> {
     use chart::{Chart, Series};
     let curve = read_curve(dir)?;
+    let header = fs::read_to_string(dir.join("progress.csv"))?.lines().next().unwrap_or_default().to_owned();
+    let x_label = if header.split(',').any(|c| c == "env_steps") { "env steps" } else { "gradient steps" };
     let panel = |name: &str, points: Vec<(f64, f64)>| Chart {
         title: title.to_string(),
-        x_label: "env steps".into(),
+        x_label: x_label.into(),
         y_label: name.into(),
         series: vec![Series { label: name.into(), points, std: None }],
     };

@@ -12,9 +12,8 @@
 //! task and logs the effective separation rate and RMS distance of the embeddings (§5.2.1).
 
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -30,6 +29,7 @@ use crate::envs::{registry, Task};
 use crate::nn::{variables_under, Adam};
 use crate::protocol::buffer::{MultiTaskBuffer, Transition};
 use crate::protocol::config::Algorithm;
+use crate::protocol::driver::{Counters, IterationRows, TrainingRun};
 use crate::protocol::meta_train::{transition_rows, EvalRow, EvalSummary};
 use crate::protocol::run_dir::{checked_steps, iteration_seed, maybe_killed, parse_device, RunDir, RunIdentity};
 use crate::protocol::sampler::VecEnvs;
@@ -75,7 +75,7 @@ struct Progress {
     elapsed_s: f64,
 }
 
-/// One row of progress.csv.
+/// One row of progress.csv (the driver adds `wall_clock_s`).
 #[derive(Debug, Clone)]
 pub struct OfflineReport {
     pub iteration: usize,
@@ -86,14 +86,13 @@ pub struct OfflineReport {
     pub losses: Vec<Option<f64>>,
     pub effective_separation_rate: f64,
     pub rms_embedding_distance: f64,
-    pub wall_clock_s: f64,
 }
 
 impl OfflineReport {
     fn fields(&self) -> Vec<String> {
         let mut fields = vec![self.iteration.to_string(), self.train_steps.to_string(), field(Some(self.test_return)), field(self.test_success)];
         fields.extend(self.losses.iter().map(|&l| field(l)));
-        fields.extend([field(Some(self.effective_separation_rate)), field(Some(self.rms_embedding_distance)), format!("{:.3}", self.wall_clock_s)]);
+        fields.extend([field(Some(self.effective_separation_rate)), field(Some(self.rms_embedding_distance))]);
         fields
     }
 }
@@ -353,47 +352,76 @@ impl OfflineTrainer {
         Ok(EvalSummary { iteration: self.progress.iteration, test_return, test_success, rows })
     }
 
-    /// Train until `num_iterations`; `on_iteration` sees each row.
-    pub fn run(&mut self, mut on_iteration: impl FnMut(&OfflineReport)) -> Result<OfflineReport> {
-        let keep = self.progress.started.then_some(self.progress.iteration);
-        let mut logs = self.dir.open_logs(PROGRESS_COLUMNS, EVAL_COLUMNS, keep)?;
-        let start = Instant::now() - std::time::Duration::from_secs_f64(self.progress.elapsed_s);
-        let first = if self.progress.started { self.progress.iteration + 1 } else { 0 };
-        let mut last = None;
-        for iteration in first..self.config.num_iterations {
-            let losses = checked_steps(self.config.num_train_steps_per_itr, iteration, || self.gradient_step())
-                .map_err(|(name, value, step)| self.dir.non_finite(name, value, iteration, &format!(", gradient step {step}"), self.progress.iteration))?;
-            self.progress.train_steps += losses.len() as u64;
-            maybe_killed(iteration);
-            let (test_return, test_success, rows, rollouts) = self.evaluate(iteration)?;
-            let (effective_separation_rate, rms_embedding_distance) = self.separation();
-            let mean = |f: fn(&Losses) -> Option<f64>| {
-                let values: Vec<f64> = losses.iter().filter_map(f).collect();
-                (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64)
-            };
-            let report = OfflineReport {
-                iteration,
-                train_steps: self.progress.train_steps,
-                test_return,
-                test_success,
-                losses: vec![mean(|l| Some(l.qf_loss)), mean(|l| Some(l.vf_loss)), mean(|l| Some(l.policy_loss)), mean(|l| l.metric_loss),
-                    mean(|l| Some(l.kl_divergence)), mean(|l| l.dual_critic_loss), mean(|l| l.divergence), mean(|l| l.alpha)],
-                effective_separation_rate,
-                rms_embedding_distance,
-                wall_clock_s: start.elapsed().as_secs_f64(),
-            };
-            for ((task, run, score, success), rollouts) in rows.into_iter().zip(rollouts) {
+}
+
+impl TrainingRun for OfflineTrainer {
+    fn label(&self) -> String {
+        format!("{} on {} (seed {})", self.spec.algorithm.name(), self.spec.env, self.spec.seed)
+    }
+
+    fn run_dir(&self) -> &RunDir {
+        &self.dir
+    }
+
+    fn progress_columns(&self) -> Vec<&'static str> {
+        PROGRESS_COLUMNS.to_vec()
+    }
+
+    fn eval_columns(&self) -> &'static [&'static str] {
+        EVAL_COLUMNS
+    }
+
+    fn num_iterations(&self) -> usize {
+        self.config.num_iterations
+    }
+
+    fn planned_iterations(&self) -> usize {
+        self.config.num_iterations
+    }
+
+    /// Offline training takes no env steps.
+    fn counters(&self) -> Counters {
+        Counters { finished: self.progress.started.then_some(self.progress.iteration), env_steps: 0, max_env_steps: None, elapsed_s: self.progress.elapsed_s }
+    }
+
+    fn iterate(&mut self, iteration: usize) -> Result<IterationRows> {
+        let losses = checked_steps(self.config.num_train_steps_per_itr, iteration, || self.gradient_step())
+            .map_err(|(name, value, step)| self.dir.non_finite(name, value, iteration, &format!(", gradient step {step}"), self.progress.iteration))?;
+        self.progress.train_steps += losses.len() as u64;
+        maybe_killed(iteration);
+        let (test_return, test_success, rows, rollouts) = self.evaluate(iteration)?;
+        let (effective_separation_rate, rms_embedding_distance) = self.separation();
+        let mean = |f: fn(&Losses) -> Option<f64>| {
+            let values: Vec<f64> = losses.iter().filter_map(f).collect();
+            (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64)
+        };
+        let report = OfflineReport {
+            iteration,
+            train_steps: self.progress.train_steps,
+            test_return,
+            test_success,
+            losses: vec![mean(|l| Some(l.qf_loss)), mean(|l| Some(l.vf_loss)), mean(|l| Some(l.policy_loss)), mean(|l| l.metric_loss),
+                mean(|l| Some(l.kl_divergence)), mean(|l| l.dual_critic_loss), mean(|l| l.divergence), mean(|l| l.alpha)],
+            effective_separation_rate,
+            rms_embedding_distance,
+        };
+        let eval = rows
+            .into_iter()
+            .zip(rollouts)
+            .map(|((task, run, score, success), rollouts)| {
                 let context = rollouts * self.config.max_path_length;
-                logs.eval.append(&[iteration.to_string(), task.to_string(), run.to_string(), field(Some(score)), success_field(success), rollouts.to_string(), context.to_string()])?;
-            }
-            logs.append_progress(&report.fields())?;
-            (self.progress.iteration, self.progress.started, self.progress.elapsed_s) = (iteration, true, report.wall_clock_s);
-            self.save_checkpoint()?;
-            on_iteration(&report);
-            last = Some(report);
-        }
-        let report = last.context("no iteration ran: the run had already finished its num_iterations")?;
-        self.dir.write_summary(PROGRESS_COLUMNS, &report.fields())?;
-        Ok(report)
+                vec![iteration.to_string(), task.to_string(), run.to_string(), field(Some(score)), success_field(success), rollouts.to_string(), context.to_string()]
+            })
+            .collect();
+        Ok(IterationRows { progress: report.fields(), eval })
+    }
+
+    fn checkpoint(&mut self, iteration: usize, wall_clock_s: f64) -> Result<()> {
+        (self.progress.iteration, self.progress.started, self.progress.elapsed_s) = (iteration, true, wall_clock_s);
+        self.save_checkpoint()
+    }
+
+    fn evaluate_checkpoint(&mut self) -> Result<EvalSummary> {
+        OfflineTrainer::evaluate_checkpoint(self)
     }
 }

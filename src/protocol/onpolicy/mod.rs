@@ -11,7 +11,7 @@ pub mod rl2;
 use std::path::Path;
 use std::time::Instant;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use rand::seq::index::sample;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -21,8 +21,9 @@ use tch::{Device, Tensor};
 
 use self::collect::{collect, Episode, Inputs};
 use super::config::OnPolicyRun;
+use super::driver::{Counters, IterationRows, TrainingRun};
 use super::meta_train::{EvalSummary, RunSpec};
-use super::run_dir::{fault_iteration, iteration_seed, maybe_killed, parse_device, RunDir};
+use super::run_dir::{fault_iteration, iteration_seed, maybe_killed, parse_device, RunDir, RunIdentity};
 use super::sampler::VecEnvs;
 use crate::envs::wrappers::NormalizedActions;
 use crate::envs::{registry, Env, EnvOptions, Task};
@@ -217,51 +218,72 @@ impl<A: OnPolicyAlgorithm> OnPolicyTrainer<A> {
         Ok(EvalSummary { iteration: self.progress.iteration, test_return, test_success, rows })
     }
 
-    /// Train until `num_iterations` or the env-step budget; `on_iteration` sees each row as
-    /// (iteration, env steps, test return).
-    pub fn run(&mut self, mut on_iteration: impl FnMut(usize, u64, f64)) -> Result<Vec<String>> {
-        let resumed = self.progress.env_steps > 0;
-        let mut logs = self.dir.open_logs(&self.columns, EVAL_COLUMNS, resumed.then_some(self.progress.iteration))?;
-        let start = Instant::now() - std::time::Duration::from_secs_f64(self.progress.elapsed_s);
-        let first = if resumed { self.progress.iteration + 1 } else { 0 };
-        let mut last_row = None;
-        for iteration in first..self.run_config().num_iterations {
-            if self.spec.max_env_steps.is_some_and(|max| self.progress.env_steps >= max) {
-                break;
-            }
-            let tasks = self.setup.sample_tasks(self.run_config().meta_batch);
-            let slots = set_tasks(&mut self.setup.sampler, &tasks, iteration_seed(self.spec.seed, iteration))?;
-            let TrainStats { env_steps, train_return, mut numbers } = self.setup.algorithm.train(&mut self.setup.sampler, &slots)?;
-            if fault_iteration("METARL_FAULT_NAN_ITERATION") == Some(iteration) {
-                numbers[0] = f64::NAN;
-            }
-            if let Some((name, value)) = A::COLUMNS.iter().zip(&numbers).find(|(_, v)| !v.is_finite()) {
-                return Err(self.dir.non_finite(name, *value, iteration, "", self.progress.iteration));
-            }
-            maybe_killed(iteration);
-            self.progress.env_steps += env_steps;
-            let (test_return, test_success, explore_return, rows) = self.evaluate(iteration_seed(self.spec.seed, iteration) ^ 0x5EED)?;
-            let wall_clock_s = start.elapsed().as_secs_f64();
-            let mut row = vec![iteration.to_string(), self.progress.env_steps.to_string(), field(Some(train_return)), field(Some(test_return)), field(test_success), field(explore_return)];
-            row.extend(numbers.iter().map(|&v| field(Some(v))));
-            row.push(format!("{wall_clock_s:.3}"));
-            for (task, episode, adapted, ret, success) in rows {
-                logs.eval.append(&[iteration.to_string(), task.to_string(), episode.to_string(), (adapted as u8).to_string(), field(Some(ret)), success_field(success)])?;
-            }
-            logs.append_progress(&row)?;
-            self.progress.iteration = iteration;
-            self.progress.elapsed_s = wall_clock_s;
-            self.progress.rng = self.setup.sampler.rng.clone();
-            self.dir.save_checkpoint(&self.setup.algorithm.state(), &self.progress)?;
-            on_iteration(iteration, self.progress.env_steps, test_return);
-            last_row = Some(row);
-        }
-        let row = last_row.context("no iteration ran: the run had already reached its budget")?;
-        self.dir.write_summary(&self.columns, &row)?;
-        Ok(row)
+}
+
+impl<A: OnPolicyAlgorithm> TrainingRun for OnPolicyTrainer<A> {
+    fn label(&self) -> String {
+        self.spec.describe()
     }
 
-    pub fn columns(&self) -> &[&'static str] {
-        &self.columns
+    fn run_dir(&self) -> &RunDir {
+        &self.dir
+    }
+
+    fn progress_columns(&self) -> Vec<&'static str> {
+        self.columns.clone()
+    }
+
+    fn eval_columns(&self) -> &'static [&'static str] {
+        EVAL_COLUMNS
+    }
+
+    fn num_iterations(&self) -> usize {
+        self.run_config().num_iterations
+    }
+
+    fn planned_iterations(&self) -> usize {
+        // MAML samples before and after adaptation.
+        let factor = if self.spec.algorithm == crate::protocol::config::Algorithm::MamlTrpo { 2 } else { 1 };
+        crate::campaign::on_policy_cost(self.run_config(), factor, self.setup.test_tasks.len(), self.spec.max_env_steps).iterations as usize
+    }
+
+    fn counters(&self) -> Counters {
+        let p = &self.progress;
+        Counters { finished: (p.env_steps > 0).then_some(p.iteration), env_steps: p.env_steps, max_env_steps: self.spec.max_env_steps, elapsed_s: p.elapsed_s }
+    }
+
+    fn iterate(&mut self, iteration: usize) -> Result<IterationRows> {
+        let tasks = self.setup.sample_tasks(self.run_config().meta_batch);
+        let slots = set_tasks(&mut self.setup.sampler, &tasks, iteration_seed(self.spec.seed, iteration))?;
+        let TrainStats { env_steps, train_return, mut numbers } = self.setup.algorithm.train(&mut self.setup.sampler, &slots)?;
+        if fault_iteration("METARL_FAULT_NAN_ITERATION") == Some(iteration) {
+            numbers[0] = f64::NAN;
+        }
+        if let Some((name, value)) = A::COLUMNS.iter().zip(&numbers).find(|(_, v)| !v.is_finite()) {
+            return Err(self.dir.non_finite(name, *value, iteration, "", self.progress.iteration));
+        }
+        maybe_killed(iteration);
+        self.progress.env_steps += env_steps;
+        let (test_return, test_success, explore_return, rows) = self.evaluate(iteration_seed(self.spec.seed, iteration) ^ 0x5EED)?;
+        let mut progress = vec![iteration.to_string(), self.progress.env_steps.to_string(), field(Some(train_return)), field(Some(test_return)), field(test_success), field(explore_return)];
+        progress.extend(numbers.iter().map(|&v| field(Some(v))));
+        let eval = rows
+            .into_iter()
+            .map(|(task, episode, adapted, ret, success)| {
+                vec![iteration.to_string(), task.to_string(), episode.to_string(), (adapted as u8).to_string(), field(Some(ret)), success_field(success)]
+            })
+            .collect();
+        Ok(IterationRows { progress, eval })
+    }
+
+    fn checkpoint(&mut self, iteration: usize, wall_clock_s: f64) -> Result<()> {
+        self.progress.iteration = iteration;
+        self.progress.elapsed_s = wall_clock_s;
+        self.progress.rng = self.setup.sampler.rng.clone();
+        self.dir.save_checkpoint(&self.setup.algorithm.state(), &self.progress)
+    }
+
+    fn evaluate_checkpoint(&mut self) -> Result<EvalSummary> {
+        OnPolicyTrainer::evaluate_checkpoint(self)
     }
 }
