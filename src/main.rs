@@ -739,6 +739,14 @@ fn resume_learner(run_dir: &Path) -> Result<Box<dyn TrainingRun>> {
     })
 }
 
+/// A fractional CSV value to 3 decimals; integers as they are.
+fn three_decimals(value: &str) -> String {
+    match value.parse::<f64>() {
+        Ok(v) if value.contains('.') => format!("{v:.3}"),
+        _ => value.to_string(),
+    }
+}
+
 /// The closing line of `metarl train`: the last iteration's budget counters, test return and
 /// success, and the family's own headline columns.
 fn final_line(columns: &[&str], row: &[String]) -> String {
@@ -759,7 +767,7 @@ fn final_line(columns: &[&str], row: &[String]) -> String {
         ("rms_embedding_distance", "RMS embedding distance"),
     ]
     .iter()
-    .filter_map(|(column, label)| value(column).map(|v| format!("{label} {v}")))
+    .filter_map(|(column, label)| value(column).map(|v| format!("{label} {}", three_decimals(v))))
     .collect();
     let extras = if extras.is_empty() { String::new() } else { format!(" ({})", extras.join(", ")) };
     format!("iteration {}: {}{extras}", value("iteration").unwrap_or("?"), parts.join(", "))
