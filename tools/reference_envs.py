@@ -253,7 +253,7 @@ class PlanarWalker(MujocoEnv):
 
 
 # ----------------------------------------------------------------------------------------------
-# MCAT's dynamics envs: guoyijie/MCAT `Table 1 Replicate/envs/` hopper_env.py, halfcheetah_env.py,
+# MCAT's dynamics envs: guoyijie/MCAT@9ab4651 `Table 1 Replicate/envs/` hopper_env.py, halfcheetah_env.py,
 # ant_env.py and ant_cripple_env.py on gym's models (its assets/ant.xml is gym's; its
 # half_cheetah.xml and hopper.xml differ from gym's only in the floor's visual size).
 #
@@ -288,7 +288,7 @@ def half_cheetah_arma_xml(armature):
     return xml.replace(old, f'<joint armature="{armature}" ')
 
 
-class McatHopper(MujocoEnv):  # hopper_env.py
+class McatHopper(MujocoEnv):  # hopper_env.py: model per size 13/60, step 29-39, obs 41-44, reset 46-55
     def __init__(self):
         super().__init__(load("hopper.xml"), 4)
 
@@ -312,7 +312,7 @@ class McatHopper(MujocoEnv):  # hopper_env.py
         return self.reset_noise(.005, normal_qvel=False)
 
 
-class McatHalfCheetah(MujocoEnv):  # halfcheetah_env.py
+class McatHalfCheetah(MujocoEnv):  # halfcheetah_env.py: model per arma 13/51, mass 55-59, step 31-40, reset 75-79
     def __init__(self):
         super().__init__(load("half_cheetah.xml"), 5)
 
@@ -338,7 +338,7 @@ class McatHalfCheetah(MujocoEnv):  # halfcheetah_env.py
         return self.reset_noise(.1, normal_qvel=True)
 
 
-class McatAnt(MujocoEnv):  # ant_env.py (damping) and ant_cripple_env.py
+class McatAnt(MujocoEnv):  # ant_env.py: step 27-44, damping 70-78; ant_cripple_env.py: cripple_dict 19-24, step 37-63, mask 163-171
     cripple_dict = {0: [2, 3], 1: [4, 5], 2: [6, 7], 3: [0, 1]}
 
     def __init__(self, objective):

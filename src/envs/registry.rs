@@ -163,13 +163,13 @@ pub static REGISTRY: &[EnvEntry] = &[
     EnvEntry { name: "point-robot-wind", suite: Suite::Point, summary: "2-D point, goal (1, 0), wind U[-0.05, 0.05]²", horizon: 25,
         build: |n, o| Ok(Box::new(PointRobot::new(n, PointVariant::Wind, o.sparse_reward))), family: point_robot_wind_tasks },
     EnvEntry { name: "hopper-size", suite: Suite::Dynamics, summary: "hopper, capsule radius 0.01-0.07", horizon: 1000,
-        build: |n, _| Ok(Box::new(Walker::hopper_size(n)?)), family: dynamics_tasks },
+        build: |n, _| Ok(Box::new(Walker::hopper_size(n)?)), family: hopper_size_tasks },
     EnvEntry { name: "cheetah-armature", suite: Suite::Dynamics, summary: "half-cheetah, joint armature 0.05-0.75", horizon: 1000,
-        build: |n, _| Ok(Box::new(Cheetah::env(n, CheetahTask::Armature)?)), family: dynamics_tasks },
+        build: |n, _| Ok(Box::new(Cheetah::env(n, CheetahTask::Armature)?)), family: cheetah_armature_tasks },
     EnvEntry { name: "cheetah-mass", suite: Suite::Dynamics, summary: "half-cheetah, body masses scaled", horizon: 1000,
-        build: |n, _| Ok(Box::new(Cheetah::env(n, CheetahTask::Mass)?)), family: dynamics_tasks },
+        build: |n, _| Ok(Box::new(Cheetah::env(n, CheetahTask::Mass)?)), family: dynamics_scale_tasks },
     EnvEntry { name: "ant-damp", suite: Suite::Dynamics, summary: "ant, joint damping scaled (one leg up, three down)", horizon: 1000,
-        build: |n, o| Ok(Box::new(Ant::env(n, AntTask::Damping, o.low_gear_ratio)?)), family: dynamics_tasks },
+        build: |n, o| Ok(Box::new(Ant::env(n, AntTask::Damping, o.low_gear_ratio)?)), family: dynamics_scale_tasks },
     EnvEntry { name: "ant-cripple", suite: Suite::Dynamics, summary: "ant, one leg's actuators zeroed", horizon: 1000,
         build: |n, o| Ok(Box::new(Ant::env(n, AntTask::Cripple, o.low_gear_ratio)?)), family: cripple_tasks },
     EnvEntry { name: "reach-v3", suite: Suite::Metaworld, summary: "Sawyer, bring the gripper to a goal in the air", horizon: 500,
@@ -392,29 +392,27 @@ fn point_robot_wind_tasks(_: &str, _: &EnvOptions, seed: u32) -> Result<TaskSet,
     Ok(TaskSet::split(numbered(params, oracle), 40, 10))
 }
 
-/// MCAT's task tables. The authors' code (guoyijie/MCAT `Table 1 Replicate`) ships one model per
-/// value -- hopper radii 0.01-0.07 in steps of 0.01 (and 0.1-0.3), half-cheetah armatures
-/// 0.05-0.8 -- and papers/004 gives no meta-RL sets; each table takes five train values and two
-/// unseen test values outside them. Mass and damping scale the defaults as `reset` does.
-fn dynamics_tasks(name: &str, _: &EnvOptions, _: u32) -> Result<TaskSet, EnvError> {
-    let params = |values: &[f64]| -> Vec<TaskParams> {
-        values
-            .iter()
-            .map(|&value| match name {
-                "hopper-size" => TaskParams::Radius { radius: value },
-                "cheetah-armature" => TaskParams::Armature { armature: value },
-                _ => TaskParams::Scale { scale: value },
-            })
-            .collect()
-    };
-    let (train, test): (&[f64], &[f64]) = match name {
-        // The seven files 0.01-0.07 around the default 0.05.
-        "hopper-size" => (&[0.02, 0.03, 0.04, 0.05, 0.06], &[0.01, 0.07]),
-        // From the default 0.1 to Table 1's target 0.5.
-        "cheetah-armature" => (&[0.1, 0.2, 0.3, 0.4, 0.5], &[0.05, 0.75]),
-        _ => (&[0.5, 0.75, 1.0, 1.25, 1.5], &[0.25, 1.75]),
-    };
+/// MCAT's task tables: papers/004 gives no meta-RL sets and the authors' code (guoyijie/MCAT,
+/// `Table 1 Replicate`) only Table 1's pairs, so each table takes five train values and two
+/// unseen test values outside them, from the values the authors ship a model for.
+fn mcat_table(train: &[f64], test: &[f64], param: fn(f64) -> TaskParams) -> Result<TaskSet, EnvError> {
+    let params = |values: &[f64]| values.iter().map(|&v| param(v)).collect();
     Ok(TaskSet::from_lists(params(train), params(test), oracle))
+}
+
+/// hopper-size: capsule radius r, the files `hopper_size0.01`…`0.07.xml` around gym's 0.05.
+fn hopper_size_tasks(_: &str, _: &EnvOptions, _: u32) -> Result<TaskSet, EnvError> {
+    mcat_table(&[0.02, 0.03, 0.04, 0.05, 0.06], &[0.01, 0.07], |radius| TaskParams::Radius { radius })
+}
+
+/// cheetah-armature: from gym's 0.1 to Table 1's target 0.5 (`half_cheetah_arma*.xml`).
+fn cheetah_armature_tasks(_: &str, _: &EnvOptions, _: u32) -> Result<TaskSet, EnvError> {
+    mcat_table(&[0.1, 0.2, 0.3, 0.4, 0.5], &[0.05, 0.75], |armature| TaskParams::Armature { armature })
+}
+
+/// cheetah-mass and ant-damp: the defaults scaled, as their `reset` does.
+fn dynamics_scale_tasks(_: &str, _: &EnvOptions, _: u32) -> Result<TaskSet, EnvError> {
+    mcat_table(&[0.5, 0.75, 1.0, 1.25, 1.5], &[0.25, 1.75], |scale| TaskParams::Scale { scale })
 }
 
 /// ant-cripple: legs 0-2 crippled in training, leg 3 at test.

@@ -16,7 +16,7 @@ impl TimeLimit {
 }
 
 /// Sums the dense reward over `delay` steps and pays it every `delay`-th step and at a terminal
-/// state, as MCAT's `delay_reward_env.py` does; with `pays_at_time_limit` also when the time limit
+/// state, as MCAT's `delay_reward_env.py` does (guoyijie/MCAT@9ab4651, line 33: `t % delay == 0 or done`); with `pays_at_time_limit` also when the time limit
 /// ends the episode. Every other step pays 0 (papers/004 §5.2). `Step::reward` carries the
 /// delayed reward; the dense one is dropped, as the agent never sees it.
 pub struct DelayedReward {

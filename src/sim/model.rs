@@ -278,12 +278,12 @@ impl Model {
         jnt_dofadr: c_int = njnt * 1;
         jnt_range / jnt_range_mut: f64 = njnt * 2;
         dof_damping / dof_damping_mut: f64 = nv * 1;
-        dof_armature / dof_armature_mut: f64 = nv * 1;
+        dof_armature: f64 = nv * 1;
         dof_frictionloss / dof_frictionloss_mut: f64 = nv * 1;
         dof_invweight0: f64 = nv * 1;
         body_invweight0: f64 = nbody * 2;
         geom_friction / geom_friction_mut: f64 = ngeom * 3;
-        geom_size / geom_size_mut: f64 = ngeom * 3;
+        geom_size: f64 = ngeom * 3;
         geom_pos / geom_pos_mut: f64 = ngeom * 3;
         geom_rbound: f64 = ngeom * 1;
         site_pos / site_pos_mut: f64 = nsite * 3;

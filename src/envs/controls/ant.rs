@@ -1,6 +1,6 @@
 //! Ant: ant-dir and ant-goal as oyster writes them (`ant.py`, `ant_dir.py`, `ant_goal.py`), and
-//! the MCAT dynamics tasks ant-damp and ant-cripple as MCAT's `ant_env.py` and
-//! `ant_cripple_env.py` write them: forward velocity + 0.05 survive, a 0.005 control cost
+//! the MCAT dynamics tasks ant-damp and ant-cripple as MCAT's `ant_env.py` (step, lines 27-44) and
+//! `ant_cripple_env.py` (step 37-63; guoyijie/MCAT@9ab4651) write them: forward velocity + 0.05 survive, a 0.005 control cost
 //! (none for cripple), no contact term, never done.
 //!
 //! Model: Gymnasium's ant.xml, the same bodies, joints and gear 150 as oyster's `assets/ant.xml`
@@ -28,7 +28,7 @@ pub enum AntTask {
 /// MCAT's `cripple_dict`.
 const LEG_ACTUATORS: [[usize; 2]; 4] = [[2, 3], [4, 5], [6, 7], [0, 1]];
 
-/// `ant_env.py` `reset`: `damping[2:8] *= s`, `damping[8:14] /= s` over the 14 dofs; dofs 0-5 are
+/// `ant_env.py` `reset` (guoyijie/MCAT@9ab4651, lines 74-77): `damping[2:8] *= s`, `damping[8:14] /= s` over the 14 dofs; dofs 0-5 are
 /// the undamped free joint, so hip_1 and ankle_1 (dofs 6, 7) take s and the other six hinges 1/s.
 fn scale_damping(damping: &mut [f64], pristine: &[f64], scale: f64) {
     for (dof, (d, p)) in damping.iter_mut().zip(pristine).enumerate() {
@@ -117,11 +117,11 @@ impl Robot for Ant {
         let before = sim.body_xpos(self.torso);
         sim.simulate(&self.applied)?;
         let after = sim.body_xpos(self.torso);
-        let contact_cost = 0.5 * 1e-3 * clipped_contact_cost(sim.data.cfrc_ext());
+        let contact_cost = || 0.5 * 1e-3 * clipped_contact_cost(sim.data.cfrc_ext());
         Ok(match self.kind {
             AntTask::Goal => {
                 let goal_reward = -((after[0] - self.goal[0]).abs() + (after[1] - self.goal[1]).abs());
-                let reward = goal_reward - 0.1 * sum_of_squares(&self.applied) - contact_cost;
+                let reward = goal_reward - 0.1 * sum_of_squares(&self.applied) - contact_cost();
                 Step { reward, ..Step::default() }
             }
             AntTask::Direction => {
@@ -129,7 +129,7 @@ impl Robot for Ant {
                 let velocity = [(after[0] - before[0]) / dt, (after[1] - before[1]) / dt];
                 let forward_reward = velocity[0] * self.direction[0] + velocity[1] * self.direction[1];
                 let survive_reward = 1.0;
-                let reward = forward_reward - 0.5 * sum_of_squares(&self.applied) - contact_cost + survive_reward;
+                let reward = forward_reward - 0.5 * sum_of_squares(&self.applied) - contact_cost() + survive_reward;
                 Step { reward, terminated: !healthy(sim), ..Step::default() }
             }
             AntTask::Damping | AntTask::Cripple => {

@@ -1,6 +1,7 @@
 //! Half-cheetah: cheetah-vel and cheetah-dir as oyster writes them (`half_cheetah_vel.py`,
 //! `half_cheetah_dir.py`, on gym's `HalfCheetahEnv`), and the MCAT dynamics tasks
-//! cheetah-armature and cheetah-mass as MCAT's `halfcheetah_env.py` writes them (gym
+//! cheetah-armature and cheetah-mass as MCAT's `halfcheetah_env.py` writes them (guoyijie/MCAT@9ab4651:
+//! a model per armature, lines 13 and 51; mass 55-59; step 31-40; gym
 //! HalfCheetah-v2's reward, never done).
 
 use super::{replace_once, scale_from, sum_of_squares, ModelPerTask, MujocoEnv, ResetNoise, Robot, Simulation};
@@ -59,7 +60,7 @@ impl Robot for Cheetah {
         match (self.kind, params, self.armature_models.as_mut()) {
             (CheetahTask::Velocity, TaskParams::Velocity { velocity }, _) => self.goal = *velocity,
             (CheetahTask::Direction, TaskParams::Direction { direction }, _) => self.goal = *direction,
-            (CheetahTask::Armature, TaskParams::Armature { armature }, Some(models)) => sim.use_model(models.model(*armature)?),
+            (CheetahTask::Armature, TaskParams::Armature { armature }, Some(models)) => models.switch(sim, *armature)?,
             (CheetahTask::Mass, TaskParams::Scale { scale }, _) => {
                 scale_from(sim.model.body_mass_mut(), sim.pristine.body_mass(), *scale)
             }

@@ -160,7 +160,7 @@ impl Simulation {
 
     /// Simulate `model` from now on (a task with its own compiled model); the next step needs a
     /// reset.
-    pub(crate) fn use_model(&mut self, model: Model) {
+    fn use_model(&mut self, model: Model) {
         self.data = Data::new(&model);
         self.init_qpos = model.qpos0().to_vec();
         self.model = model;
@@ -217,6 +217,8 @@ pub(crate) struct ModelPerTask {
     xml: String,
     write: fn(&str, f64) -> Result<String, String>,
     compiled: Vec<(f64, Model)>,
+    /// The value whose model the simulation runs.
+    in_use: Option<f64>,
 }
 
 impl ModelPerTask {
@@ -225,19 +227,28 @@ impl ModelPerTask {
         let path = gymnasium_model(file);
         let xml = std::fs::read_to_string(&path)
             .map_err(|e| SimError::Load { source_name: path.display().to_string(), message: e.to_string() })?;
-        Ok(ModelPerTask { file, xml, write, compiled: vec![] })
+        Ok(ModelPerTask { file, xml, write, compiled: vec![], in_use: None })
     }
 
-    /// The model of the task with `value`, compiled on first use.
-    pub(crate) fn model(&mut self, value: f64) -> Result<Model, SimError> {
-        if let Some((_, model)) = self.compiled.iter().find(|(v, _)| *v == value) {
-            return Ok(model.clone());
+    /// Make `sim` run the model of the task with `value` (compiled on first use); nothing to do
+    /// when it already does.
+    pub(crate) fn switch(&mut self, sim: &mut Simulation, value: f64) -> Result<(), SimError> {
+        if self.in_use == Some(value) {
+            return Ok(());
         }
-        let xml = (self.write)(&self.xml, value)
-            .map_err(|message| SimError::Load { source_name: format!("{} with {value}", self.file), message })?;
-        let model = Model::from_xml_str(&xml)?;
-        self.compiled.push((value, model.clone()));
-        Ok(model)
+        let model = match self.compiled.iter().find(|(v, _)| *v == value) {
+            Some((_, model)) => model.clone(),
+            None => {
+                let xml = (self.write)(&self.xml, value)
+                    .map_err(|message| SimError::Load { source_name: format!("{} with {value}", self.file), message })?;
+                let model = Model::from_xml_str(&xml)?;
+                self.compiled.push((value, model.clone()));
+                model
+            }
+        };
+        sim.use_model(model);
+        self.in_use = Some(value);
+        Ok(())
     }
 }
 

@@ -4,7 +4,8 @@
 //! rand_param_envs ran MuJoCo 1.31 models with `timestep="0.004"` and `RandomEnv` forces
 //! `frame_skip` 4 for both (the walker's own 5 is swallowed by `*args`); Gymnasium's walker2d.xml
 //! and hopper.xml are the same bodies in local coordinates with timestep 0.002, so the
-//! rand-params envs set the timestep back to 0.004. hopper-size is MCAT's `hopper_env.py`: gym
+//! rand-params envs set the timestep back to 0.004. hopper-size is MCAT's `hopper_env.py`
+//! (guoyijie/MCAT@9ab4651: a model per size, lines 13 and 60; step 29-39, done = False): gym
 //! Hopper-v2's model, timestep and reward, one compiled model per capsule radius, never done.
 
 use super::{replace_once, sum_of_squares, ModelPerTask, MujocoEnv, ResetNoise, Robot, Simulation};
@@ -103,7 +104,7 @@ impl Robot for Walker {
                 m.dof_damping_mut().copy_from_slice(dof_damping);
                 m.geom_friction_mut().copy_from_slice(geom_friction);
             }
-            (Randomised::Radius(models), TaskParams::Radius { radius }) => sim.use_model(models.model(*radius)?),
+            (Randomised::Radius(models), TaskParams::Radius { radius }) => models.switch(sim, *radius)?,
             _ => return Ok(false),
         }
         Ok(true)
