@@ -666,12 +666,8 @@ fn train(args: TrainArgs) -> Result<ExitCode> {
     println!("{}", final_line(&learner.progress_columns(), &row));
     drop(learner);
     if matches!(algorithm, Algorithm::Tcl | Algorithm::Cocoa) {
-        // The trained encoder's task clusters (papers/001 Table 2), as `metarl analyze embeddings`.
-        let spec = RunSpec::read(&dir)?;
-        let family = entry.tasks(&EnvOptions::default(), spec.config.task_seed)?;
-        let tasks = spec.config.n_eval_tasks.map_or(family.test.len(), |n| n.min(family.test.len())).min(5);
-        if tasks >= 2 {
-            let analysis = embeddings::analyze(&dir, tasks, 10, None, &dir.join("analysis"))?;
+        // The trained encoder's task clusters, as `metarl analyze embeddings`.
+        if let Some(analysis) = embeddings::analyze_trained(&dir)? {
             println!("embeddings: {}", analysis.png.display());
         }
     }
@@ -682,13 +678,11 @@ fn train(args: TrainArgs) -> Result<ExitCode> {
 /// The run's learner, new or resumed (`--resume`): its config (the shipped or `--config` file,
 /// then `--set`), checked as `campaign plan` checks it; `config_sources.json` written.
 fn open_learner(algorithm: Algorithm, args: &TrainArgs, suite: &str, dir: &Path) -> Result<Box<dyn TrainingRun>> {
-    let learner: Box<dyn TrainingRun> = match algorithm {
+    let (learner, sources): (Box<dyn TrainingRun>, _) = match algorithm {
         Algorithm::Pearl | Algorithm::OracleSac | Algorithm::Tcl | Algorithm::Cocoa => {
             let (config, sources) = config::with_overrides(Config::load(args.config.as_deref(), algorithm.name(), &args.env, suite)?, &args.set)?;
             config::checks::pearl(algorithm, &config)?;
-            let trainer = Trainer::open(spec(algorithm, args, config), dir, args.resume)?;
-            write_sources(dir, &sources, args.resume)?;
-            Box::new(trainer)
+            (Box::new(Trainer::open(spec(algorithm, args, config), dir, args.resume)?), sources)
         }
         Algorithm::MamlTrpo => open_on_policy::<MamlRunner>(algorithm, args, suite, dir)?,
         Algorithm::Rl2Ppo => open_on_policy::<Rl2Runner>(algorithm, args, suite, dir)?,
@@ -699,9 +693,7 @@ fn open_learner(algorithm: Algorithm, args: &TrainArgs, suite: &str, dir: &Path)
                 sources.fields.insert("reward_delay".into(), "--reward-delay".into());
             }
             config::checks::mcat(&config)?;
-            let trainer = McatTrainer::open(spec(Algorithm::Mcat, args, config), dir, args.resume)?;
-            write_sources(dir, &sources, args.resume)?;
-            Box::new(trainer)
+            (Box::new(McatTrainer::open(spec(Algorithm::Mcat, args, config), dir, args.resume)?), sources)
         }
         Algorithm::Focal => {
             let Some(dataset) = args.dataset.clone() else {
@@ -711,20 +703,17 @@ fn open_learner(algorithm: Algorithm, args: &TrainArgs, suite: &str, dir: &Path)
             let (config, sources) = config::with_overrides(config::load::<FocalConfig>(args.config.as_deref(), "focal", &args.env, suite)?, &args.set)?;
             config::checks::focal(&config)?;
             let spec = OfflineSpec { algorithm, env: args.env.clone(), seed: args.seed, dataset, device: args.device.name().into(), config };
-            let trainer = OfflineTrainer::open(spec, dir, args.resume)?;
-            write_sources(dir, &sources, args.resume)?;
-            Box::new(trainer)
+            (Box::new(OfflineTrainer::open(spec, dir, args.resume)?), sources)
         }
     };
+    write_sources(dir, &sources, args.resume)?;
     Ok(learner)
 }
 
-fn open_on_policy<A: OnPolicyAlgorithm + 'static>(algorithm: Algorithm, args: &TrainArgs, suite: &str, dir: &Path) -> Result<Box<dyn TrainingRun>> {
+fn open_on_policy<A: OnPolicyAlgorithm + 'static>(algorithm: Algorithm, args: &TrainArgs, suite: &str, dir: &Path) -> Result<(Box<dyn TrainingRun>, config::ConfigSources)> {
     let (config, sources) = config::with_overrides(config::load::<A::Config>(args.config.as_deref(), algorithm.name(), &args.env, suite)?, &args.set)?;
     config::checks::on_policy(A::run_config(&config), algorithm == Algorithm::MamlTrpo)?;
-    let trainer = OnPolicyTrainer::<A>::open(spec(algorithm, args, config), dir, args.resume)?;
-    write_sources(dir, &sources, args.resume)?;
-    Ok(Box::new(trainer))
+    Ok((Box::new(OnPolicyTrainer::<A>::open(spec(algorithm, args, config), dir, args.resume)?), sources))
 }
 
 /// A run folder's learner, resumed from its checkpoint (`eval`).

@@ -86,9 +86,30 @@ pub struct EmbeddingReport {
 /// write `embedding_metrics.csv`, `embeddings.csv` (per window: task, PCA coordinates, raw
 /// embedding) and `embeddings.png` (initial encoder left, trained right) to `out`.
 pub fn analyze(run_dir: &Path, tasks: usize, rollouts: usize, window: Option<usize>, out: &Path) -> Result<EmbeddingReport> {
+    let (mut trainer, default_window) = open(run_dir)?;
+    report(&mut trainer, tasks, rollouts, window.unwrap_or(default_window), out)
+}
+
+/// The analysis `metarl train` writes after a TCL or CoCOA run (papers/001 Table 2): the first
+/// five test tasks (all of them if fewer), 10 rollouts each, into `analysis/`; `None` for a run
+/// with fewer than two test tasks.
+pub fn analyze_trained(run_dir: &Path) -> Result<Option<EmbeddingReport>> {
+    let (mut trainer, window) = open(run_dir)?;
+    let tasks = trainer.test_task_count().min(5);
+    if tasks < 2 {
+        return Ok(None);
+    }
+    report(&mut trainer, tasks, 10, window, &run_dir.join("analysis")).map(Some)
+}
+
+/// The run's trainer on its checkpoint, and its contrastive window.
+fn open(run_dir: &Path) -> Result<(Trainer, usize)> {
     let spec = RunSpec::read(run_dir)?;
-    let window = window.unwrap_or(spec.config.contrastive_window);
-    let mut trainer = Trainer::open(spec, run_dir, true)?;
+    let window = spec.config.contrastive_window;
+    Ok((Trainer::open(spec, run_dir, true)?, window))
+}
+
+fn report(trainer: &mut Trainer, tasks: usize, rollouts: usize, window: usize, out: &Path) -> Result<EmbeddingReport> {
     let embeddings = trainer.window_embeddings(tasks, rollouts, window)?;
     let labels = &embeddings.task_of_window;
     let encoders: Vec<EncoderReport> = [("initial", &embeddings.initial), ("trained", &embeddings.trained)]

@@ -595,11 +595,6 @@ impl Trainer {
         Ok(WindowEmbeddings { task_of_window, trained: means(&self.learner), initial: means(&initial) })
     }
 
-    /// The env the run trains on.
-    pub fn env_name(&self) -> &str {
-        &self.spec.env
-    }
-
     pub fn test_task_count(&self) -> usize {
         self.test_tasks.len()
     }

@@ -132,7 +132,7 @@ impl RunDir {
             .ok()
             .and_then(|bytes| serde_json::from_slice(&bytes).ok())
             .with_context(|| format!("{} is missing or unreadable: the checkpoint cannot be checked; {advice}", dir.join(MANIFEST_FILE).display()))?;
-        for file in [STATE_FILE, "progress.json"] {
+        let checked = |file: &str| -> Result<Vec<u8>> {
             let path = dir.join(file);
             let bytes = std::fs::read(&path).with_context(|| format!("{} is missing; {advice}", path.display()))?;
             let recorded = manifest["sha256"][file].as_str().unwrap_or_default();
@@ -140,8 +140,10 @@ impl RunDir {
             if found != recorded {
                 bail!("{} is damaged: its sha256 is {found}, the checkpoint recorded {recorded} ({} bytes now); {advice}", path.display(), bytes.len());
             }
-        }
-        let progress = serde_json::from_slice(&std::fs::read(dir.join("progress.json"))?)?;
+            Ok(bytes)
+        };
+        checked(STATE_FILE)?;
+        let progress = serde_json::from_slice(&checked("progress.json")?)?;
         let tensors = Tensor::read_safetensors(dir.join(STATE_FILE))?.into_iter().collect();
         Ok((progress, tensors))
     }
