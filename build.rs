@@ -24,8 +24,6 @@ fn main() {
         println!("cargo:rustc-link-search=native={}", torch_lib.display());
         println!("cargo:rustc-link-arg=-Wl,--no-as-needed,-ltorch_cuda,--as-needed");
     }
-    // Where this build's cache is, for `metarl doctor` and the reference-venv tests.
-    println!("cargo:rustc-env=METARL_BUILD_DEPS={}", deps.display());
     println!("cargo:rerun-if-env-changed=DEP_MUJOCO_DEPS");
 }
 

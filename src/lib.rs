@@ -1,6 +1,5 @@
 //! metarl: a meta-RL benchmark harness. Layout and conventions: DESIGN.md; commands: README.md.
 
-// `sim` is the only safe layer over mujoco-sys; nothing else may use `unsafe`.
 #![deny(unsafe_code)]
 
 pub mod algos;
@@ -8,15 +7,13 @@ pub mod assets;
 pub mod bench;
 pub mod campaign;
 pub mod doctor;
-pub mod envs;
 pub mod nn;
 pub mod numerics;
-pub mod paths;
 pub mod progress;
 pub mod protocol;
 pub mod regress;
 pub mod results;
-#[allow(unsafe_code)]
-pub mod sim;
-pub mod suggest;
 pub mod video;
+
+// The environments live in their own crate, without libtorch (metarl-envs/).
+pub use metarl_envs::{envs, paths, sim, suggest};

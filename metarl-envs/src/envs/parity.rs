@@ -107,7 +107,7 @@ pub fn metaworld(envs: &[String], episodes: usize, seed: u32, mut on_env: impl F
         }
         names.push(format!("{}-v3", entry.name.trim_end_matches("-v3")));
     }
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tools/reference_metaworld.py");
+    let script = paths::repository().join("tools/reference_metaworld.py");
     let mut command = Command::new(paths::reference_python());
     command.arg(&script).args(["live", "--episodes", &episodes.to_string(), "--seed", &seed.to_string()]);
     for name in &names {

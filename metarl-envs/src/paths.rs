@@ -17,12 +17,20 @@ pub fn deps_dir() -> PathBuf {
 pub fn metaworld_assets() -> PathBuf {
     std::env::var_os("METARL_ASSETS")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("metaworld_xml"))
+        .unwrap_or_else(|| repository().join("metaworld_xml"))
 }
 
-/// Gymnasium's MuJoCo models (half_cheetah.xml, ant.xml, ...).
+/// Gymnasium's MuJoCo models (half_cheetah.xml, ant.xml, ...): the cache's, or
+/// `METARL_GYMNASIUM_ASSETS` (the Python module points it at the installed gymnasium's).
 pub fn gymnasium_assets() -> PathBuf {
-    deps_dir().join("gymnasium_assets")
+    std::env::var_os("METARL_GYMNASIUM_ASSETS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| deps_dir().join("gymnasium_assets"))
+}
+
+/// The repository this crate was built in (its tools/ and metaworld_xml/).
+pub fn repository() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
 }
 
 /// The reference venv's interpreter (mujoco 3.3.7, metaworld 3.1.1, gymnasium, torch).
