@@ -327,8 +327,8 @@ struct FilmArgs {
 
 impl FilmArgs {
     fn recorder(&self, env: &dyn metarl::envs::Env, suite: Suite) -> Result<metarl::video::Recorder> {
-        let camera = self.camera.clone().map_or_else(|| metarl::video::default_camera(env, suite), metarl::sim::Camera::Named);
-        let rotate = !self.as_defined && metarl::video::upside_down(&camera, suite);
+        let camera = self.camera.clone().map_or_else(|| metarl::envs::camera::default_camera(env, suite), metarl::sim::Camera::Named);
+        let rotate = !self.as_defined && metarl::envs::camera::upside_down(&camera, suite);
         metarl::video::Recorder::new(env, camera, rotate, self.width, self.height)
     }
 }

@@ -6,24 +6,9 @@ use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 
-use crate::envs::{Env, Suite};
+use crate::envs::Env;
 use crate::results::chart::Canvas;
 use crate::sim::{Camera, Renderer};
-
-/// The camera an env is filmed from unless one is named: Meta-World's `corner2` overview, the
-/// tracking camera of the MuJoCo Controls models (gymnasium's `track`), else the free camera.
-pub fn default_camera(env: &dyn Env, suite: Suite) -> Camera {
-    let names = env.physics().map(|(model, _)| Renderer::cameras(model)).unwrap_or_default();
-    let preferred = if suite == Suite::Metaworld { "corner2" } else { "track" };
-    if names.iter().any(|n| n == preferred) { Camera::Named(preferred.into()) } else { Camera::Free }
-}
-
-/// Whether frames from `camera` are turned 180°: Meta-World's corner cameras are defined with
-/// their up axis pointing down (`corner`: xyaxes "-1 1 0 -0.2 -0.2 -1"), so their images come out
-/// upside down, in the package as here.
-pub fn upside_down(camera: &Camera, suite: Suite) -> bool {
-    suite == Suite::Metaworld && matches!(camera, Camera::Named(name) if name.starts_with("corner"))
-}
 
 /// Levels per channel of the GIF palette: a fixed 6 × 7 × 6 colour cube (252 colours), so a frame
 /// is quantised by arithmetic instead of a per-frame palette search.
@@ -51,7 +36,7 @@ fn cube_index(pixel: &[u8]) -> u8 {
 
 /// Where frames come from.
 enum Source {
-    /// MuJoCo's renderer; `rotate` turns each image 180° (see [`upside_down`]).
+    /// MuJoCo's renderer; `rotate` turns each image 180° (see [`crate::envs::camera::upside_down`]).
     Mujoco { renderer: Renderer, camera: Camera, rotate: bool },
     /// A top view of a planar env (the point robots): the goal, the agent and its trail this episode.
     Plane { trail: Vec<[f64; 2]> },
@@ -131,8 +116,7 @@ impl Recorder {
                 let (model, data) = env.physics().context("the env lost its physics")?;
                 let mut rgb = renderer.render(model, data, camera)?;
                 if *rotate {
-                    // 180°: the pixel order reversed, each pixel's channels kept.
-                    rgb = rgb.chunks_exact(3).rev().flatten().copied().collect();
+                    rgb = crate::envs::camera::turned_half(&rgb);
                 }
                 Canvas { width, height, rgb }
             }

@@ -5,6 +5,7 @@
 //! reference code draws them. Observations live in a buffer owned by the env (read them with
 //! [`Env::observation`]), so stepping allocates nothing.
 
+pub mod camera;
 pub mod controls;
 pub mod metaworld;
 pub mod np_random;
@@ -99,6 +100,9 @@ pub trait Env: Send {
     fn planar(&self) -> Option<Planar> {
         None
     }
+    /// The named values of the last step's `info` beyond [`Step`]'s (a Meta-World env's
+    /// `near_object`, `grasp_success`, ...), in the reference's order.
+    fn visit_info(&self, _visit: &mut dyn FnMut(&'static str, f64)) {}
 }
 
 /// A planar env's state as a picture shows it.

@@ -65,8 +65,10 @@ impl Suite {
     }
 }
 
-/// Family options beyond the name; the defaults are what the papers run.
-#[derive(Debug, Clone, PartialEq)]
+/// Family options beyond the name; the defaults are what the papers run. Read by name from the
+/// Python module's keyword arguments (an unknown one is an error that names it).
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct EnvOptions {
     /// ant-dir's tasks are forward and backward (papers/001, FOCAL) rather than oyster's default
     /// of two random directions.
@@ -279,7 +281,7 @@ fn direction_vector(angle: f64) -> Vec<f64> {
 }
 
 /// Oracle vector of each kind of task (papers/001 Table 5).
-pub(crate) fn oracle(params: &TaskParams) -> Vec<f64> {
+pub fn oracle(params: &TaskParams) -> Vec<f64> {
     match params {
         TaskParams::Velocity { velocity } => vec![*velocity],
         // One-hot: backward, forward.

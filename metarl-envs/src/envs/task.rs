@@ -1,9 +1,9 @@
 //! Tasks: what differs between the MDPs of one family, and the ground-truth vector oracle SAC
 //! conditions on (papers/001 Table 5).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum TaskParams {
     /// Target forward velocity (cheetah-vel).

@@ -76,6 +76,9 @@ macro_rules! delegate {
         fn planar(&self) -> Option<super::Planar> {
             self.inner.planar()
         }
+        fn visit_info(&self, visit: &mut dyn FnMut(&'static str, f64)) {
+            self.inner.visit_info(visit)
+        }
     };
 }
 

@@ -540,6 +540,20 @@ impl<T: SawyerTask> Env for SawyerEnv<T> {
     fn hidden_goal(&self) -> Option<[f64; 3]> {
         Some(self.task.target_pos())
     }
+
+    fn visit_info(&self, visit: &mut dyn FnMut(&'static str, f64)) {
+        let info = &self.info;
+        for (name, value) in [
+            ("near_object", info.near_object),
+            ("grasp_success", info.grasp_success),
+            ("grasp_reward", info.grasp_reward),
+            ("in_place_reward", info.in_place_reward),
+            ("obj_to_target", info.obj_to_target),
+            ("unscaled_reward", info.unscaled_reward),
+        ] {
+            visit(name, value);
+        }
+    }
 }
 
 /// One `env.reset()` of `_make_tasks` with the rand vec unfrozen: `reset_model` runs twice, each
