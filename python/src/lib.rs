@@ -297,10 +297,11 @@ impl NativeVecEnv {
         let Batch { slots, obs, actions } = batch;
         let (d, a) = (self.observation_dim, self.action_dim);
         match &self.pool {
-            Some(pool) => pool.install(|| {
+            // One env gains nothing from a hop to the pool.
+            Some(pool) if slots.len() > 1 => pool.install(|| {
                 slots.par_iter_mut().zip(obs.par_chunks_mut(d)).zip(actions.par_chunks(a)).for_each(|((slot, obs), action)| work(slot, obs, action))
             }),
-            None => slots.iter_mut().zip(obs.chunks_mut(d)).zip(actions.chunks(a)).for_each(|((slot, obs), action)| work(slot, obs, action)),
+            _ => slots.iter_mut().zip(obs.chunks_mut(d)).zip(actions.chunks(a)).for_each(|((slot, obs), action)| work(slot, obs, action)),
         }
         match slots.iter_mut().enumerate().find_map(|(i, slot)| slot.error.take().map(|e| (i, e))) {
             Some(failure) => Err(failure),
