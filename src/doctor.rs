@@ -68,6 +68,7 @@ pub fn run() -> Report {
     checks.push(gymnasium_models());
     checks.push(reference_venv());
     checks.push(rendering());
+    checks.push(viewer());
     Report { checks }
 }
 
@@ -81,6 +82,23 @@ fn rendering() -> Check {
             status: Status::Info,
             detail: format!("unavailable ({e}); `metarl render` and `envs render` need it"),
             fix: Some("apt-get install libosmesa6 (as root), or `make deps` as root".into()),
+        },
+    }
+}
+
+/// `metarl view`'s window: optional, like rendering.
+fn viewer() -> Check {
+    #[cfg(feature = "viewer")]
+    let found = crate::sim::viewer::can_open_window().map_err(|e| e.to_string());
+    #[cfg(not(feature = "viewer"))]
+    let found: Result<String, String> = Err("this build has no viewer (built without the `viewer` feature)".into());
+    match found {
+        Ok(detail) => Check::ok("viewer", format!("`metarl view` can open a window: {detail}")),
+        Err(why) => Check {
+            name: "viewer",
+            status: Status::Info,
+            detail: format!("unavailable: {why}"),
+            fix: Some("run under an X display (on a headless machine: `xvfb-run -a metarl view ...`; Debian: apt-get install xvfb libegl-mesa0), or use `metarl render` for a GIF".into()),
         },
     }
 }

@@ -14,6 +14,8 @@ pub mod protocol;
 pub mod regress;
 pub mod results;
 pub mod video;
+#[cfg(feature = "viewer")]
+pub mod view;
 
 // The environments live in their own crate, without libtorch (metarl-envs/).
 pub use metarl_envs::{envs, paths, sim, suggest};

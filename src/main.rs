@@ -110,8 +110,33 @@ enum Command {
     /// Film a run's checkpoint on a test task through the meta-test protocol (exploration
     /// episodes, then adapted ones): a GIF or PNG frames with episode, return and success drawn.
     Render(RunRenderArgs),
+    /// Watch an env under a policy, or a trained run's meta-test, live in MuJoCo's interactive
+    /// viewer (needs a display): real time, episodes looping; Space pauses, N steps, R restarts,
+    /// PageDown/PageUp switch task, F1 shows the viewer's own keys.
+    View(ViewArgs),
     /// Report what this build found (MuJoCo, libtorch, CUDA, assets, reference venv) and how to fix problems.
     Doctor,
+}
+
+#[derive(Args)]
+struct ViewArgs {
+    /// An env (`metarl envs list`) or a run folder (its meta-test on a test task).
+    target: String,
+    /// Task index: in the env's family list (`metarl envs show ENV`), or in the run's test tasks.
+    #[arg(long, default_value_t = 0)]
+    task: usize,
+    /// The env's policy (a run plays its own).
+    #[arg(long, value_enum, default_value_t = PolicyArg::Random)]
+    policy: PolicyArg,
+    /// Seeds the reset noise and the random policy.
+    #[arg(long, default_value_t = 0)]
+    seed: u32,
+    /// Seed of the env's task list.
+    #[arg(long, default_value_t = DEFAULT_TASK_SEED)]
+    task_seed: u32,
+    /// Close the window after this many seconds.
+    #[arg(long)]
+    seconds: Option<f64>,
 }
 
 #[derive(Subcommand)]
@@ -1228,15 +1253,45 @@ fn episode_setup(args: &EpisodeArgs) -> Result<(Box<dyn metarl::envs::Env>, meta
     let mut env = entry.make(&options)?;
     env.seed(args.seed);
     env.set_task(task)?;
-    let policy = match args.policy {
-        PolicyArg::Random => Policy::Random(RandomState::new(args.seed)),
+    Ok((env, task.clone(), policy_for(entry, args.policy, args.seed)?))
+}
+
+fn policy_for(entry: &registry::EnvEntry, policy: PolicyArg, seed: u32) -> Result<Policy> {
+    Ok(match policy {
+        PolicyArg::Random => Policy::Random(RandomState::new(seed)),
         PolicyArg::Zero => Policy::Zero,
         PolicyArg::Scripted if entry.suite == Suite::Metaworld => Policy::Scripted(policies::lookup(entry.name)?),
         PolicyArg::Scripted => {
             anyhow::bail!("{} has no scripted policy: `--policy scripted` is for Meta-World envs (`metarl envs list --suite ml1`)", entry.name)
         }
-    };
-    Ok((env, task.clone(), policy))
+    })
+}
+
+/// `metarl view`: a run folder plays its meta-test, anything else names an env.
+#[cfg(feature = "viewer")]
+fn view(args: ViewArgs) -> Result<ExitCode> {
+    let folder = Path::new(&args.target);
+    if folder.is_dir() {
+        let mut learner = resume_learner(folder)?;
+        metarl::view::run(learner.as_mut(), args.task, args.seconds)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let entry = registry::lookup(&args.target)?;
+    let options = EnvOptions::default();
+    let tasks = entry.tasks(&options, args.task_seed)?;
+    let all = tasks.all();
+    let first = all.iter().position(|t| t.index == args.task).ok_or(EnvError::TaskOutOfRange {
+        env: entry.name.to_owned(), index: args.task, count: all.len(), train: tasks.train.len(), test: tasks.test.len(),
+    })?;
+    let mut env = entry.make(&options)?;
+    env.seed(args.seed);
+    metarl::view::env(env, &all, first, policy_for(entry, args.policy, args.seed)?, args.seconds)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(not(feature = "viewer"))]
+fn view(_: ViewArgs) -> Result<ExitCode> {
+    anyhow::bail!("this metarl was built without the viewer (cargo feature `viewer`); rebuild with default features")
 }
 
 fn envs_render(args: RenderArgs) -> Result<ExitCode> {
@@ -1356,6 +1411,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Regress { .. } | Command::Numerics { .. } => Some(Numerics::Reproducible),
         Command::Eval { run_dir } | Command::Analyze { command: AnalyzeCommand::Embeddings { run_dir, .. } } => recorded(run_dir),
         Command::Render(args) => recorded(&args.run_dir),
+        Command::View(args) if Path::new(&args.target).is_dir() => recorded(Path::new(&args.target)),
         Command::Train(args) if args.resume => args.run_dir().ok().and_then(|dir| recorded(&dir)),
         _ => None,
     };
@@ -1428,6 +1484,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Offline { command: OfflineCommand::Collect { env, config, out, seed } } => offline_collect(&env, config.as_deref(), out, seed),
         Command::Render(args) => render_run(args),
+        Command::View(args) => view(args),
         Command::Mcat { command: McatCommand::TransferEval { env, source, target, config, seed, source_episodes, dataset_episodes, dataset_noise, model_steps, translator_steps, eval_episodes, out } } => {
             let steps = [source_episodes, dataset_episodes, model_steps, translator_steps, eval_episodes];
             mcat_transfer_eval(env, source, target, config, seed, steps, dataset_noise, out)
@@ -1436,8 +1493,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
 }
 
 fn main() -> ExitCode {
+    // The viewer's window libraries (winit, egui_glow) warn about what a bare X server (Xvfb)
+    // lacks: not ours to act on.
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,winit=error,egui_glow=error".into()))
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();

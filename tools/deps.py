@@ -151,6 +151,19 @@ def fill_metaworld_xml(target: Path) -> None:
     log(f"metaworld_xml/: {copied} files copied, manifest verified")
 
 
+def unversioned_mujoco(target: Path) -> None:
+    """`mujoco-unversioned/libmujoco.so` -> the cache's libmujoco.so.3.3.7: the folder mujoco-rs
+    (the viewer) links from (.cargo/config.toml's MUJOCO_DYNAMIC_LINK_DIR)."""
+    folder = target / "mujoco-unversioned"
+    folder.mkdir(exist_ok=True)
+    link = folder / "libmujoco.so"
+    library = next((target / "mujoco").glob("libmujoco.so.*")).resolve()
+    if not (link.is_symlink() and link.resolve() == library):
+        if link.is_symlink() or link.exists():
+            link.unlink()
+        link.symlink_to(library)
+
+
 def link_clone(target: Path) -> None:
     tmp = REPO / ".deps.tmp"
     if tmp.is_symlink() or tmp.exists():
@@ -180,29 +193,46 @@ def build_cache(target: Path) -> None:
     (target / "READY").write_text(cache_key() + "\n")
 
 
-# Debian packages for headless rendering (MuJoCo's renderer in an OSMesa context), checked by
-# the library they provide; installed with apt-get when asked to (`make deps`, or CI) and root.
-SYSTEM_PACKAGES = {"libosmesa6": "libOSMesa.so.8"}
+# Debian packages, each checked by a library it provides or a program it installs; apt-get
+# installed when asked to (`make deps`, or CI) and root. Rendering needs OSMesa; `metarl view`
+# needs X11 and EGL/GLX (loaded at run time); its test runs it under Xvfb and screenshots it with xwd.
+SYSTEM_PACKAGES = {
+    "libosmesa6": ("library", "libOSMesa.so.8", "headless rendering"),
+    "libegl-mesa0": ("library", "libEGL_mesa.so.0", "the viewer's OpenGL"),
+    "libglx-mesa0": ("library", "libGLX_mesa.so.0", "the viewer's OpenGL"),
+    "libxkbcommon-x11-0": ("library", "libxkbcommon-x11.so.0", "the viewer's window"),
+    "libxcursor1": ("library", "libXcursor.so.1", "the viewer's window"),
+    "libxrandr2": ("library", "libXrandr.so.2", "the viewer's window"),
+    "libxi6": ("library", "libXi.so.6", "the viewer's window"),
+    "xvfb": ("program", "Xvfb", "the viewer's test"),
+    "x11-apps": ("program", "xwd", "the viewer's test"),
+}
+
+
+def present(kind: str, name: str) -> bool:
+    import ctypes
+    if kind == "program":
+        return shutil.which(name) is not None
+    try:
+        ctypes.CDLL(name)
+        return True
+    except OSError:
+        return False
 
 
 def system_packages(install_them: bool) -> None:
-    import ctypes
-    missing = []
-    for package, library in SYSTEM_PACKAGES.items():
-        try:
-            ctypes.CDLL(library)
-        except OSError:
-            missing.append(package)
+    missing = [package for package, (kind, name, _) in SYSTEM_PACKAGES.items() if not present(kind, name)]
     if not missing:
         return
+    needs = ", ".join(sorted({SYSTEM_PACKAGES[p][2] for p in missing}))
     command = ["apt-get", "install", "-y", "--no-install-recommends", *missing]
     if not install_them:
-        log(f"missing {', '.join(missing)} (rendering needs it): `make deps` installs it as root ({' '.join(command)})")
+        log(f"missing {', '.join(missing)} ({needs}): `make deps` installs them as root ({' '.join(command)})")
         return
     if os.geteuid() != 0 or shutil.which("apt-get") is None:
-        log(f"missing {', '.join(missing)} (rendering needs it): run `{' '.join(command)}` as root")
+        log(f"missing {', '.join(missing)} ({needs}): run `{' '.join(command)}` as root")
         return
-    log(f"installing the Debian package(s) {', '.join(missing)} for headless rendering: {' '.join(command)}")
+    log(f"installing the Debian package(s) {', '.join(missing)} ({needs}): {' '.join(command)}")
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
     if subprocess.run(command, env=env, stdout=subprocess.DEVNULL).returncode != 0:
         subprocess.run(["apt-get", "update"], env=env, stdout=subprocess.DEVNULL, check=True)
@@ -223,6 +253,7 @@ def install(system: bool) -> None:
             build_cache(target)
         else:
             log(f"cache {target} is complete")
+        unversioned_mujoco(target)
     link_clone(target)
     fill_metaworld_xml(target)
 

@@ -49,9 +49,13 @@ pub trait TrainingRun {
     fn checkpoint(&mut self, iteration: usize, wall_clock_s: f64) -> Result<()>;
     /// Re-run the meta-test on the checkpoint (`metarl eval`).
     fn evaluate_checkpoint(&mut self) -> Result<EvalSummary>;
+    /// How many test tasks [`TrainingRun::film`] takes (0 where the family does not film).
+    fn film_tasks(&self) -> usize {
+        0
+    }
     /// One meta-test run of the checkpoint on test task `task` with `on_step` shown the env after
-    /// every step (`metarl render`); its score and success. The PEARL family films its runs; the
-    /// others say so.
+    /// every step (`metarl render`, `metarl view`); its score and success. The PEARL family films
+    /// its runs; the others say so.
     fn film(&mut self, _task: usize, _on_step: &mut dyn FnMut(&dyn Env, &FilmStep) -> Result<()>) -> Result<(f64, Option<bool>)> {
         bail!("`metarl render` films the PEARL family's runs (pearl, oracle-sac, tcl, cocoa); {} is not filmed yet", self.label())
     }

@@ -710,6 +710,10 @@ impl TrainingRun for Trainer {
         Trainer::evaluate_checkpoint(self)
     }
 
+    fn film_tasks(&self) -> usize {
+        self.test_tasks.len()
+    }
+
     fn film(&mut self, task: usize, on_step: &mut dyn FnMut(&dyn Env, &FilmStep) -> Result<()>) -> Result<(f64, Option<bool>)> {
         Trainer::film(self, task, on_step)
     }

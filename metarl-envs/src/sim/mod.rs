@@ -8,6 +8,8 @@
 mod model;
 mod render;
 mod state;
+#[cfg(feature = "viewer")]
+pub mod viewer;
 
 pub use model::{Contact, Data, Model, ObjType};
 pub use render::{Camera, Renderer};

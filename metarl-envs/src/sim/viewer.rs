@@ -1,0 +1,199 @@
+//! MuJoCo's interactive viewer (mujoco-rs's Rust viewer: winit and OpenGL, free camera, body
+//! tracking, visualisation toggles, F1 help) showing an env's model and state, with a caption
+//! and the keys `metarl view` acts on.
+//!
+//! The viewer draws its own copy of the env's model, made from the model's MJB image; the env's
+//! state is copied into it each frame (`mj_copyData`), and its model again (`mj_copyModel`) after a
+//! task edits it ([`Viewer::sync_model`]). The env steps as it always does; mouse perturbations
+//! move the viewer's copy only.
+
+use std::cell::{Cell, RefCell, UnsafeCell};
+use std::ffi::{c_char, c_void};
+use std::ops::Deref;
+use std::panic::AssertUnwindSafe;
+use std::rc::Rc;
+
+use mujoco_rs::prelude::{MjData, MjModel};
+use mujoco_rs::viewer::{egui, MjViewer};
+use mujoco_sys as ffi;
+
+use super::{Data, Model, SimError};
+
+/// The viewer's copy of the env's model. The viewer and its scene hold clones and borrow the
+/// model only while they draw; [`Viewer::sync_model`] rewrites it between frames, on the thread
+/// that owns the viewer (the type is neither Send nor Sync).
+#[derive(Clone)]
+struct Mirror(Rc<UnsafeCell<MjModel>>);
+
+impl Deref for Mirror {
+    type Target = MjModel;
+
+    fn deref(&self) -> &MjModel {
+        // SAFETY: the only writer is `Viewer::sync_model`, which runs between frames, when no
+        // borrow handed out here is alive.
+        unsafe { &*self.0.get() }
+    }
+}
+
+impl Mirror {
+    fn raw(&self) -> *mut ffi::mjModel {
+        // SAFETY: as in `deref`; mujoco-rs's mjModel is MuJoCo 3.3.7's struct, as ours.
+        unsafe { (*self.0.get()).ffi_mut() as *mut _ as *mut ffi::mjModel }
+    }
+}
+
+/// Keys pressed since the last frame (Space pauses, N steps once while paused, R restarts the
+/// episode, PageDown/PageUp switch to the next/previous task).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Keys {
+    pub pause: bool,
+    pub step: bool,
+    pub reset: bool,
+    pub next_task: bool,
+    pub previous_task: bool,
+}
+
+impl Keys {
+    fn merge(self, other: Keys) -> Keys {
+        Keys {
+            pause: self.pause ^ other.pause,
+            step: self.step || other.step,
+            reset: self.reset || other.reset,
+            next_task: self.next_task || other.next_task,
+            previous_task: self.previous_task || other.previous_task,
+        }
+    }
+}
+
+pub const KEY_HELP: &str = "Space pause · N step · R restart · PgDn/PgUp task · F1 viewer help";
+
+/// Whether this process can open a viewer window: an X display it can reach and an OpenGL
+/// library (EGL or GLX). `Err` says what is missing and what fixes it.
+pub fn can_open_window() -> Result<String, SimError> {
+    let unavailable = |why: String| Err(SimError::Render(why));
+    let Some(display) = std::env::var_os("DISPLAY").filter(|d| !d.is_empty()) else {
+        return unavailable("no display: DISPLAY is unset; run under an X server, e.g. `xvfb-run -a metarl view ...` (Debian: apt-get install xvfb)".into());
+    };
+    let display = display.to_string_lossy().into_owned();
+    // SAFETY: loading libX11 runs no initialisers with preconditions; XOpenDisplay(NULL) opens the
+    // DISPLAY connection or returns null, and XCloseDisplay closes what it opened.
+    unsafe {
+        let x11 = match libloading::Library::new("libX11.so.6") {
+            Ok(lib) => lib,
+            Err(e) => return unavailable(format!("libX11 cannot be loaded ({e}); Debian: apt-get install libx11-6")),
+        };
+        let open: libloading::Symbol<unsafe extern "C" fn(*const c_char) -> *mut c_void> =
+            x11.get(b"XOpenDisplay\0").map_err(|e| SimError::Render(e.to_string()))?;
+        let close: libloading::Symbol<unsafe extern "C" fn(*mut c_void) -> i32> =
+            x11.get(b"XCloseDisplay\0").map_err(|e| SimError::Render(e.to_string()))?;
+        let connection = open(std::ptr::null());
+        if connection.is_null() {
+            return unavailable(format!("cannot connect to the X display {display:?}; is the X server running?"));
+        }
+        close(connection);
+    }
+    let gl = ["libEGL.so.1", "libGL.so.1"].into_iter().find(|name| {
+        // SAFETY: as above, for the GL loader libraries.
+        unsafe { libloading::Library::new(name) }.is_ok()
+    });
+    match gl {
+        Some(library) => Ok(format!("display {display}, OpenGL through {library}")),
+        None => unavailable("no OpenGL library (libEGL.so.1 or libGL.so.1); Debian: apt-get install libegl1 libegl-mesa0 libgl1-mesa-dri".into()),
+    }
+}
+
+/// One viewer window on one env's model.
+pub struct Viewer {
+    viewer: MjViewer<Mirror>,
+    model: Mirror,
+    data: MjData<Mirror>,
+    /// The env model the mirror was last copied from, and its size in bytes.
+    source: (*const ffi::mjModel, usize),
+    caption: Rc<RefCell<String>>,
+    keys: Rc<Cell<Keys>>,
+}
+
+impl Viewer {
+    /// Open a window titled `title` on a copy of `model`.
+    pub fn open(model: &Model, title: &str) -> Result<Viewer, SimError> {
+        can_open_window()?;
+        // SAFETY: a valid model; the buffer holds mj_sizeModel bytes, which mj_saveModel fills.
+        let image = unsafe {
+            let size = ffi::mj_sizeModel(model.as_ptr());
+            let mut buffer = vec![0u8; size as usize];
+            ffi::mj_saveModel(model.as_ptr(), std::ptr::null(), buffer.as_mut_ptr() as *mut c_void, size);
+            buffer
+        };
+        let copy = MjModel::from_buffer(&image).map_err(|e| SimError::Render(format!("the viewer cannot load the model: {e}")))?;
+        let mirror = Mirror(Rc::new(UnsafeCell::new(copy)));
+        // mujoco-rs panics (rather than returning an error) where the window or the GL context
+        // cannot be made; say so in one line instead.
+        let built = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            MjViewer::builder().window_name(title.to_owned()).build_passive(mirror.clone())
+        }));
+        let mut viewer = match built {
+            Ok(Ok(viewer)) => viewer,
+            Ok(Err(e)) => return Err(SimError::Render(format!("the viewer cannot open a window: {e:?}"))),
+            Err(_) => return Err(SimError::Render("the viewer cannot open a window or an OpenGL context on this display".into())),
+        };
+        let (caption, keys) = (Rc::new(RefCell::new(String::new())), Rc::new(Cell::new(Keys::default())));
+        let (shown, pressed) = (caption.clone(), keys.clone());
+        viewer.add_ui_callback_detached(move |ctx| {
+            let now = ctx.input(|input| Keys {
+                pause: input.key_pressed(egui::Key::Space),
+                step: input.key_pressed(egui::Key::N),
+                reset: input.key_pressed(egui::Key::R),
+                next_task: input.key_pressed(egui::Key::PageDown),
+                previous_task: input.key_pressed(egui::Key::PageUp),
+            });
+            pressed.set(pressed.get().merge(now));
+            egui::Area::new(egui::Id::new("metarl-caption"))
+                .anchor(egui::Align2::LEFT_BOTTOM, [8.0, -8.0])
+                .show(ctx, |ui| {
+                    egui::Frame::popup(ui.style()).show(ui, |ui| {
+                        ui.label(egui::RichText::new(shown.borrow().as_str()).monospace());
+                        ui.label(egui::RichText::new(KEY_HELP).small());
+                    });
+                });
+        });
+        let data = MjData::new(mirror.clone());
+        Ok(Viewer { viewer, model: mirror, data, source: (model.as_ptr(), image.len()), caption, keys })
+    }
+
+    /// Copy `model` into the viewer's copy: after a reset or a task switch, which may edit the
+    /// env's model (Meta-World's goal bodies) or swap it for another compiled one (hopper-size).
+    pub fn sync_model(&mut self, model: &Model) -> Result<(), SimError> {
+        // SAFETY: a valid model.
+        let size = unsafe { ffi::mj_sizeModel(model.as_ptr()) } as usize;
+        if size != self.source.1 {
+            return Err(SimError::Render(format!("the env's model changed size ({} → {size} bytes); reopen the viewer", self.source.1)));
+        }
+        // SAFETY: both models have the same sizes (same MJB size from the same MJCF structure), as
+        // mj_copyModel into an existing model requires; no frame is being drawn (see `Mirror`).
+        unsafe { ffi::mj_copyModel(self.model.raw(), model.as_ptr()) };
+        self.source = (model.as_ptr(), size);
+        Ok(())
+    }
+
+    /// Draw `data` (of the model last synced) with `caption`; the keys pressed since the last
+    /// frame, or `None` once the window is closed.
+    pub fn show(&mut self, model: &Model, data: &Data, caption: &str) -> Result<Option<Keys>, SimError> {
+        if !std::ptr::eq(model.as_ptr(), self.source.0) {
+            self.sync_model(model)?;
+        }
+        data.check_model(model)?;
+        if !self.viewer.running() {
+            return Ok(None);
+        }
+        // SAFETY: the mirror data was made for the mirror model, which has the env model's
+        // sizes; mj_copyData reads `data` (of `model`) and writes every array of the mirror.
+        unsafe {
+            let mirror = self.data.ffi_mut() as *mut _ as *mut ffi::mjData;
+            ffi::mj_copyData(mirror, model.as_ptr(), data.as_ptr());
+        }
+        caption.clone_into(&mut self.caption.borrow_mut());
+        self.viewer.sync_data(&mut self.data);
+        self.viewer.render();
+        Ok(Some(self.keys.replace(Keys::default())))
+    }
+}
