@@ -86,6 +86,12 @@ fn scene_statistics(image: &Image) -> (f64, usize) {
     (std, colours.len())
 }
 
+/// A drawn scene, by its statistics (std, colours): a blank or black window has one colour; the
+/// scenes measured here have 1,400 (cheetah-vel: a checkered floor) to 8,600 (reach-v3).
+fn drawn((std, colours): (f64, usize)) -> bool {
+    std > 30.0 && colours > 500
+}
+
 fn save_png(image: &Image, path: &Path) {
     let file = std::fs::File::create(path).unwrap();
     let mut encoder = png::Encoder::new(std::io::BufWriter::new(file), image.width as u32, image.height as u32);
@@ -93,52 +99,62 @@ fn save_png(image: &Image, path: &Path) {
     encoder.write_header().unwrap().write_image_data(&image.rgb).unwrap();
 }
 
-#[test]
-fn the_viewer_draws_the_robot_under_xvfb() {
-    if !(installed("Xvfb") && installed("xwd")) {
-        assert!(std::env::var("CI").is_err(), "CI installs xvfb and x11-apps (`make deps` under CI=true)");
-        println!("skipped: Xvfb or xwd is not installed (Debian: apt-get install xvfb x11-apps, or `make deps` as root)");
-        return;
-    }
-    let xvfb = Xvfb::start().expect("Xvfb starts on a free display");
-    let mut view = common::metarl()
-        .args(["view", "reach-v3", "--policy", "scripted", "--seconds", "60"])
-        .env("DISPLAY", &xvfb.display)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let shot = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("view-reach-v3.xwd");
+/// Run `metarl view ARGS` on `xvfb`, screenshot its window (`title`) every 2 s until the scene is
+/// drawn or 60 s pass; the last screenshot and its scene statistics (std, colours).
+fn watch(xvfb: &Xvfb, args: &[&str], title: &str, name: &str) -> (Image, (f64, usize)) {
+    let mut view = common::metarl().arg("view").args(args).args(["--seconds", "90"]).env("DISPLAY", &xvfb.display)
+        .stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let shot = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}.xwd"));
     // Software OpenGL on a busy 2-core machine: the first frames take a few seconds.
     let started = Instant::now();
     let (mut image, mut statistics) = (None, (0.0, 0));
-    while started.elapsed() < Duration::from_secs(45) {
+    while started.elapsed() < Duration::from_secs(60) {
         std::thread::sleep(Duration::from_secs(2));
-        let taken = Command::new("xwd")
-            .args(["-silent", "-name", "metarl view reach-v3", "-out"])
-            .arg(&shot)
-            .env("DISPLAY", &xvfb.display)
-            .stderr(Stdio::null())
-            .status()
-            .unwrap();
+        let taken = Command::new("xwd").args(["-silent", "-name", title, "-out"]).arg(&shot).env("DISPLAY", &xvfb.display)
+            .stderr(Stdio::null()).status().unwrap();
         if !taken.success() {
             continue; // the window is not mapped yet
         }
         let dump = read_xwd(&std::fs::read(&shot).unwrap());
         statistics = scene_statistics(&dump);
         image = Some(dump);
-        if statistics.0 > 30.0 && statistics.1 > 2000 {
+        if drawn(statistics) {
             break;
         }
     }
     let _ = view.kill();
     let output = view.wait_with_output().unwrap();
-    let image = image.unwrap_or_else(|| panic!("no viewer window appeared; metarl said:\n{}", String::from_utf8_lossy(&output.stderr)));
-    let png = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("view-reach-v3.png");
+    let image = image.unwrap_or_else(|| panic!("no viewer window {title:?} appeared; metarl said:\n{}", String::from_utf8_lossy(&output.stderr)));
+    let png = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}.png"));
     save_png(&image, &png);
-    let (std, colours) = statistics;
-    println!("window {}×{}: scene std {std:.1}, {colours} colours; screenshot {}", image.width, image.height, png.display());
-    assert!(std > 30.0 && colours > 2000, "the scene is blank or flat (std {std:.1}, {colours} colours): {}", png.display());
+    println!("{title}: window {}×{}, scene std {:.1}, {} colours; screenshot {}", image.width, image.height, statistics.0, statistics.1, png.display());
+    (image, statistics)
+}
+
+/// An env under its scripted policy, then a trained PEARL run's meta-test (a tiny cheetah-vel run).
+#[test]
+fn the_viewer_draws_an_env_and_a_run_under_xvfb() {
+    if !(installed("Xvfb") && installed("xwd")) {
+        assert!(std::env::var("CI").is_err(), "CI installs xvfb and x11-apps (`make deps` under CI=true)");
+        println!("skipped: Xvfb or xwd is not installed (Debian: apt-get install xvfb x11-apps, or `make deps` as root)");
+        return;
+    }
+    let xvfb = Xvfb::start().expect("Xvfb starts on a free display");
+    let (_, (std, colours)) = watch(&xvfb, &["reach-v3", "--policy", "scripted"], "metarl view reach-v3", "view-reach-v3");
+    assert!(drawn((std, colours)), "the scene is blank or flat (std {std:.1}, {colours} colours)");
+
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("tiny.json");
+    std::fs::write(&config, r#"{"n_train_tasks": 4, "n_eval_tasks": 2, "latent_size": 2, "net_size": 32, "encoder_hidden": [32, 32],
+        "meta_batch": 2, "num_iterations": 1, "num_initial_steps": 200, "num_tasks_sample": 2, "num_steps_prior": 200,
+        "num_extra_rl_steps_posterior": 200, "num_train_steps_per_itr": 20, "batch_size": 32, "embedding_batch_size": 32,
+        "num_evals": 1, "num_steps_per_eval": 400, "num_exp_traj_eval": 1}"#).unwrap();
+    let run = dir.path().join("run");
+    let out = common::metarl().args(["train", "pearl", "--env", "cheetah-vel", "--config"]).arg(&config).arg("--out").arg(&run).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let run = run.to_str().unwrap();
+    let (_, (std, colours)) = watch(&xvfb, &[run, "--task", "1"], "metarl view pearl on cheetah-vel (seed 0)", "view-pearl-cheetah-vel");
+    assert!(drawn((std, colours)), "the run's scene is blank or flat (std {std:.1}, {colours} colours)");
 }
 
 #[test]
