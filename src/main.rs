@@ -624,6 +624,23 @@ enum BenchCommand {
         out: PathBuf,
     },
     /// Raw mj_step throughput per model through our bindings (seeded random controls).
+    /// MuJoCo's renderer in each OpenGL context of this build (OSMesa; EGL through mujoco-rs):
+    /// frames/s, and the distance of a Meta-World frame from the Python bindings' renderer.
+    Render {
+        #[arg(long = "env", default_values_t = ["reach-v3".to_string(), "cheetah-vel".to_string()])]
+        envs: Vec<String>,
+        #[arg(long, default_value_t = 320)]
+        width: usize,
+        #[arg(long, default_value_t = 240)]
+        height: usize,
+        /// Frames per context per round (one per env step).
+        #[arg(long, default_value_t = 100)]
+        frames: usize,
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+        #[arg(long, default_value = "results/bench/render.csv")]
+        out: PathBuf,
+    },
     Mujoco {
         /// MJCF files; default: the Gymnasium bodies of MuJoCo Controls and a Meta-World scene.
         #[arg(long = "model")]
@@ -1403,6 +1420,23 @@ fn bench_mujoco(models: Vec<PathBuf>, steps: usize, seed: u64, out: PathBuf) -> 
     Ok(ExitCode::SUCCESS)
 }
 
+fn bench_render(envs: &[String], width: usize, height: usize, frames: usize, rounds: usize, out: PathBuf) -> Result<ExitCode> {
+    let rates = bench::render_rates(envs, width, height, frames, rounds)?;
+    println!("{:<8} {:<14} {:>9} {:>9}", "context", "env", "size", "frames/s");
+    for r in &rates {
+        println!("{:<8} {:<14} {:>9} {:>9.1}", r.gl, r.env, format!("{}×{}", r.width, r.height), r.frames_per_s);
+    }
+    println!("\n{:<8} {:<8} {:>14} {:>16}", "context", "camera", "mean |Δpixel|", "share |Δ| > 2");
+    for camera in ["corner", "corner2"] {
+        for m in bench::python_match(camera, 160, 120)? {
+            println!("{:<8} {:<8} {:>14.4} {:>15.2}%", m.gl, m.camera, m.mean_abs_diff, 100.0 * m.share_beyond_2);
+        }
+    }
+    bench::write_csv(&rates, &out)?;
+    println!("wrote {}", out.display());
+    Ok(ExitCode::SUCCESS)
+}
+
 fn run(cli: Cli) -> Result<ExitCode> {
     use metarl::numerics::Numerics;
     // A command on an existing run continues in the numerics it was trained in.
@@ -1424,6 +1458,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Bench { command: BenchCommand::Mujoco { models, steps, seed, out } } => bench_mujoco(models, steps, seed, out),
         Command::Bench { command: BenchCommand::Envs(args) } => bench_envs(args),
+        Command::Bench { command: BenchCommand::Render { envs, width, height, frames, rounds, out } } => bench_render(&envs, width, height, frames, rounds, out),
         Command::Bench { command: BenchCommand::Train { algo, env, steps, device, threads, reference, iterations, sampler_threads, out } } => {
             tch::set_num_threads(threads);
             let algorithms = algo.iter().map(|a| Algorithm::parse(a)).collect::<Result<Vec<_>>>()?;

@@ -1,10 +1,12 @@
-//! Headless rendering through MuJoCo's renderer in an OSMesa context: frames of a Meta-World and
-//! a MuJoCo Controls env are not blank and change as the env moves; a Meta-World frame matches
-//! the Python bindings' renderer at the same state.
+//! Headless rendering through MuJoCo's renderer (in the OpenGL context `Gl::from_env` picks):
+//! frames of a Meta-World and a MuJoCo Controls env are not blank and change as the env moves; a
+//! Meta-World frame matches the Python bindings' renderer at the same state, in every context.
 
 use metarl::envs::registry::lookup;
 use metarl::envs::EnvOptions;
 use metarl::sim::{Camera, Renderer};
+
+mod common;
 
 /// Ten frames of `env` under a fixed action sequence.
 fn frames(env: &str, camera: Camera) -> Vec<Vec<u8>> {
@@ -51,7 +53,7 @@ fn reach_and_cheetah_render_headlessly_and_move() {
     check_moving("cheetah-vel", Camera::Named("track".into()));
 }
 
-/// Our renderer and the Python bindings' (same MuJoCo, same OSMesa) on the same just-reset
+/// Our renderer (each context) and the Python bindings' (same MuJoCo, OSMesa) on the same just-reset
 /// Meta-World state: the images agree up to a few levels of float noise in the rasteriser.
 #[test]
 fn a_metaworld_frame_matches_the_python_renderer() {
@@ -72,12 +74,15 @@ fn a_metaworld_frame_matches_the_python_renderer() {
         env.set_task(&entry.tasks(&EnvOptions::default(), 0).unwrap().train[0]).unwrap();
         env.reset().unwrap();
         let (model, data) = env.physics().unwrap();
-        let ours = Renderer::new(model, width, height).unwrap().render(model, data, &Camera::Named(camera.into())).unwrap();
-        assert_eq!(ours.len(), theirs.len());
-        let differing = ours.iter().zip(&theirs).filter(|(a, b)| a.abs_diff(**b) > 2).count();
-        let mean_abs = ours.iter().zip(&theirs).map(|(a, b)| f64::from(a.abs_diff(*b))).sum::<f64>() / ours.len() as f64;
-        println!("{camera}: mean |Δpixel| {mean_abs:.4}, {differing} of {} values differ by more than 2", ours.len());
-        assert!(mean_abs < 0.5 && differing * 100 < ours.len(), "{camera}: the frames differ");
+        // Every OpenGL context this build has (OSMesa; EGL through mujoco-rs).
+        for gl in metarl::bench::contexts() {
+            let ours = Renderer::with(gl, model, width, height).unwrap().render(model, data, &Camera::Named(camera.into())).unwrap();
+            assert_eq!(ours.len(), theirs.len());
+            let differing = ours.iter().zip(&theirs).filter(|(a, b)| a.abs_diff(**b) > 2).count();
+            let mean_abs = ours.iter().zip(&theirs).map(|(a, b)| f64::from(a.abs_diff(*b))).sum::<f64>() / ours.len() as f64;
+            println!("{gl:?} {camera}: mean |Δpixel| {mean_abs:.4}, {differing} of {} values differ by more than 2", ours.len());
+            assert!(mean_abs < 0.5 && differing * 100 < ours.len(), "{gl:?} {camera}: the frames differ");
+        }
     }
 }
 
@@ -93,14 +98,7 @@ fn the_cli_films_an_env_and_a_run_folder() {
     // 500 steps: the reset, steps 100..500 and the last.
     assert_eq!(std::fs::read_dir(&frames).unwrap().count(), 6);
 
-    let config = dir.path().join("tiny.json");
-    std::fs::write(&config, r#"{"n_train_tasks": 4, "n_eval_tasks": 2, "latent_size": 2, "net_size": 32, "encoder_hidden": [32, 32],
-        "meta_batch": 2, "num_iterations": 1, "num_initial_steps": 200, "num_tasks_sample": 2, "num_steps_prior": 200,
-        "num_extra_rl_steps_posterior": 200, "num_train_steps_per_itr": 20, "batch_size": 32, "embedding_batch_size": 32,
-        "num_evals": 1, "num_steps_per_eval": 400, "num_exp_traj_eval": 1}"#).unwrap();
-    let run = dir.path().join("run");
-    let out = metarl().args(["train", "pearl", "--env", "cheetah-vel", "--config"]).arg(&config).arg("--out").arg(&run).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let run = common::tiny_pearl_run(dir.path(), "cheetah-vel");
     let gif = dir.path().join("run.gif");
     let out = metarl().arg("render").arg(&run).args(["--task", "1", "--every", "40", "--out"]).arg(&gif).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);

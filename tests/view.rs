@@ -144,14 +144,7 @@ fn the_viewer_draws_an_env_and_a_run_under_xvfb() {
     assert!(drawn((std, colours)), "the scene is blank or flat (std {std:.1}, {colours} colours)");
 
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("tiny.json");
-    std::fs::write(&config, r#"{"n_train_tasks": 4, "n_eval_tasks": 2, "latent_size": 2, "net_size": 32, "encoder_hidden": [32, 32],
-        "meta_batch": 2, "num_iterations": 1, "num_initial_steps": 200, "num_tasks_sample": 2, "num_steps_prior": 200,
-        "num_extra_rl_steps_posterior": 200, "num_train_steps_per_itr": 20, "batch_size": 32, "embedding_batch_size": 32,
-        "num_evals": 1, "num_steps_per_eval": 400, "num_exp_traj_eval": 1}"#).unwrap();
-    let run = dir.path().join("run");
-    let out = common::metarl().args(["train", "pearl", "--env", "cheetah-vel", "--config"]).arg(&config).arg("--out").arg(&run).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let run = common::tiny_pearl_run(dir.path(), "cheetah-vel");
     let run = run.to_str().unwrap();
     let (_, (std, colours)) = watch(&xvfb, &[run, "--task", "1"], "metarl view pearl on cheetah-vel (seed 0)", "view-pearl-cheetah-vel");
     assert!(drawn((std, colours)), "the run's scene is blank or flat (std {std:.1}, {colours} colours)");

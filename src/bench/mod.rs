@@ -5,10 +5,12 @@
 
 mod envs;
 mod mujoco;
+mod render;
 mod train;
 
 pub use envs::*;
 pub use mujoco::*;
+pub use render::*;
 pub use train::*;
 
 use std::io::{BufRead, BufReader, Write};

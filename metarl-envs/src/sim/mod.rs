@@ -9,10 +9,12 @@ mod model;
 mod render;
 mod state;
 #[cfg(feature = "viewer")]
+mod mirror;
+#[cfg(feature = "viewer")]
 pub mod viewer;
 
 pub use model::{Contact, Data, Model, ObjType};
-pub use render::{Camera, Renderer};
+pub use render::{Camera, Gl, Renderer};
 pub use state::State;
 
 use std::cell::Cell;

@@ -2,45 +2,20 @@
 //! tracking, visualisation toggles, F1 help) showing an env's model and state, with a caption
 //! and the keys `metarl view` acts on.
 //!
-//! The viewer draws its own copy of the env's model, made from the model's MJB image; the env's
-//! state is copied into it each frame (`mj_copyData`), and its model again (`mj_copyModel`) after a
-//! task edits it ([`Viewer::sync_model`]). The env steps as it always does; mouse perturbations
-//! move the viewer's copy only.
+//! The viewer draws its own copy of the env's model ([`Mirror`]); the env's state is copied into it
+//! each frame, and its model again after a task edits it ([`Viewer::sync_model`]). The env steps
+//! as it always does; mouse perturbations move the viewer's copy only.
 
-use std::cell::{Cell, RefCell, UnsafeCell};
+use std::cell::{Cell, RefCell};
 use std::ffi::{c_char, c_void};
-use std::ops::Deref;
 use std::panic::AssertUnwindSafe;
 use std::rc::Rc;
 
-use mujoco_rs::prelude::{MjData, MjModel};
+use mujoco_rs::prelude::MjData;
 use mujoco_rs::viewer::{egui, MjViewer};
-use mujoco_sys as ffi;
 
+use super::mirror::Mirror;
 use super::{Data, Model, SimError};
-
-/// The viewer's copy of the env's model. The viewer and its scene hold clones and borrow the
-/// model only while they draw; [`Viewer::sync_model`] rewrites it between frames, on the thread
-/// that owns the viewer (the type is neither Send nor Sync).
-#[derive(Clone)]
-struct Mirror(Rc<UnsafeCell<MjModel>>);
-
-impl Deref for Mirror {
-    type Target = MjModel;
-
-    fn deref(&self) -> &MjModel {
-        // SAFETY: the only writer is `Viewer::sync_model`, which runs between frames, when no
-        // borrow handed out here is alive.
-        unsafe { &*self.0.get() }
-    }
-}
-
-impl Mirror {
-    fn raw(&self) -> *mut ffi::mjModel {
-        // SAFETY: as in `deref`; mujoco-rs's mjModel is MuJoCo 3.3.7's struct, as ours.
-        unsafe { (*self.0.get()).ffi_mut() as *mut _ as *mut ffi::mjModel }
-    }
-}
 
 /// Keys pressed since the last frame (Space pauses, N steps once while paused, R restarts the
 /// episode, PageDown/PageUp switch to the next/previous task).
@@ -105,10 +80,8 @@ pub fn can_open_window() -> Result<String, SimError> {
 /// One viewer window on one env's model.
 pub struct Viewer {
     viewer: MjViewer<Mirror>,
-    model: Mirror,
+    mirror: Mirror,
     data: MjData<Mirror>,
-    /// The env model the mirror was last copied from, and its size in bytes.
-    source: (*const ffi::mjModel, usize),
     caption: Rc<RefCell<String>>,
     keys: Rc<Cell<Keys>>,
 }
@@ -117,15 +90,7 @@ impl Viewer {
     /// Open a window titled `title` on a copy of `model`.
     pub fn open(model: &Model, title: &str) -> Result<Viewer, SimError> {
         can_open_window()?;
-        // SAFETY: a valid model; the buffer holds mj_sizeModel bytes, which mj_saveModel fills.
-        let image = unsafe {
-            let size = ffi::mj_sizeModel(model.as_ptr());
-            let mut buffer = vec![0u8; size as usize];
-            ffi::mj_saveModel(model.as_ptr(), std::ptr::null(), buffer.as_mut_ptr() as *mut c_void, size);
-            buffer
-        };
-        let copy = MjModel::from_buffer(&image).map_err(|e| SimError::Render(format!("the viewer cannot load the model: {e}")))?;
-        let mirror = Mirror(Rc::new(UnsafeCell::new(copy)));
+        let mirror = Mirror::of(model)?;
         // mujoco-rs panics (rather than returning an error) where the window or the GL context
         // cannot be made; say so in one line instead.
         let built = std::panic::catch_unwind(AssertUnwindSafe(|| {
@@ -157,40 +122,25 @@ impl Viewer {
                 });
         });
         let data = MjData::new(mirror.clone());
-        Ok(Viewer { viewer, model: mirror, data, source: (model.as_ptr(), image.len()), caption, keys })
+        Ok(Viewer { viewer, mirror, data, caption, keys })
     }
 
     /// Copy `model` into the viewer's copy: after a reset or a task switch, which may edit the
     /// env's model (Meta-World's goal bodies) or swap it for another compiled one (hopper-size).
     pub fn sync_model(&mut self, model: &Model) -> Result<(), SimError> {
-        // SAFETY: a valid model.
-        let size = unsafe { ffi::mj_sizeModel(model.as_ptr()) } as usize;
-        if size != self.source.1 {
-            return Err(SimError::Render(format!("the env's model changed size ({} → {size} bytes); reopen the viewer", self.source.1)));
-        }
-        // SAFETY: both models have the same sizes (same MJB size from the same MJCF structure), as
-        // mj_copyModel into an existing model requires; no frame is being drawn (see `Mirror`).
-        unsafe { ffi::mj_copyModel(self.model.raw(), model.as_ptr()) };
-        self.source = (model.as_ptr(), size);
-        Ok(())
+        self.mirror.copy_model(model)
     }
 
     /// Draw `data` (of the model last synced) with `caption`; the keys pressed since the last
     /// frame, or `None` once the window is closed.
     pub fn show(&mut self, model: &Model, data: &Data, caption: &str) -> Result<Option<Keys>, SimError> {
-        if !std::ptr::eq(model.as_ptr(), self.source.0) {
-            self.sync_model(model)?;
+        if !self.mirror.mirrors(model) {
+            self.mirror.copy_model(model)?;
         }
-        data.check_model(model)?;
         if !self.viewer.running() {
             return Ok(None);
         }
-        // SAFETY: the mirror data was made for the mirror model, which has the env model's
-        // sizes; mj_copyData reads `data` (of `model`) and writes every array of the mirror.
-        unsafe {
-            let mirror = self.data.ffi_mut() as *mut _ as *mut ffi::mjData;
-            ffi::mj_copyData(mirror, model.as_ptr(), data.as_ptr());
-        }
+        self.mirror.copy_data(&mut self.data, model, data)?;
         caption.clone_into(&mut self.caption.borrow_mut());
         self.viewer.sync_data(&mut self.data);
         self.viewer.render();
