@@ -201,14 +201,14 @@ impl NativeRenderer {
     }
 
     /// An RGB image of `env`'s current state, shape (height, width, 3).
-    fn render<'py>(&mut self, py: Python<'py>, env: &NativeEnv) -> PyResult<Bound<'py, PyArray3<u8>>> {
-        let env = env.env();
+    fn render<'py>(&mut self, py: Python<'py>, native: &NativeEnv) -> PyResult<Bound<'py, PyArray3<u8>>> {
+        let env = native.env();
         let (model, data) = env
             .physics()
             .ok_or_else(|| PyRuntimeError::new_err(format!("{} has no MuJoCo model to render", env.name())))?;
         if self.camera.is_none() {
-            let camera = default_camera(env.as_ref(), lookup(env.name()).map_err(env_error)?.suite);
-            self.rotate = upside_down(&camera, lookup(env.name()).map_err(env_error)?.suite);
+            let camera = default_camera(env.as_ref(), native.suite);
+            self.rotate = upside_down(&camera, native.suite);
             self.camera = Some(camera);
         }
         let camera = self.camera.as_ref().expect("chosen above");

@@ -169,10 +169,13 @@ impl Renderer {
         if width == 0 || height == 0 || width > max_w || height > max_h {
             return Err(SimError::Render(format!("image size {width}×{height} is outside the model's offscreen buffer (1..={max_w} × 1..={max_h})")));
         }
-        #[cfg(feature = "viewer")]
-        if gl == Gl::Egl {
-            let backend = Backend::Egl(super::mirror::EglRenderer::new(model, width, height)?);
-            return Ok(Renderer { backend, width, height, model: model.as_ptr() });
+        match gl {
+            Gl::OsMesa => {}
+            #[cfg(feature = "viewer")]
+            Gl::Egl => {
+                let backend = Backend::Egl(super::mirror::EglRenderer::new(model, width, height)?);
+                return Ok(Renderer { backend, width, height, model: model.as_ptr() });
+            }
         }
         let gl = OsMesa::new(width, height)?;
         // SAFETY: the structs are plain C data that the mjv/mjr default functions initialise;
