@@ -76,6 +76,23 @@ def rust_steps_per_second(name, steps):
         return float(row["steps_per_s"])
 
 
+def call_cost(calls=20000):
+    """µs per `step` call on point-robot, whose own step is trivial: through the native class and
+    through the Gymnasium wrapper (its episodes' resets amortised in)."""
+    env = metarl_envs.make("point-robot")
+    action = np.zeros(2)
+    costs = {}
+    for label, step in [("native", lambda: env._native.step(action)), ("gymnasium.Env", lambda: env.step(action))]:
+        env.reset(seed=0)
+        start = time.perf_counter()
+        for i in range(calls):
+            step()
+            if i % 20 == 19:
+                env.reset()
+        costs[label] = 1e6 * (time.perf_counter() - start) / calls
+    return costs
+
+
 def vector_steps_per_second(vec, env_steps, cycle):
     n = vec.num_envs
     batches = [np.stack([cycle[(i * n + j) % len(cycle)] for j in range(n)]) for i in range(len(cycle) // n + 1)]
@@ -119,6 +136,9 @@ def main():
             runs["rust"].append(rust_steps_per_second(name, args.steps))
         ours_, theirs_, rust_ = (statistics.median(runs[k]) for k in ("ours", "theirs", "rust"))
         print(f"| {name} | {ours_:,.0f} | {theirs_:,.0f} | {ours_ / theirs_:.1f}× | {rust_:,.0f} | {1e6 * (1 / ours_ - 1 / rust_):.1f} µs |", flush=True)
+    costs = [call_cost() for _ in range(args.rounds)]
+    print("\nA `step` call on point-robot (a trivial step): " + ", ".join(
+        f"{label} {statistics.median(c[label] for c in costs):.2f} µs" for label in costs[0]))
     print("\n| env | n | contender | env steps/s | vs SyncVectorEnv |")
     print("|---|---:|---|---:|---:|")
     for name in args.env or ["reach-v3"]:
