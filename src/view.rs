@@ -136,10 +136,17 @@ pub fn env(mut env: Box<dyn Env>, tasks: &[&Task], first: usize, mut policy: Pol
             player.frame(env, &caption, transition.is_none())
         });
         match played {
-            Ok(_) => episode += 1,
+            Ok(_) => {
+                println!("task {}, episode {episode}: {step} steps, return {total:.3}{}", task.index, if success { ", success" } else { "" });
+                episode += 1;
+            }
             Err(error) => match interrupted(error)? {
                 None => return Ok(()),
-                Some(step) => position = cycle(position, step, tasks.len()),
+                Some(0) => println!("task {}: episode {episode} restarted", task.index),
+                Some(step) => {
+                    position = cycle(position, step, tasks.len());
+                    println!("switched to task {}", tasks[position].index);
+                }
             },
         }
     }
@@ -176,7 +183,11 @@ pub fn run(learner: &mut dyn TrainingRun, first: usize, seconds: Option<f64>) ->
             }
             Err(error) => match interrupted(error)? {
                 None => return Ok(()),
-                Some(step) => task = cycle(task, step, tasks.max(1)),
+                Some(0) => println!("test task {task}: meta-test restarted"),
+                Some(step) => {
+                    task = cycle(task, step, tasks.max(1));
+                    println!("switched to test task {task}");
+                }
             },
         }
     }

@@ -1,7 +1,7 @@
 //! `metarl view` opens MuJoCo's viewer and draws the env: run under Xvfb, screenshotted with xwd,
-//! and the window's scene checked to be a drawn image (a blank or black window fails). The
-//! Debian packages come from `make deps` (CI installs them); elsewhere, without Xvfb or xwd, the
-//! test says so and passes.
+//! the window's scene checked to be a drawn image (a blank or black window fails), and a key sent
+//! with xdotool acted on. The Debian packages come from `make deps` (CI installs them); elsewhere,
+//! without them, the test says so and passes.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -20,7 +20,8 @@ impl Xvfb {
         let number = (90..200).find(|n| !Path::new(&format!("/tmp/.X{n}-lock")).exists())?;
         let display = format!(":{number}");
         let server = Command::new("Xvfb")
-            .args([display.as_str(), "-screen", "0", "1280x800x24", "-nolisten", "tcp"])
+            // -noreset: the display stays up between clients, as a desktop's does.
+            .args([display.as_str(), "-screen", "0", "1280x800x24", "-nolisten", "tcp", "-noreset"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -100,8 +101,10 @@ fn save_png(image: &Image, path: &Path) {
 }
 
 /// Run `metarl view ARGS` on `xvfb`, screenshot its window (`title`) every 2 s until the scene is
-/// drawn or 60 s pass; the last screenshot and its scene statistics (std, colours).
-fn watch(xvfb: &Xvfb, args: &[&str], title: &str, name: &str) -> (Image, (f64, usize)) {
+/// drawn or 60 s pass, then press `key` in it (an X keysym) and wait until the output shows
+/// `answer` (or 30 s pass); the last screenshot, its scene statistics (std, colours) and what the
+/// command printed.
+fn watch(xvfb: &Xvfb, args: &[&str], title: &str, name: &str, key: &str, answer: &str) -> (Image, (f64, usize), String) {
     let mut view = common::metarl().arg("view").args(args).args(["--seconds", "90"]).env("DISPLAY", &xvfb.display)
         .stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     let shot = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}.xwd"));
@@ -110,6 +113,9 @@ fn watch(xvfb: &Xvfb, args: &[&str], title: &str, name: &str) -> (Image, (f64, u
     let (mut image, mut statistics) = (None, (0.0, 0));
     while started.elapsed() < Duration::from_secs(60) {
         std::thread::sleep(Duration::from_secs(2));
+        if view.try_wait().unwrap().is_some() {
+            break; // it stopped: its stderr says why below
+        }
         let taken = Command::new("xwd").args(["-silent", "-name", title, "-out"]).arg(&shot).env("DISPLAY", &xvfb.display)
             .stderr(Stdio::null()).status().unwrap();
         if !taken.success() {
@@ -122,32 +128,66 @@ fn watch(xvfb: &Xvfb, args: &[&str], title: &str, name: &str) -> (Image, (f64, u
             break;
         }
     }
+    let stdout = view.stdout.take().unwrap();
+    let printed = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let reader = {
+        let printed = printed.clone();
+        std::thread::spawn(move || {
+            for line in std::io::BufRead::lines(std::io::BufReader::new(stdout)).map_while(Result::ok) {
+                let mut printed = printed.lock().unwrap();
+                printed.push_str(&line);
+                printed.push('\n');
+            }
+        })
+    };
+    let xdotool = |args: &[&str]| {
+        Command::new("xdotool").args(args).env("DISPLAY", &xvfb.display).stdout(Stdio::piped()).stderr(Stdio::null()).output().unwrap()
+    };
+    // xdotool matches names as regular expressions.
+    let pattern: String = title.chars().flat_map(|c| if "()[].*+?".contains(c) { vec!['\\', c] } else { vec![c] }).collect();
+    let window = String::from_utf8_lossy(&xdotool(&["search", "--name", &pattern]).stdout).lines().next().unwrap_or_default().to_owned();
+    let pressed = Instant::now();
+    if !window.is_empty() {
+        xdotool(&["windowfocus", &window]);
+        xdotool(&["key", "--window", &window, key]);
+        while !printed.lock().unwrap().contains(answer) && pressed.elapsed() < Duration::from_secs(30) {
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
     let _ = view.kill();
     let output = view.wait_with_output().unwrap();
+    reader.join().unwrap();
+    let printed = printed.lock().unwrap().clone();
     let image = image.unwrap_or_else(|| panic!("no viewer window {title:?} appeared; metarl said:\n{}", String::from_utf8_lossy(&output.stderr)));
     let png = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}.png"));
     save_png(&image, &png);
-    println!("{title}: window {}×{}, scene std {:.1}, {} colours; screenshot {}", image.width, image.height, statistics.0, statistics.1, png.display());
-    (image, statistics)
+    println!("{title}: window {}×{}, scene std {:.1}, {} colours; screenshot {}; printed:\n{printed}", image.width, image.height, statistics.0, statistics.1, png.display());
+    (image, statistics, printed)
 }
 
 /// An env under its scripted policy, then a trained PEARL run's meta-test (a tiny cheetah-vel run).
 #[test]
 fn the_viewer_draws_an_env_and_a_run_under_xvfb() {
-    if !(installed("Xvfb") && installed("xwd")) {
-        assert!(std::env::var("CI").is_err(), "CI installs xvfb and x11-apps (`make deps` under CI=true)");
-        println!("skipped: Xvfb or xwd is not installed (Debian: apt-get install xvfb x11-apps, or `make deps` as root)");
+    if !["Xvfb", "xwd", "xdotool"].iter().all(|p| installed(p)) {
+        assert!(std::env::var("CI").is_err(), "CI installs xvfb, x11-apps and xdotool (`make deps` under CI=true)");
+        println!("skipped: Xvfb, xwd or xdotool is not installed (Debian: apt-get install xvfb x11-apps xdotool, or `make deps` as root)");
         return;
     }
     let xvfb = Xvfb::start().expect("Xvfb starts on a free display");
-    let (_, (std, colours)) = watch(&xvfb, &["reach-v3", "--policy", "scripted"], "metarl view reach-v3", "view-reach-v3");
+    // PageDown ("Next") switches to the next task.
+    let (_, (std, colours), printed) =
+        watch(&xvfb, &["reach-v3", "--policy", "scripted"], "metarl view reach-v3", "view-reach-v3", "Next", "switched to task 1");
     assert!(drawn((std, colours)), "the scene is blank or flat (std {std:.1}, {colours} colours)");
+    assert!(printed.contains("switched to task 1"), "PageDown did not switch task:\n{printed}");
 
     let dir = tempfile::tempdir().unwrap();
     let run = common::tiny_pearl_run(dir.path(), "cheetah-vel");
     let run = run.to_str().unwrap();
-    let (_, (std, colours)) = watch(&xvfb, &[run, "--task", "1"], "metarl view pearl on cheetah-vel (seed 0)", "view-pearl-cheetah-vel");
+    // R restarts the meta-test.
+    let (_, (std, colours), printed) =
+        watch(&xvfb, &[run, "--task", "1"], "metarl view pearl on cheetah-vel (seed 0)", "view-pearl-cheetah-vel", "r", "meta-test restarted");
     assert!(drawn((std, colours)), "the run's scene is blank or flat (std {std:.1}, {colours} colours)");
+    assert!(printed.contains("test task 1: meta-test restarted"), "R did not restart the meta-test:\n{printed}");
 }
 
 #[test]

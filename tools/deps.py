@@ -195,7 +195,8 @@ def build_cache(target: Path) -> None:
 
 # Debian packages, each checked by a library it provides or a program it installs; apt-get
 # installed when asked to (`make deps`, or CI) and root. Rendering needs OSMesa; `metarl view`
-# needs X11 and EGL/GLX (loaded at run time); its test runs it under Xvfb and screenshots it with xwd.
+# needs X11 and EGL/GLX (loaded at run time); its test runs it under Xvfb, screenshots it with xwd
+# and presses its keys with xdotool.
 SYSTEM_PACKAGES = {
     "libosmesa6": ("library", "libOSMesa.so.8", "headless rendering"),
     "libegl-mesa0": ("library", "libEGL_mesa.so.0", "the viewer's OpenGL"),
@@ -206,6 +207,7 @@ SYSTEM_PACKAGES = {
     "libxi6": ("library", "libXi.so.6", "the viewer's window"),
     "xvfb": ("program", "Xvfb", "the viewer's test"),
     "x11-apps": ("program", "xwd", "the viewer's test"),
+    "xdotool": ("program", "xdotool", "the viewer's test"),
 }
 
 

@@ -42,39 +42,60 @@ impl Keys {
 
 pub const KEY_HELP: &str = "Space pause · N step · R restart · PgDn/PgUp task · F1 viewer help";
 
-/// Whether this process can open a viewer window: an X display it can reach and an OpenGL
-/// library (EGL or GLX). `Err` says what is missing and what fixes it.
-pub fn can_open_window() -> Result<String, SimError> {
+/// A connection to the X display, closed when dropped.
+struct XConnection {
+    library: libloading::Library,
+    display: *mut c_void,
+}
+
+impl Drop for XConnection {
+    fn drop(&mut self) {
+        // SAFETY: `display` came from this library's XOpenDisplay and is closed once.
+        unsafe {
+            if let Ok(close) = self.library.get::<unsafe extern "C" fn(*mut c_void) -> i32>(b"XCloseDisplay\0") {
+                close(self.display);
+            }
+        }
+    }
+}
+
+/// A connection to the X display and an OpenGL library (EGL or GLX), described; `Err` says what
+/// is missing and what fixes it.
+fn reach_display() -> Result<(XConnection, String), SimError> {
     let unavailable = |why: String| Err(SimError::Render(why));
     let Some(display) = std::env::var_os("DISPLAY").filter(|d| !d.is_empty()) else {
         return unavailable("no display: DISPLAY is unset; run under an X server, e.g. `xvfb-run -a metarl view ...` (Debian: apt-get install xvfb)".into());
     };
     let display = display.to_string_lossy().into_owned();
     // SAFETY: loading libX11 runs no initialisers with preconditions; XOpenDisplay(NULL) opens the
-    // DISPLAY connection or returns null, and XCloseDisplay closes what it opened.
-    unsafe {
-        let x11 = match libloading::Library::new("libX11.so.6") {
+    // DISPLAY connection or returns null.
+    let connection = unsafe {
+        let library = match libloading::Library::new("libX11.so.6") {
             Ok(lib) => lib,
             Err(e) => return unavailable(format!("libX11 cannot be loaded ({e}); Debian: apt-get install libx11-6")),
         };
         let open: libloading::Symbol<unsafe extern "C" fn(*const c_char) -> *mut c_void> =
-            x11.get(b"XOpenDisplay\0").map_err(|e| SimError::Render(e.to_string()))?;
-        let close: libloading::Symbol<unsafe extern "C" fn(*mut c_void) -> i32> =
-            x11.get(b"XCloseDisplay\0").map_err(|e| SimError::Render(e.to_string()))?;
-        let connection = open(std::ptr::null());
-        if connection.is_null() {
+            library.get(b"XOpenDisplay\0").map_err(|e| SimError::Render(e.to_string()))?;
+        let opened = open(std::ptr::null());
+        if opened.is_null() {
             return unavailable(format!("cannot connect to the X display {display:?}; is the X server running?"));
         }
-        close(connection);
-    }
+        XConnection { library, display: opened }
+    };
     let gl = ["libEGL.so.1", "libGL.so.1"].into_iter().find(|name| {
         // SAFETY: as above, for the GL loader libraries.
         unsafe { libloading::Library::new(name) }.is_ok()
     });
     match gl {
-        Some(library) => Ok(format!("display {display}, OpenGL through {library}")),
+        Some(library) => Ok((connection, format!("display {display}, OpenGL through {library}"))),
         None => unavailable("no OpenGL library (libEGL.so.1 or libGL.so.1); Debian: apt-get install libegl1 libegl-mesa0 libgl1-mesa-dri".into()),
     }
+}
+
+/// Whether this process can open a viewer window: an X display it can reach and an OpenGL
+/// library (EGL or GLX). `Err` says what is missing and what fixes it.
+pub fn can_open_window() -> Result<String, SimError> {
+    reach_display().map(|(_, description)| description)
 }
 
 /// One viewer window on one env's model.
@@ -89,7 +110,9 @@ pub struct Viewer {
 impl Viewer {
     /// Open a window titled `title` on a copy of `model`.
     pub fn open(model: &Model, title: &str) -> Result<Viewer, SimError> {
-        can_open_window()?;
+        // Held until the viewer has its own connection: a bare X server (Xvfb, xvfb-run) resets
+        // when its last client leaves, and refuses connections while it does.
+        let (_held, _) = reach_display()?;
         let mirror = Mirror::of(model)?;
         // mujoco-rs panics (rather than returning an error) where the window or the GL context
         // cannot be made; say so in one line instead.
