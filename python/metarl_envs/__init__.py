@@ -36,7 +36,7 @@ __all__ = ["ENVS", "ML1", "MetarlEnv", "Task", "VecEnv", "make", "tasks"]
 # name -> (suite, summary, horizon)
 ENVS = {name: (suite, summary, horizon) for name, suite, summary, horizon in _native.registry()}
 # EnvOptions' fields (metarl-envs/src/envs/registry.rs), for "did you mean" on a typo.
-OPTIONS = ("forward_backward", "low_gear_ratio", "horizon", "reward_delay", "delay_pays_at_time_limit", "sparse_reward")
+OPTIONS = tuple(_native.option_names())
 # The task seed the references draw the Controls and point-robot task lists with.
 DEFAULT_TASK_SEED = 1337
 

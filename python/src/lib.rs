@@ -58,6 +58,15 @@ fn registry() -> Vec<(&'static str, &'static str, &'static str, usize)> {
     REGISTRY.iter().map(|e| (e.name, e.suite.label(), e.summary, e.horizon)).collect()
 }
 
+/// The names of the env options (`EnvOptions`' fields), for "did you mean" on a typo.
+#[pyfunction]
+fn option_names() -> PyResult<Vec<String>> {
+    match serde_json::to_value(EnvOptions::default()) {
+        Ok(serde_json::Value::Object(fields)) => Ok(fields.into_iter().map(|(name, _)| name).collect()),
+        _ => Err(PyRuntimeError::new_err("EnvOptions does not serialise to an object")),
+    }
+}
+
 /// The canonical registry name of `name` (`reach` → `reach-v3`), or a ValueError naming the closest.
 #[pyfunction]
 fn canonical_name(name: &str) -> PyResult<&'static str> {
@@ -418,6 +427,7 @@ impl NativeVecEnv {
 fn native(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(registry, module)?)?;
     module.add_function(wrap_pyfunction!(canonical_name, module)?)?;
+    module.add_function(wrap_pyfunction!(option_names, module)?)?;
     module.add_function(wrap_pyfunction!(tasks, module)?)?;
     module.add_class::<NativeEnv>()?;
     module.add_class::<NativeRenderer>()?;

@@ -67,7 +67,7 @@ impl Suite {
 
 /// Family options beyond the name; the defaults are what the papers run. Read by name from the
 /// Python module's keyword arguments (an unknown one is an error that names it).
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct EnvOptions {
     /// ant-dir's tasks are forward and backward (papers/001, FOCAL) rather than oyster's default
