@@ -8,8 +8,6 @@
 //! node died), whichever host wrote it. A lock in the older `host:pid` form counts as renewed at
 //! the file's modification time, with the default lease.
 
-use std::fs::OpenOptions;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -94,6 +92,15 @@ pub fn read(path: &Path) -> Option<Holder> {
     Some(Holder::parse(&text, mtime(path)).unwrap_or(Holder { host: format!("unreadable lock {text:?}"), pid: 0, slurm_job: None, lease_s: DEFAULT_LEASE_S, renewed: mtime(path) }))
 }
 
+/// Writes `holder` to a file of its own beside `path` and returns that file's path, so that the
+/// lock itself only ever appears whole (by link or rename): a reader never sees a half-written
+/// lock.
+fn write_beside(path: &Path, holder: &Holder, purpose: &str) -> Result<PathBuf> {
+    let tmp = path.with_extension(format!("lock.{purpose}.{}.{}", holder.host, holder.pid));
+    std::fs::write(&tmp, serde_json::to_string(holder)?).with_context(|| format!("cannot write {}", tmp.display()))?;
+    Ok(tmp)
+}
+
 /// A held lock: renewed with [`RunLock::renew_if_due`], removed on drop.
 pub struct RunLock {
     path: PathBuf,
@@ -114,8 +121,7 @@ impl RunLock {
             _ => return Ok(false),
         }
         self.me.renewed = now();
-        let tmp = self.path.with_extension(format!("lock.{}.{}", self.me.host, self.me.pid));
-        std::fs::write(&tmp, serde_json::to_string(&self.me)?).with_context(|| format!("cannot write {}", tmp.display()))?;
+        let tmp = write_beside(&self.path, &self.me, "renew")?;
         std::fs::rename(&tmp, &self.path).with_context(|| format!("cannot renew {}", self.path.display()))?;
         self.renewed_at = Instant::now();
         Ok(true)
@@ -145,15 +151,20 @@ pub fn acquire(dir: &Path, lease_s: u64) -> Result<Result<RunLock, Holder>> {
     let path = lock_path(dir);
     std::fs::create_dir_all(path.parent().expect("a folder inside the campaign"))?;
     let me = Holder::me(lease_s.max(1));
+    let written = write_beside(&path, &me, "new")?;
+    let linked = link_unless_held(&written, &path, &me);
+    let _ = std::fs::remove_file(&written);
+    Ok(linked?.map(|()| RunLock { path, me, renewed_at: Instant::now() }))
+}
+
+/// Links the lock file `written` in as `path` (an exclusive create that never shows a
+/// half-written lock), taking over a stale lock on the way, or returns the live holder.
+fn link_unless_held(written: &Path, path: &Path, me: &Holder) -> Result<Result<(), Holder>> {
     for _ in 0..3 {
-        match OpenOptions::new().write(true).create_new(true).open(&path) {
-            Ok(mut file) => {
-                file.write_all(serde_json::to_string(&me)?.as_bytes())?;
-                file.sync_all()?;
-                return Ok(Ok(RunLock { path, me, renewed_at: Instant::now() }));
-            }
+        match std::fs::hard_link(written, path) {
+            Ok(()) => return Ok(Ok(())),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                let Some(holder) = read(&path) else { continue };
+                let Some(holder) = read(path) else { continue };
                 if !holder.is_stale(now()) {
                     return Ok(Err(holder));
                 }
@@ -161,12 +172,12 @@ pub fn acquire(dir: &Path, lease_s: u64) -> Result<Result<RunLock, Holder>> {
                 // taking over at once only one removes it; put back a lock that was renewed or
                 // replaced in between.
                 let aside = path.with_extension(format!("lock.stale.{}.{}", me.host, me.pid));
-                if std::fs::rename(&path, &aside).is_err() {
+                if std::fs::rename(path, &aside).is_err() {
                     continue;
                 }
                 let moved = std::fs::read_to_string(&aside).ok().and_then(|t| Holder::parse(&t, mtime(&aside)));
                 if moved.as_ref() != Some(&holder) && moved.is_some() {
-                    let _ = std::fs::hard_link(&aside, &path);
+                    let _ = std::fs::hard_link(&aside, path);
                 }
                 tracing::warn!("{}: taking over a stale lock from {}", path.display(), holder.describe(now()));
                 let _ = std::fs::remove_file(&aside);
@@ -174,7 +185,7 @@ pub fn acquire(dir: &Path, lease_s: u64) -> Result<Result<RunLock, Holder>> {
             Err(e) => return Err(e).with_context(|| format!("cannot create {}", path.display())),
         }
     }
-    Ok(Err(read(&path).unwrap_or(Holder { host: "another process".into(), pid: 0, slurm_job: None, lease_s, renewed: now() })))
+    Ok(Err(read(path).unwrap_or(Holder { host: "another process".into(), pid: 0, slurm_job: None, lease_s: me.lease_s, renewed: now() })))
 }
 
 /// Writes a lock file as `holder` would have (tests and tools: a lock left by a process on
@@ -182,7 +193,8 @@ pub fn acquire(dir: &Path, lease_s: u64) -> Result<Result<RunLock, Holder>> {
 pub fn write_as(dir: &Path, holder: &Holder) -> Result<()> {
     let path = lock_path(dir);
     std::fs::create_dir_all(path.parent().expect("a folder inside the campaign"))?;
-    std::fs::write(&path, serde_json::to_string(holder)?).with_context(|| format!("cannot write {}", path.display()))
+    let tmp = write_beside(&path, holder, "as")?;
+    std::fs::rename(&tmp, &path).with_context(|| format!("cannot write {}", path.display()))
 }
 
 #[cfg(test)]
@@ -231,5 +243,35 @@ mod tests {
         std::fs::write(lock_path(&run), format!("{}:{}", host(), std::process::id())).unwrap();
         let holder = acquire(&run, 600).unwrap().err().expect("a live local holder keeps it");
         assert_eq!(holder.lease_s, DEFAULT_LEASE_S);
+    }
+
+    #[test]
+    fn a_reader_never_sees_a_half_written_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = dir.path().join("seed2");
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let writer = {
+            let (run, stop) = (run.clone(), stop.clone());
+            std::thread::spawn(move || {
+                while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                    write_as(&run, &other(now(), 60)).unwrap();
+                    let _ = std::fs::remove_file(lock_path(&run));
+                    if let Ok(lock) = acquire(&run, 60).unwrap() {
+                        drop(lock);
+                    }
+                }
+            })
+        };
+        let start = Instant::now();
+        let mut seen = 0;
+        while start.elapsed() < Duration::from_millis(500) {
+            if let Some(holder) = read(&lock_path(&run)) {
+                assert!(holder.pid != 0, "read a lock while it was written: {holder:?}");
+                seen += 1;
+            }
+        }
+        stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        writer.join().unwrap();
+        assert!(seen > 100, "the reader saw the lock {seen} times");
     }
 }
