@@ -54,6 +54,7 @@ fn run(sil_weight: Option<f64>) {
             next_obs: uniform(&mut rng, &[n, obs_dim]),
             terminals: uniform(&mut rng, &[n, 1]).gt(0.6).to_kind(Kind::Float),
             z: uniform(&mut rng, &[n, z_dim]),
+            next_z: uniform(&mut rng, &[n, z_dim]),
             // Returns around the fresh critics' ≈ 0: about half above, half below.
             returns: sil_weight.map(|_| uniform(&mut rng, &[n, 1])),
         };
@@ -64,7 +65,7 @@ fn run(sil_weight: Option<f64>) {
         assert_eq!(probe.get_word_pos(), rng.get_word_pos(), "the step drew other noise than the target smoothing's");
 
         let mut inputs: Vec<(&str, &Tensor)> = vec![("obs", &batch.obs), ("actions", &batch.actions), ("rewards", &batch.rewards), ("next_obs", &batch.next_obs),
-            ("terminals", &batch.terminals), ("z", &batch.z), ("noise", &noise)];
+            ("terminals", &batch.terminals), ("z", &batch.z), ("next_z", &batch.next_z), ("noise", &noise)];
         if let Some(returns) = &batch.returns {
             inputs.push(("returns", returns));
         }

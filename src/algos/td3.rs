@@ -37,8 +37,8 @@ pub struct Td3Settings {
     pub sil_weight: Option<f64>,
 }
 
-/// Transitions for one step, `[n, ·]` each; `z` is the task variable of each row (no gradient
-/// flows into whatever produced it) and `returns` the discounted return from the row on, which
+/// Transitions for one step, `[n, ·]` each; `z` is the task variable of each row and `next_z`
+/// that of its next state (no gradient flows into whatever produced them) and `returns` the discounted return from the row on, which
 /// self-imitation needs.
 pub struct Td3Batch {
     pub obs: Tensor,
@@ -47,6 +47,7 @@ pub struct Td3Batch {
     pub next_obs: Tensor,
     pub terminals: Tensor,
     pub z: Tensor,
+    pub next_z: Tensor,
     pub returns: Option<Tensor>,
 }
 
@@ -150,11 +151,11 @@ impl Td3 {
     pub fn target(&self, batch: &Td3Batch, rng: &mut ChaCha8Rng) -> Tensor {
         let s = &self.settings;
         tch::no_grad(|| {
-            let next_action = self.target_actor.forward(&Tensor::cat(&[&batch.next_obs, &batch.z], 1)).tanh();
+            let next_action = self.target_actor.forward(&Tensor::cat(&[&batch.next_obs, &batch.next_z], 1)).tanh();
             let noise = standard_normal(rng, next_action.size()[0], s.action_dim, self.device);
             let smoothed = smoothed_target_action(&next_action, &noise, s.policy_noise, s.noise_clip);
-            let next_q1 = Self::q(&self.target_qf1, &batch.next_obs, &smoothed, &batch.z);
-            let next_q2 = Self::q(&self.target_qf2, &batch.next_obs, &smoothed, &batch.z);
+            let next_q1 = Self::q(&self.target_qf1, &batch.next_obs, &smoothed, &batch.next_z);
+            let next_q2 = Self::q(&self.target_qf2, &batch.next_obs, &smoothed, &batch.next_z);
             td3_target(&batch.rewards, &batch.terminals, &next_q1, &next_q2, s.discount)
         })
     }
@@ -285,6 +286,7 @@ mod tests {
             next_obs: tensor(&[0.2, 0.2, -0.2, 0.3], &[2, 2]),
             terminals: tensor(&[0.0, 1.0], &[2, 1]),
             z: tensor(&[1.0, -1.0], &[2, 1]),
+            next_z: tensor(&[0.5, 2.0], &[2, 1]),
             returns: Some(tensor(&[5.0, 5.0], &[2, 1])),
         }
     }
@@ -295,10 +297,10 @@ mod tests {
         let b = batch();
         let y = td3.target(&b, &mut ChaCha8Rng::seed_from_u64(1));
         let noise = standard_normal(&mut ChaCha8Rng::seed_from_u64(1), 2, 1, Device::Cpu);
-        let next = td3.target_actor.forward(&Tensor::cat(&[&b.next_obs, &b.z], 1)).tanh();
+        let next = td3.target_actor.forward(&Tensor::cat(&[&b.next_obs, &b.next_z], 1)).tanh();
         let smoothed = smoothed_target_action(&next, &noise, 0.2, 0.5);
-        let q1 = Td3::q(&td3.target_qf1, &b.next_obs, &smoothed, &b.z);
-        let q2 = Td3::q(&td3.target_qf2, &b.next_obs, &smoothed, &b.z);
+        let q1 = Td3::q(&td3.target_qf1, &b.next_obs, &smoothed, &b.next_z);
+        let q2 = Td3::q(&td3.target_qf2, &b.next_obs, &smoothed, &b.next_z);
         close(&values(&y), &values(&td3_target(&b.rewards, &b.terminals, &q1, &q2, 0.9)));
         // Row 2 is terminal: its target is its reward.
         assert_eq!(values(&y)[1], 0.0);

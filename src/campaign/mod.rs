@@ -200,7 +200,8 @@ pub fn mcat_cost(config: &McatConfig, horizon: usize, n_train: usize, n_test: us
     let n_test = config.n_eval_tasks.map_or(n_test, |n| n.min(n_test)) as u64;
     let per_iteration = n_train * horizon as u64;
     let iterations = budget.map_or(config.num_iterations as u64, |b| (config.num_iterations as u64).min(b.div_ceil(per_iteration.max(1)).max(1)));
-    let steps = (config.model_steps_per_iteration + config.translator_steps_per_iteration + config.td3_steps_per_iteration) as u64;
+    let td3_steps = config.td3_steps_per_iteration.map_or(per_iteration, |n| n as u64);
+    let steps = (config.model_steps_per_iteration + config.translator_steps_per_iteration) as u64 + td3_steps;
     RunCost {
         iterations,
         gradient_steps: iterations * steps,

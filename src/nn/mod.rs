@@ -27,6 +27,24 @@ const LOG_STD_MAX: f64 = 2.0;
 pub struct Mlp {
     hidden: Vec<nn::Linear>,
     last: nn::Linear,
+    activation: Activation,
+}
+
+/// The nonlinearity of an [`Mlp`]'s hidden layers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Activation {
+    Relu,
+    /// x·sigmoid(x), the authors' `SiLU` of MCAT's forward model (models.py 14-17).
+    Swish,
+}
+
+impl Activation {
+    pub fn apply(self, x: &Tensor) -> Tensor {
+        match self {
+            Activation::Relu => x.relu(),
+            Activation::Swish => x * x.sigmoid(),
+        }
+    }
 }
 
 fn rlkit_hidden(path: nn::Path, input: i64, output: i64) -> nn::Linear {
@@ -38,6 +56,13 @@ fn rlkit_hidden(path: nn::Path, input: i64, output: i64) -> nn::Linear {
 fn rlkit_last(path: nn::Path, input: i64, output: i64, init_w: f64) -> nn::Linear {
     let uniform = Init::Uniform { lo: -init_w, up: init_w };
     nn::linear(path, input, output, LinearConfig { ws_init: uniform, bs_init: Some(uniform), bias: true })
+}
+
+/// `torch.nn.Linear`'s own initialisation (Kaiming uniform with a = √5): weights and biases
+/// uniform ±1/√fan_in.
+pub fn torch_linear(path: nn::Path, input: i64, output: i64) -> nn::Linear {
+    let bound = Init::Uniform { lo: -1.0 / (input as f64).sqrt(), up: 1.0 / (input as f64).sqrt() };
+    nn::linear(path, input, output, LinearConfig { ws_init: bound, bs_init: Some(bound), bias: true })
 }
 
 /// pytorch_sac's `utils.weight_init`: orthogonal weights (`nn.init.orthogonal_`), zero biases.
@@ -55,6 +80,12 @@ impl Mlp {
         Self::with_layers(path, input, hidden, orthogonal, |path, width| orthogonal(path, width, output))
     }
 
+    /// The same shape as PyTorch builds it by default (`nn.Sequential` of `nn.Linear`), with
+    /// `activation` between layers.
+    pub fn torch_default(path: &nn::Path, input: i64, hidden: &[i64], output: i64, activation: Activation) -> Self {
+        Mlp { activation, ..Self::with_layers(path, input, hidden, torch_linear, |path, width| torch_linear(path, width, output)) }
+    }
+
     fn with_layers(path: &nn::Path, input: i64, hidden: &[i64], hidden_layer: impl Fn(nn::Path, i64, i64) -> nn::Linear, last: impl Fn(nn::Path, i64) -> nn::Linear) -> Self {
         let mut width = input;
         let layers = hidden
@@ -66,12 +97,17 @@ impl Mlp {
                 layer
             })
             .collect();
-        Mlp { hidden: layers, last: last(path / "last_fc", width) }
+        Mlp { hidden: layers, last: last(path / "last_fc", width), activation: Activation::Relu }
     }
 
     /// The last hidden layer's activations.
     pub fn features(&self, x: &Tensor) -> Tensor {
-        self.hidden.iter().fold(x.shallow_clone(), |h, layer| layer.forward(&h).relu())
+        self.hidden.iter().fold(x.shallow_clone(), |h, layer| self.activation.apply(&layer.forward(&h)))
+    }
+
+    /// The hidden layers, then the last.
+    pub fn layers(&self) -> impl Iterator<Item = &nn::Linear> {
+        self.hidden.iter().chain(std::iter::once(&self.last))
     }
 
     pub fn last_width(&self) -> i64 {

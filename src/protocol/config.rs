@@ -8,6 +8,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::algos::contrastive::{PearlContext, Similarity};
+use crate::algos::mcat::TranslatorLoss;
 use crate::suggest::closest_match;
 
 /// The algorithms `metarl train` runs.
@@ -270,8 +271,9 @@ pub struct McatConfig {
     pub num_iterations: usize,
     /// Iterations whose episodes take uniformly random actions (TD3's start steps).
     pub num_initial_iterations: usize,
-    /// TD3 gradient steps per iteration (each on `batch_size` transitions of every train task).
-    pub td3_steps_per_iteration: usize,
+    /// TD3 gradient steps per iteration (each on `batch_size` transitions of every train task);
+    /// `None` is one per env step collected in the iteration (the authors' `train_td3.py`).
+    pub td3_steps_per_iteration: Option<usize>,
     /// C/F steps (Eq. 1 + Eq. 2) and H steps (Eq. 3) per iteration, before the TD3 steps.
     pub model_steps_per_iteration: usize,
     pub translator_steps_per_iteration: usize,
@@ -280,8 +282,14 @@ pub struct McatConfig {
     pub model_batch_size: usize,
     /// Segments averaged into a task feature z⁽ⁱ⁾ (§3.2).
     pub feature_segments: usize,
-    /// Hidden layers of the actor, critics, C, F and H.
+    /// Hidden layers of the actor and the critics.
     pub hidden_sizes: Vec<i64>,
+    /// Hidden layers of C (ReLU) and F (swish); H's embedding width per input (state, action,
+    /// source z, target z) and its trunk (models.py 20-154).
+    pub context_hidden_sizes: Vec<i64>,
+    pub forward_hidden_sizes: Vec<i64>,
+    pub translator_embedding_size: i64,
+    pub translator_hidden_sizes: Vec<i64>,
     /// Width of the context z.
     pub latent_size: i64,
     /// K: past transitions C reads; M: future steps of Eq. 1.
@@ -290,6 +298,12 @@ pub struct McatConfig {
     /// Eq. 2's margin m and its weight next to Eq. 1.
     pub contrastive_margin: f64,
     pub contrastive_weight: f64,
+    /// Eq. 2's hinge squared as the authors' code has it; `false` is the paper's text.
+    pub contrastive_squared_hinge: bool,
+    /// Weight of C's and F's L2 penalty (the authors' `weight_decay_coeff`; 0 turns it off).
+    pub model_weight_decay: f64,
+    /// Eq. 3 as the authors' code computes it (`"l1"`) or as the paper writes it (`"nll"`).
+    pub translator_loss: TranslatorLoss,
     pub actor_lr: f64,
     pub critic_lr: f64,
     pub model_lr: f64,
@@ -328,21 +342,28 @@ impl Default for McatConfig {
             max_path_length: None,
             num_iterations: 400,
             num_initial_iterations: 5,
-            td3_steps_per_iteration: 1000,
+            td3_steps_per_iteration: None,
             model_steps_per_iteration: 200,
             translator_steps_per_iteration: 200,
             batch_size: 256,
             model_batch_size: 64,
             feature_segments: 256,
             hidden_sizes: vec![256, 256],
+            context_hidden_sizes: vec![256, 128, 64],
+            forward_hidden_sizes: vec![200; 4],
+            translator_embedding_size: 128,
+            translator_hidden_sizes: vec![256, 256],
             latent_size: 10,
             history_length: 10,
             prediction_horizon: 10,
             contrastive_margin: 1.0,
             contrastive_weight: 1.0,
+            contrastive_squared_hinge: true,
+            model_weight_decay: 1.0,
+            translator_loss: TranslatorLoss::L1,
             actor_lr: 3e-4,
             critic_lr: 3e-4,
-            model_lr: 3e-4,
+            model_lr: 2e-4,
             translator_lr: 3e-4,
             discount: 0.99,
             tau: 0.005,

@@ -151,11 +151,17 @@ fn model_settings(config: &McatConfig, obs_dim: usize, action_dim: usize) -> Mca
         action_dim: action_dim as i64,
         z_dim: config.latent_size,
         history: config.history_length,
-        hidden: config.hidden_sizes.clone(),
+        context_hidden: config.context_hidden_sizes.clone(),
+        forward_hidden: config.forward_hidden_sizes.clone(),
+        translator_embedding: config.translator_embedding_size,
+        translator_hidden: config.translator_hidden_sizes.clone(),
         model_lr: config.model_lr,
         translator_lr: config.translator_lr,
         margin: config.contrastive_margin,
         contrastive_weight: config.contrastive_weight,
+        squared_hinge: config.contrastive_squared_hinge,
+        weight_decay: config.model_weight_decay,
+        translator_loss: config.translator_loss,
     }
 }
 
@@ -337,8 +343,8 @@ impl McatTrainer {
     }
 
     /// Step 1: one episode per train task with the chosen behaviours (`None`: random actions),
-    /// stored in the tasks' buffers. Returns the episodes' returns.
-    fn collect(&mut self, iteration: usize, behaviours: Option<&[Behaviour]>) -> Result<Vec<f64>> {
+    /// stored in the tasks' buffers. Returns the episodes' returns and their steps in all.
+    fn collect(&mut self, iteration: usize, behaviours: Option<&[Behaviour]>) -> Result<(Vec<f64>, usize)> {
         let tasks = self.train_tasks.clone();
         let slots = self.set_tasks(&tasks, iteration_seed(self.spec.seed, iteration))?;
         let targets: Vec<usize> = (0..tasks.len()).collect();
@@ -357,13 +363,15 @@ impl McatTrainer {
         let discount = self.config().discount;
         for (task, record) in records.iter().enumerate() {
             store_episode(&mut self.buffers.tasks[task], record, discount);
+            self.learner.models.observe(record);
             self.progress.env_steps += record.len() as u64;
         }
-        Ok(records.iter().map(Trajectory::total_reward).collect())
+        Ok((records.iter().map(Trajectory::total_reward).collect(), records.iter().map(Trajectory::len).sum()))
     }
 
-    /// Step 2: C/F, the task features, H, then TD3 with C fixed.
-    fn update(&mut self) -> IterationLosses {
+    /// Step 2: C/F, the task features, H, then TD3 with C fixed, after an iteration that
+    /// collected `env_steps` steps.
+    fn update(&mut self, env_steps: usize) -> IterationLosses {
         let config = self.config().clone();
         let tasks: Vec<usize> = (0..self.train_tasks.len()).collect();
         let (k, device) = (config.history_length, self.learner.td3.device);
@@ -402,14 +410,16 @@ impl McatTrainer {
         }
         self.features = Some(features);
 
-        let td3: Vec<_> = (0..config.td3_steps_per_iteration)
+        let td3: Vec<_> = (0..config.td3_steps_per_iteration.unwrap_or(env_steps))
             .map(|_| {
+                // Each transition with the K before it: z is C over those, z' over the K ending
+                // with the transition itself, the context at its next state.
                 let (segments, mask) = self.buffers.sample_segments(&tasks, config.batch_size, k, 1, &mut self.rng);
-                let history = segments.map(|t| t.narrow(1, 0, k as i64));
-                let z = tch::no_grad(|| self.learner.models.encode(&history, &mask.narrow(1, 0, k as i64)));
+                let context = |start: i64| tch::no_grad(|| self.learner.models.encode(&segments.map(|t| t.narrow(1, start, k as i64)), &mask.narrow(1, start, k as i64)));
+                let (z, next_z) = (context(0), context(1));
                 let now = segments.map(|t| t.select(1, k as i64).to_device(device));
                 let returns = config.self_imitation.then(|| now.sparse_rewards.shallow_clone());
-                let batch = Td3Batch { obs: now.obs, actions: now.actions, rewards: now.rewards, next_obs: now.next_obs, terminals: now.terminals, z, returns };
+                let batch = Td3Batch { obs: now.obs, actions: now.actions, rewards: now.rewards, next_obs: now.next_obs, terminals: now.terminals, z, next_z, returns };
                 self.learner.td3.train_step(&batch, &mut self.rng)
             })
             .collect();
@@ -480,14 +490,14 @@ impl TrainingRun for McatTrainer {
             let transfer = self.config().policy_transfer && self.features.is_some();
             (0..tasks).map(|i| if transfer { self.progress.tracker.choose(i) } else { Behaviour::Own }).collect()
         });
-        let returns = self.collect(iteration, behaviours.as_deref())?;
+        let (returns, env_steps) = self.collect(iteration, behaviours.as_deref())?;
         if let Some(behaviours) = &behaviours {
             for (task, (&behaviour, &ret)) in behaviours.iter().zip(&returns).enumerate() {
                 self.progress.tracker.record(task, behaviour, ret);
             }
         }
         let transfers = behaviours.iter().flatten().filter(|b| **b != Behaviour::Own).count();
-        let mut losses = self.update();
+        let mut losses = self.update(env_steps);
         if fault_iteration("METARL_FAULT_NAN_ITERATION") == Some(iteration) {
             losses.critic_loss = f64::NAN;
         }
@@ -629,12 +639,13 @@ pub fn transfer_eval(spec: &TransferEvalSpec) -> Result<TransferEvalReport> {
         for _ in 0..record.len() {
             let b = source_buffer.tasks[0].sample(config.batch_size, &mut rng);
             let rows = b.obs.size()[0];
-            let batch = Td3Batch { obs: b.obs, actions: b.actions, rewards: b.rewards, next_obs: b.next_obs, terminals: b.terminals, z: no_z(rows), returns: None };
+            let batch = Td3Batch { obs: b.obs, actions: b.actions, rewards: b.rewards, next_obs: b.next_obs, terminals: b.terminals, z: no_z(rows), next_z: no_z(rows), returns: None };
             policy.train_step(&batch, &mut rng);
         }
     }
 
-    // The fixed dataset: the source policy with noise σ on both tasks.
+    // The fixed dataset: the source policy with noise σ on both tasks; C and F normalise by it.
+    let mut models = ContextModels::new(model_settings(config, obs_dim, action_dim), device);
     let mut dataset = MultiTaskBuffer::new(2, obs_dim, action_dim, config.replay_buffer_size);
     for episode in 0..spec.dataset_episodes {
         for (slot, task) in pair.iter().enumerate() {
@@ -647,11 +658,11 @@ pub fn transfer_eval(spec: &TransferEvalSpec) -> Result<TransferEvalReport> {
         })?;
         for (task, record) in records.iter().enumerate() {
             store_episode(&mut dataset.tasks[task], record, config.discount);
+            models.observe(record);
         }
     }
 
     // C and F (Eq. 1 + 2), the two task features, then H (Eq. 3) through the fixed F.
-    let mut models = ContextModels::new(model_settings(config, obs_dim, action_dim), device);
     let (k, both) = (config.history_length, [0usize, 1]);
     for _ in 0..spec.model_steps {
         let (segments, mask) = dataset.sample_segments(&both, config.model_batch_size, k, config.prediction_horizon, &mut rng);

@@ -12,7 +12,8 @@ noise_clip·max_action, policy_freq and calls once per environment step, 150-151
   then the soft updates θ' ← τθ + (1 − τ)θ' of the critics, then of the actor (137-152).
 The noise ε (torch.randn_like(action) in the authors' code) is the file's.
 
-MCAT conditions TD3 on the task variable z (papers/004 §3.4): the authors' `state` is [s, z] here,
+MCAT conditions TD3 on the task variable z (papers/004 §3.4): the authors' `state` is [s, z] here
+and their `next_state` [s', z'], z' the context of s' (C over the K transitions ending at it),
 so their critic input is [s, z, a]; our Q networks read [s, a, z], and the script permutes the
 first layer's columns into their order and back (Adam is elementwise, so the permutation commutes
 with the step). Our networks are rlkit Mlps (fc0, fc1, last_fc) where theirs are l1-l3 / l1-l6:
@@ -69,7 +70,7 @@ def main():
     for step in range(ex.steps):
         x = ex.inputs(step)
         state = torch.cat([x["obs"], x["z"]], 1)
-        next_state = torch.cat([x["next_obs"], x["z"]], 1)
+        next_state = torch.cat([x["next_obs"], x["next_z"]], 1)  # z of s_{t+1}: C over the K transitions ending at it
         action, reward, not_done = x["actions"], x["rewards"], 1.0 - x["terminals"]
         total_it += 1
 
