@@ -96,7 +96,10 @@ pub fn read(path: &Path) -> Option<Holder> {
 /// lock itself only ever appears whole (by link or rename): a reader never sees a half-written
 /// lock.
 fn write_beside(path: &Path, holder: &Holder, purpose: &str) -> Result<PathBuf> {
-    let tmp = path.with_extension(format!("lock.{purpose}.{}.{}", holder.host, holder.pid));
+    // Unique per call: threads of one process (a campaign's runners) may write beside one lock.
+    static CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = path.with_extension(format!("lock.{purpose}.{}.{}.{call}", holder.host, holder.pid));
     std::fs::write(&tmp, serde_json::to_string(holder)?).with_context(|| format!("cannot write {}", tmp.display()))?;
     Ok(tmp)
 }
@@ -273,5 +276,24 @@ mod tests {
         stop.store(true, std::sync::atomic::Ordering::SeqCst);
         writer.join().unwrap();
         assert!(seen > 100, "the reader saw the lock {seen} times");
+    }
+
+    #[test]
+    fn threads_of_one_process_contend_for_a_lock_without_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = dir.path().join("dataset");
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let run = run.clone();
+                std::thread::spawn(move || {
+                    for _ in 0..200 {
+                        // Held or refused, never an error.
+                        drop(acquire(&run, 60).unwrap());
+                    }
+                })
+            })
+            .collect();
+        threads.into_iter().for_each(|t| t.join().unwrap());
+        assert!(!lock_path(&run).exists(), "every holder released it");
     }
 }
