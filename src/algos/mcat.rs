@@ -66,20 +66,24 @@ pub struct McatSettings {
 }
 
 /// Mean and standard deviation of every row added so far (single_transfer.py
-/// `update_normalization` 556-564); mean 0 and deviation 1 before the first row.
-#[derive(Debug, Clone)]
+/// `update_normalization` 556-564); mean 0 and deviation 1 before the first row. The float
+/// columns `normalize` applies are refreshed once per stored episode, not per use.
+#[derive(Debug)]
 pub struct RunningStats {
     sum: Vec<f64>,
     square_sum: Vec<f64>,
     count: f64,
+    columns: (Tensor, Tensor),
 }
 
 impl RunningStats {
     pub fn new(width: usize) -> Self {
-        RunningStats { sum: vec![0.0; width], square_sum: vec![0.0; width], count: 0.0 }
+        let mut stats = RunningStats { sum: vec![0.0; width], square_sum: vec![0.0; width], count: 0.0, columns: (Tensor::new(), Tensor::new()) };
+        stats.refresh();
+        stats
     }
 
-    pub fn add(&mut self, row: impl Iterator<Item = f64>) {
+    fn add(&mut self, row: impl Iterator<Item = f64>) {
         for ((sum, square_sum), x) in self.sum.iter_mut().zip(&mut self.square_sum).zip(row) {
             *sum += x;
             *square_sum += x * x;
@@ -98,11 +102,17 @@ impl RunningStats {
         (mean, std)
     }
 
+    /// Recomputes the float columns from the sums (after rows were added or loaded).
+    fn refresh(&mut self) {
+        let (mean, std) = self.moments();
+        let column = |v: Vec<f64>| Tensor::from_slice(&v.into_iter().map(|x| x as f32).collect::<Vec<_>>());
+        self.columns = (column(mean), column(std) + 1e-10);
+    }
+
     /// (x − mean) / (std + 1e-10) over the last dimension (models.py `normalize`).
     pub fn normalize(&self, x: &Tensor) -> Tensor {
-        let (mean, std) = self.moments();
-        let column = |v: Vec<f64>| Tensor::from_slice(&v.into_iter().map(|x| x as f32).collect::<Vec<_>>()).to_device(x.device());
-        (x - column(mean)) / (column(std) + 1e-10)
+        let (mean, std) = &self.columns;
+        (x - mean.to_device(x.device())) / std.to_device(x.device())
     }
 
     fn state(&self) -> Tensor {
@@ -118,6 +128,7 @@ impl RunningStats {
         self.sum.copy_from_slice(&values[..width]);
         self.square_sum.copy_from_slice(&values[width..2 * width]);
         self.count = values[2 * width];
+        self.refresh();
         Ok(())
     }
 }
@@ -125,7 +136,7 @@ impl RunningStats {
 /// What C and F normalise by (single_transfer.py 263-269, 566-574): states, actions and changes
 /// of state of every stored transition, and the K-step action windows C reads (its state-change
 /// windows are read raw, the authors' `state_diff` branch of `get_normalization_stats`).
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Normalization {
     pub obs: RunningStats,
     pub actions: RunningStats,
@@ -300,6 +311,7 @@ impl ContextModels {
             });
             norm.context_actions.add(window);
         }
+        norm.streams_mut().into_iter().for_each(RunningStats::refresh);
     }
 
     /// z = C(last K transitions): `history` columns `[n, K, ·]`, `mask` `[n, K]` (0 rows, before
