@@ -171,7 +171,8 @@ enum McatCommand {
     TransferEval {
         #[arg(long, default_value = "point-robot-wind")]
         env: String,
-        /// Source and target train-task indices; default the two farthest apart.
+        /// Source and target task indices, over the train tasks and then the test tasks (0..n_train
+        /// are train tasks, n_train.. test tasks); default the two train tasks farthest apart.
         #[arg(long)]
         source: Option<usize>,
         #[arg(long)]

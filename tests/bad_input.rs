@@ -144,6 +144,23 @@ fn train_names_unknown_algorithms_envs_and_config_fields() {
 }
 
 #[test]
+fn transfer_eval_names_the_task_indices_it_accepts() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("transfer.csv");
+    let transfer_eval = |source: &str, target: &str| {
+        Command::new(env!("CARGO_BIN_EXE_metarl"))
+            .args(["mcat", "transfer-eval", "--env", "ant-cripple", "--source", source, "--target", target, "--out"])
+            .arg(&csv)
+            .output()
+            .unwrap()
+    };
+    // ant-cripple: legs 0-2 train, leg 3 test (papers/004 Table 1 moves crip0 to crip3: --target 3).
+    assert_clear_failure(&transfer_eval("0", "4"), &["--target 4: ant-cripple has 4 tasks, train 0-2 and test 3"]);
+    assert_clear_failure(&transfer_eval("3", "3"), &["--source and --target are the same task (3)"]);
+    assert!(!csv.exists(), "a refused transfer-eval writes nothing");
+}
+
+#[test]
 fn set_overrides_reach_the_run_and_are_recorded() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("run");

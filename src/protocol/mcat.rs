@@ -595,6 +595,15 @@ fn trajectory_distance(a: &Trajectory, b: &Trajectory) -> f64 {
 /// target task; C and F trained on it (Eq. 1 + 2) and H with Eq. 3; then the source policy on
 /// the source task (the reference), the source policy on the target task, and the transferred
 /// policy H(s, π(s), z_src, z_tgt) on the target task.
+/// "0-2", "3", or "none": `count` indices from `first`, as the CLI names them.
+fn index_range(first: usize, count: usize) -> String {
+    match count {
+        0 => "none".into(),
+        1 => first.to_string(),
+        _ => format!("{first}-{}", first + count - 1),
+    }
+}
+
 pub fn transfer_eval(spec: &TransferEvalSpec) -> Result<TransferEvalReport> {
     let config = &spec.config;
     check(config)?;
@@ -604,17 +613,21 @@ pub fn transfer_eval(spec: &TransferEvalSpec) -> Result<TransferEvalReport> {
     let entry = registry::lookup(&spec.env)?;
     let options = EnvOptions { reward_delay: None, ..env_options(config) };
     let family = entry.tasks(&options, config.task_seed)?;
-    let n = family.train.len();
     let (source, target) = match (spec.source, spec.target) {
         (Some(s), Some(t)) => (s, t),
         (None, None) => farthest_pair(&family.train).context("transfer-eval needs two train tasks")?,
         _ => bail!("give both --source and --target, or neither"),
     };
+    // Indices run over the train tasks, then the test tasks: papers/004 Table 1's Ant row moves a
+    // policy from crip0 (a train task) to crip3 (ant-cripple's test task).
+    let (n_train, n_test) = (family.train.len(), family.test.len());
+    let tasks: Vec<_> = family.train.into_iter().chain(family.test).collect();
     for (name, index) in [("source", source), ("target", target)] {
-        ensure!(index < n, "--{name} {index}: {} has {n} train tasks (0..{})", spec.env, n.saturating_sub(1));
+        ensure!(index < tasks.len(), "--{name} {index}: {} has {} tasks, train {} and test {}", spec.env, tasks.len(),
+                index_range(0, n_train), index_range(n_train, n_test));
     }
     ensure!(source != target, "--source and --target are the same task ({source})");
-    let pair = [family.train[source].clone(), family.train[target].clone()];
+    let pair = [tasks[source].clone(), tasks[target].clone()];
     let mut envs = VecEnvs::new(2, config.sampler_threads, || Ok(Box::new(NormalizedActions::new(entry.make(&options)?)) as Box<dyn Env>))?;
     let (obs_dim, action_dim) = (envs.obs_dim(), envs.action_dim());
     let device = Device::Cpu;
