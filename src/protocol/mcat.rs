@@ -595,15 +595,6 @@ fn trajectory_distance(a: &Trajectory, b: &Trajectory) -> f64 {
 /// target task; C and F trained on it (Eq. 1 + 2) and H with Eq. 3; then the source policy on
 /// the source task (the reference), the source policy on the target task, and the transferred
 /// policy H(s, π(s), z_src, z_tgt) on the target task.
-/// "0-2", "3", or "none": `count` indices from `first`, as the CLI names them.
-fn index_range(first: usize, count: usize) -> String {
-    match count {
-        0 => "none".into(),
-        1 => first.to_string(),
-        _ => format!("{first}-{}", first + count - 1),
-    }
-}
-
 pub fn transfer_eval(spec: &TransferEvalSpec) -> Result<TransferEvalReport> {
     let config = &spec.config;
     check(config)?;
@@ -738,6 +729,15 @@ fn set(envs: &mut VecEnvs, slot: usize, task: &Task, seed: u32) -> Result<()> {
     envs.env_mut(slot).set_task(task)?;
     envs.env_mut(slot).seed(seed);
     Ok(())
+}
+
+/// "0-2", "3", or "none": `count` indices from `first`, as the CLI names them.
+fn index_range(first: usize, count: usize) -> String {
+    match count {
+        0 => "none".into(),
+        1 => first.to_string(),
+        _ => format!("{first}-{}", first + count - 1),
+    }
 }
 
 /// The two tasks whose ground-truth vectors lie farthest apart.
