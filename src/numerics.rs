@@ -148,10 +148,13 @@ pub fn warn_if_other_machine(run_dir: &Path) {
 }
 
 fn cpu_model() -> String {
-    let info = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    info.lines()
-        .find_map(|l| l.strip_prefix("model name").and_then(|r| r.split_once(':')).map(|(_, v)| v.trim().to_owned()))
-        .unwrap_or_else(|| std::env::consts::ARCH.to_owned())
+    cpuinfo("model name").unwrap_or_else(|| std::env::consts::ARCH.to_owned())
+}
+
+/// A field of /proc/cpuinfo's first CPU, e.g. "vendor_id" → "GenuineIntel".
+pub fn cpuinfo(field: &str) -> Option<String> {
+    let info = std::fs::read_to_string("/proc/cpuinfo").ok()?;
+    info.lines().find_map(|l| l.strip_prefix(field).and_then(|r| r.split_once(':')).map(|(_, v)| v.trim().to_owned()))
 }
 
 fn widest_isa() -> &'static str {

@@ -29,15 +29,10 @@ fn reproducible_fingerprints_are_the_recorded_ones_with_the_isa_capped_or_not() 
     let (fast, fast_capped) = (fingerprints("fast", &[]), fingerprints("fast", CAPPED_AT_AVX2));
     assert_ne!(fast, recorded, "fast mode uses other kernels");
     // Measured (README, Numerics): capping changes fast mode's bits on an Intel Xeon with AVX-512,
-    // not on an AMD EPYC with AVX-512 (Zen 4), where MKL keeps to its AMD code path.
-    if std::arch::is_x86_feature_detected!("avx512f") && cpu_vendor() == "GenuineIntel" {
+    // not on an AMD EPYC with AVX-512 (Zen 4).
+    if std::arch::is_x86_feature_detected!("avx512f") && metarl::numerics::cpuinfo("vendor_id").as_deref() == Some("GenuineIntel") {
         assert_ne!(fast, fast_capped, "on an Intel AVX-512 CPU, fast mode's bits depend on the ISA allowed");
     }
-}
-
-fn cpu_vendor() -> String {
-    let info = std::fs::read_to_string("/proc/cpuinfo").unwrap();
-    info.lines().find_map(|l| l.strip_prefix("vendor_id").and_then(|r| r.split_once(':')).map(|(_, v)| v.trim().to_owned())).unwrap_or_default()
 }
 
 fn demo_progress(out: &Path, env: &[(&str, &str)]) -> std::process::Child {
